@@ -1,0 +1,69 @@
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    STUDENT = "STUDENT", "Student"
+    TEACHER = "TEACHER", "Teacher"
+
+
+class CourseQuerySet(models.QuerySet):
+    def taught_by(self, user):
+        return self.filter(enrollments__user=user, enrollments__role=Role.TEACHER)
+
+    def studied_by(self, user):
+        return self.filter(enrollments__user=user, enrollments__role=Role.STUDENT)
+
+
+class Course(models.Model):
+    name = models.CharField(max_length=200)
+    details = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Enrollment", related_name="courses")
+
+    objects = CourseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Enrollment(models.Model):
+    """A user's role in a course: one enrollment per user and course."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    role = models.CharField(max_length=7, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "course"], name="enrollment_one_per_user_course"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="enrollment_role_valid"),
+        ]
+        indexes = [
+            # "Which courses does this user teach / study?" — asked on every authorization check.
+            models.Index(fields=["user", "role", "course"], name="enrollment_user_role"),
+            models.Index(fields=["course", "role"], name="enrollment_course_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} — {self.course} ({self.role})"
+
+
+class Feedback(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="feedback")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback")
+    feedback = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "feedback"
+
+    def __str__(self):
+        return f"{self.student} on {self.course}"

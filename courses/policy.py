@@ -1,0 +1,97 @@
+"""The authorization policy: who may do what, in one module.
+
+Small predicates over (user, object), read from the database on every call, never from token
+claims. The API's permission classes and querysets and the admin's ``has_*_permission`` methods
+all call these; nothing else decides access.
+"""
+
+from django.db.models import Q, QuerySet
+
+from courses.models import Course, Enrollment, Role
+
+
+def _course_id(course) -> int:
+    return course if isinstance(course, int) else course.pk
+
+
+def is_admin(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active and user.is_superuser)
+
+
+def role_in(user, course) -> str | None:
+    """The user's role in the course ("TEACHER", "STUDENT") or None."""
+    if not (user and user.is_authenticated):
+        return None
+    return (
+        Enrollment.objects.filter(user_id=user.pk, course_id=_course_id(course)).values_list("role", flat=True).first()
+    )
+
+
+def is_teacher_of(user, course) -> bool:
+    return role_in(user, course) == Role.TEACHER
+
+
+def is_student_of(user, course) -> bool:
+    return role_in(user, course) == Role.STUDENT
+
+
+def is_member_of(user, course) -> bool:
+    return role_in(user, course) is not None
+
+
+def is_teacher_anywhere(user) -> bool:
+    """Teaches at least one course: enough to sign in to the instructors' admin."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return Enrollment.objects.filter(user_id=user.pk, role=Role.TEACHER).exists()
+
+
+def can_manage_course(user, course) -> bool:
+    """Edit or delete the course, its members, tests and grades."""
+    return is_admin(user) or is_teacher_of(user, course)
+
+
+def can_view_course_tests(user, course) -> bool:
+    return is_admin(user) or is_member_of(user, course)
+
+
+def can_enroll(actor, target, course, role: str) -> bool:
+    """Rule E: anyone may enroll themself as a student; everything else needs a teacher or admin."""
+    if is_admin(actor):
+        return True
+    if actor.pk == target.pk and role == Role.STUDENT:
+        return True
+    return is_teacher_of(actor, course)
+
+
+def can_unenroll(actor, target, course) -> bool:
+    return is_admin(actor) or actor.pk == target.pk or is_teacher_of(actor, course)
+
+
+def can_act_on_user(actor, target) -> bool:
+    """Read or change a user's own record: the user themself or an admin."""
+    return is_admin(actor) or (actor.is_authenticated and actor.pk == target.pk)
+
+
+def can_view_result(user, result) -> bool:
+    if is_admin(user):
+        return True
+    if user.pk == result.student_id:
+        return result.test.results_published
+    return is_teacher_of(user, result.test.course_id)
+
+
+def courses_taught_by(user) -> QuerySet:
+    if is_admin(user):
+        return Course.objects.all()
+    return Course.objects.taught_by(user)
+
+
+def taught_course_ids(user) -> QuerySet:
+    """A subquery of the ids of the courses the user teaches (for scoping other querysets)."""
+    return Enrollment.objects.filter(user_id=user.pk, role=Role.TEACHER).values("course_id")
+
+
+def visible_results_filter(user) -> Q:
+    """Which results the user may read: their own published ones and all in courses they teach."""
+    return Q(test__course_id__in=taught_course_ids(user)) | Q(student_id=user.pk, test__results_published=True)

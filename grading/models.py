@@ -1,0 +1,114 @@
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import models
+
+from courses.models import Course
+
+SCORE_DIGITS = 7
+SCORE_PLACES = 2
+
+
+def percent_of(score: Decimal, max_score: Decimal) -> float:
+    """100 · score / max_score, rounded half-up to one decimal."""
+    value = (Decimal(score) * 100 / Decimal(max_score)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return float(value)
+
+
+class Test(models.Model):
+    """An exam of a course. Deleting a course deletes its tests, unless results protect them."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="tests")
+    name = models.CharField(max_length=200)
+    date = models.DateField()
+    max_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, default=Decimal("100"))
+    results_published = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(max_score__gt=0), name="test_max_score_positive"),
+        ]
+        indexes = [models.Index(fields=["course", "date"], name="test_course_date")]
+
+    def __str__(self):
+        return self.name
+
+
+class TestResult(models.Model):
+    """A student's score on a test: one per test and student.
+
+    A test holding results can't be deleted by accident (PROTECT): forced deletion goes through
+    the grade service. A grader's account can be deleted without losing the grades they gave.
+    """
+
+    test = models.ForeignKey(Test, on_delete=models.PROTECT, related_name="results")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_results")
+    grader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="graded_results"
+    )
+    score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["test", "student"], name="result_one_per_test_student"),
+            models.CheckConstraint(condition=models.Q(score__gte=0), name="result_score_not_negative"),
+        ]
+        indexes = [models.Index(fields=["student", "test"], name="result_student_test")]
+
+    def __str__(self):
+        return f"{self.student} on {self.test}: {self.score}"
+
+    @property
+    def percent(self) -> float:
+        return percent_of(self.score, self.test.max_score)
+
+
+class GradeChange(models.Model):
+    """One line of a result's history, appended in the same transaction as the change itself.
+
+    Never edited or deleted through the API or the admin. ``result`` becomes null when the result
+    is deleted; ``test`` and ``student`` keep the line attached to what it was about.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        UPDATED = "updated"
+        DELETED = "deleted"
+
+    class Via(models.TextChoices):
+        API = "api"
+        ADMIN = "admin"
+        IMPORT = "import"
+
+    result = models.ForeignKey(TestResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="history")
+    test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="grade_changes")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grade_changes")
+    action = models.CharField(max_length=7, choices=Action.choices)
+    old_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)
+    new_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="grade_changes_made"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    via = models.CharField(max_length=6, choices=Via.choices)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=["created", "updated", "deleted"]), name="gradechange_action_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(via__in=["api", "admin", "import"]), name="gradechange_via_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["result", "changed_at"], name="gradechange_result")]
+
+    def __str__(self):
+        return f"{self.action} {self.old_score} → {self.new_score} ({self.via})"

@@ -1,0 +1,301 @@
+"""The grade service: every write that touches a grade goes through here.
+
+Each function runs in one transaction that also appends the ``GradeChange`` history rows, so a
+change and its history are written together or not at all. Writes to a test's grades lock the
+test's row first: concurrent graders of one test are serialized, and a score can never slip past
+a ``max_score`` that is being lowered at the same moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from courses import policy
+from courses.models import Course, Enrollment, Role
+from grading.models import SCORE_DIGITS, SCORE_PLACES, GradeChange, Test, TestResult
+from gradingsite.errors import Conflict, Invalid
+
+Via = GradeChange.Via
+Action = GradeChange.Action
+
+_QUANTUM = Decimal(1).scaleb(-SCORE_PLACES)
+_SCORE_LIMIT = Decimal(10) ** (SCORE_DIGITS - SCORE_PLACES)
+
+
+def score_error(score: Decimal, max_score: Decimal) -> str | None:
+    """Why ``score`` is not a valid score for a test out of ``max_score``, or None."""
+    if score.is_nan() or score.is_infinite():
+        return "A valid number is required."
+    if score < 0:
+        return "Ensure this value is greater than or equal to 0."
+    if score > max_score:
+        return f"Ensure this value is less than or equal to the test's max_score ({max_score:f})."
+    if score != score.quantize(_QUANTUM):
+        return f"Ensure that there are no more than {SCORE_PLACES} decimal places."
+    return None
+
+
+def parse_score(raw) -> Decimal:
+    """A score as typed by a person (admin form, CSV cell). Raises ``Invalid`` with a message."""
+    try:
+        score = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise Invalid("A valid number is required.") from None
+    if not score.is_finite() or abs(score) >= _SCORE_LIMIT:
+        raise Invalid("A valid number is required.")
+    return score
+
+
+def _check_score(score: Decimal, test: Test, field_name: str = "score") -> Decimal:
+    problem = score_error(score, test.max_score)
+    if problem:
+        raise Invalid({field_name: [problem]})
+    return score.quantize(_QUANTUM)
+
+
+def _lock_test(test: Test) -> Test:
+    locked = Test.objects.select_for_update().get(pk=test.pk)
+    test.max_score = locked.max_score
+    return locked
+
+
+def _student_ids_enrolled(test: Test, student_ids: Iterable[int]) -> set[int]:
+    return set(
+        Enrollment.objects.filter(
+            course_id=test.course_id, role=Role.STUDENT, user_id__in=list(student_ids)
+        ).values_list("user_id", flat=True)
+    )
+
+
+def _resolve_grader(*, test: Test, by, grader) -> int | None:
+    """The grader is the caller; an admin may name another teacher of the course."""
+    if grader is None or grader.pk == by.pk:
+        return by.pk
+    if not policy.is_admin(by):
+        raise Invalid({"grader": ["Only an admin may record a grade in another teacher's name."]})
+    if not policy.is_teacher_of(grader, test.course_id):
+        raise Invalid({"grader": ["The grader must be a teacher of the course."]})
+    return grader.pk
+
+
+def _change(result: TestResult | None, *, test_id, student_id, action, old, new, by, via) -> GradeChange:
+    return GradeChange(
+        result=result,
+        test_id=test_id,
+        student_id=student_id,
+        action=action,
+        old_score=old,
+        new_score=new,
+        changed_by_id=by.pk if by is not None else None,
+        via=via,
+    )
+
+
+@transaction.atomic
+def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
+    """Record a new result. ``Conflict`` if the student already has one for this test."""
+    _lock_test(test)
+    score = _check_score(score, test)
+    if not _student_ids_enrolled(test, [student.pk]):
+        raise Invalid({"student": ["This user is not enrolled as a student in the test's course."]})
+    grader_id = _resolve_grader(test=test, by=by, grader=grader)
+    if TestResult.objects.filter(test=test, student_id=student.pk).exists():
+        raise Conflict("This student already has a result for this test.")
+    try:
+        with transaction.atomic():
+            result = TestResult.objects.create(test=test, student_id=student.pk, grader_id=grader_id, score=score)
+    except IntegrityError:
+        raise Conflict("This student already has a result for this test.") from None
+    _change(
+        result, test_id=test.pk, student_id=student.pk, action=Action.CREATED, old=None, new=score, by=by, via=via
+    ).save()
+    return result
+
+
+@transaction.atomic
+def result_update(*, result: TestResult, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
+    """Change a result's score (and grader). A change to the same score writes no history."""
+    test = _lock_test(result.test)
+    result.test.max_score = test.max_score
+    score = _check_score(score, test)
+    grader_id = _resolve_grader(test=test, by=by, grader=grader)
+    current = TestResult.objects.select_for_update().get(pk=result.pk)
+    old = current.score
+    if old == score and current.grader_id == grader_id:
+        result.score = old
+        return result
+    result.score = score
+    result.grader_id = grader_id
+    result.save(update_fields=["score", "grader", "updated_at"])
+    if old != score:
+        _change(
+            result,
+            test_id=test.pk,
+            student_id=result.student_id,
+            action=Action.UPDATED,
+            old=old,
+            new=score,
+            by=by,
+            via=via,
+        ).save()
+    return result
+
+
+@transaction.atomic
+def result_delete(*, result: TestResult, by, via: str = Via.API) -> None:
+    _lock_test(result.test)
+    _change(
+        result,
+        test_id=result.test_id,
+        student_id=result.student_id,
+        action=Action.DELETED,
+        old=result.score,
+        new=None,
+        by=by,
+        via=via,
+    ).save()
+    result.delete()
+
+
+@dataclass
+class UpsertOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # (index, field, message) for every bad item; when any, nothing was written.
+    errors: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+def results_upsert(
+    *, test: Test, items: Sequence[tuple[int, Decimal]], by, via: str = Via.API, dry_run: bool = False
+) -> UpsertOutcome:
+    """Create or update many results of one test: all or nothing, in a constant number of queries.
+
+    ``items`` are ``(student_id, score)`` pairs. Every bad item is reported (its index, field and
+    message) and then nothing is written. With ``dry_run`` the outcome is computed and nothing is
+    written either.
+    """
+    with transaction.atomic():
+        outcome = _results_upsert(test=test, items=items, by=by, via=via)
+        if outcome.errors or dry_run:
+            transaction.set_rollback(True)
+    return outcome
+
+
+def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
+    _lock_test(test)
+    outcome = UpsertOutcome()
+    student_ids = {student_id for student_id, _ in items}
+    enrolled = _student_ids_enrolled(test, student_ids)
+    seen: set[int] = set()
+    for index, (student_id, score) in enumerate(items):
+        if student_id in seen:
+            outcome.errors.append((index, "student", "This student appears more than once."))
+        elif student_id not in enrolled:
+            outcome.errors.append((index, "student", "This user is not enrolled as a student in the test's course."))
+        seen.add(student_id)
+        problem = score_error(score, test.max_score)
+        if problem:
+            outcome.errors.append((index, "score", problem))
+    if outcome.errors:
+        return outcome
+
+    existing = {
+        r.student_id: r for r in TestResult.objects.select_for_update().filter(test=test, student_id__in=student_ids)
+    }
+    to_create: list[TestResult] = []
+    to_update: list[TestResult] = []
+    changes: list[GradeChange] = []
+    for student_id, score in items:
+        score = score.quantize(_QUANTUM)
+        current = existing.get(student_id)
+        if current is None:
+            to_create.append(TestResult(test=test, student_id=student_id, grader_id=by.pk, score=score))
+        elif current.score == score:
+            outcome.unchanged += 1
+        else:
+            changes.append(
+                _change(
+                    current,
+                    test_id=test.pk,
+                    student_id=student_id,
+                    action=Action.UPDATED,
+                    old=current.score,
+                    new=score,
+                    by=by,
+                    via=via,
+                )
+            )
+            current.score = score
+            current.grader_id = by.pk
+            to_update.append(current)
+    try:
+        created = TestResult.objects.bulk_create(to_create, batch_size=1000)
+    except IntegrityError:
+        raise Conflict("Results for this test changed while saving; try again.") from None
+    if to_update:
+        from django.utils import timezone
+
+        now = timezone.now()
+        for result in to_update:
+            result.updated_at = now
+        TestResult.objects.bulk_update(to_update, ["score", "grader", "updated_at"], batch_size=1000)
+    changes.extend(
+        _change(
+            r, test_id=test.pk, student_id=r.student_id, action=Action.CREATED, old=None, new=r.score, by=by, via=via
+        )
+        for r in created
+    )
+    GradeChange.objects.bulk_create(changes, batch_size=1000)
+    outcome.created = len(created)
+    outcome.updated = len(to_update)
+    return outcome
+
+
+def max_recorded_score(test: Test) -> Decimal | None:
+    return TestResult.objects.filter(test=test).aggregate(m=Max("score"))["m"]
+
+
+@transaction.atomic
+def test_update(*, test: Test, **changes) -> Test:
+    """Change a test's fields. ``max_score`` can't go below a score already recorded."""
+    locked = _lock_test(test)
+    new_max = changes.get("max_score")
+    if new_max is not None and new_max < locked.max_score:
+        highest = max_recorded_score(test)
+        if highest is not None and new_max < highest:
+            raise Invalid({"max_score": [f"A score of {highest:f} is already recorded; max_score can't be lower."]})
+    for name, value in changes.items():
+        setattr(test, name, value)
+    test.save()
+    return test
+
+
+@transaction.atomic
+def test_delete(*, test: Test, force: bool = False, by=None) -> None:
+    """Delete a test. With results recorded, only when forced (its results and history go too)."""
+    _lock_test(test)
+    if TestResult.objects.filter(test=test).exists():
+        if not force:
+            raise Conflict("This test has recorded results; pass ?force=true to delete it with them.")
+        TestResult.objects.filter(test=test).delete()
+    test.delete()
+
+
+@transaction.atomic
+def course_delete(*, course: Course, force: bool = False, by=None) -> None:
+    """Delete a course. With results recorded in it, only when forced."""
+    results = TestResult.objects.filter(test__course=course)
+    if results.exists():
+        if not force:
+            raise Conflict("This course has recorded results; pass ?force=true to delete it with them.")
+        results.delete()
+    course.delete()

@@ -1,0 +1,88 @@
+"""Standing users for every role, and API clients that authenticate as them with real tokens.
+
+The demo-shaped world: ``course`` is taught by ``teacher`` and studied by ``student``;
+``other_teacher`` teaches ``other_course``; ``stranger`` is enrolled nowhere; ``admin`` is a
+superuser.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.tokens import issue_tokens
+from courses.models import Course, Enrollment, Role
+from grading.models import Test
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 1_000_000))
+
+    def make(email=None, **fields):
+        n = next(counter)
+        fields.setdefault("first_name", f"First{n}")
+        fields.setdefault("last_name", f"Last{n}")
+        return User.objects.create_user(email=email or f"user{n}@example.com", **fields)
+
+    return make
+
+
+@pytest.fixture
+def teacher(make_user):
+    return make_user("teacher@example.com", first_name="Grace", last_name="Bell")
+
+
+@pytest.fixture
+def student(make_user):
+    return make_user("student@example.com", first_name="Shakuntala", last_name="Devi")
+
+
+@pytest.fixture
+def other_teacher(make_user):
+    return make_user("other.teacher@example.com", first_name="Alan", last_name="Turing")
+
+
+@pytest.fixture
+def stranger(make_user):
+    return make_user("stranger@example.com", first_name="Sam", last_name="Stranger")
+
+
+@pytest.fixture
+def admin_user(db):
+    return User.objects.create_superuser("admin@example.com", first_name="Ada", last_name="Admin")
+
+
+@pytest.fixture
+def course(teacher, student):
+    course = Course.objects.create(name="CRUD with Django", details="Models, views, migrations.")
+    Enrollment.objects.create(user=teacher, course=course, role=Role.TEACHER)
+    Enrollment.objects.create(user=student, course=course, role=Role.STUDENT)
+    return course
+
+
+@pytest.fixture
+def other_course(other_teacher):
+    course = Course.objects.create(name="Computability")
+    Enrollment.objects.create(user=other_teacher, course=course, role=Role.TEACHER)
+    return course
+
+
+@pytest.fixture
+def test_(course):
+    return Test.objects.create(course=course, name="Midterm", date=date(2026, 12, 1), max_score=Decimal("100"))
+
+
+@pytest.fixture
+def client_for(db):
+    """``client_for(user)``: an API client sending that user's bearer token; ``None`` for anonymous."""
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_tokens(user)['access']}")
+        return client
+
+    return make
