@@ -95,3 +95,10 @@ def taught_course_ids(user) -> QuerySet:
 def visible_results_filter(user) -> Q:
     """Which results the user may read: their own published ones and all in courses they teach."""
     return Q(test__course_id__in=taught_course_ids(user)) | Q(student_id=user.pk, test__results_published=True)
+
+
+def can_use_admin(user) -> bool:
+    """Admins, staff, and anyone who teaches a course may sign in to the admin."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.is_staff or is_teacher_anywhere(user)

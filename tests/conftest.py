@@ -16,6 +16,8 @@ from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Role
 from grading.models import Test
 
+pytest_plugins = ["tests.fakes"]
+
 
 @pytest.fixture
 def make_user(db):

@@ -1,12 +1,14 @@
-"""Every route under /api/. A trailing slash is optional on each of them."""
+"""Every route under /api/. A trailing slash is optional on each of them (``/?`` in the patterns)."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("auth/", include("accounts.urls")),
-    path("", include("courses.urls")),
-    path("", include("grading.urls")),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("auth/", include("accounts.urls")),  # login, authenticate, refresh, logout
+    path("", include("accounts.api_urls")),  # profile, users
+    path("", include("courses.urls")),  # courses, members, enrollments, feedback
+    path("", include("grading.urls")),  # tests, results, single results
+    path("", include("grading.report_urls")),  # stats, gradebook, import, history
 ]

@@ -1,0 +1,1 @@
+"""Fakes of outside services that talk real protocols (a SendGrid-compatible HTTP server)."""
