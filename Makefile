@@ -1,0 +1,45 @@
+# Developer commands. `make run` serves the app on SQLite; `make test` runs the suite on PostgreSQL.
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint check clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+# The first of these that is Python 3.11 or newer (django-filter needs 3.11).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+PYTEST_ARGS ?=
+
+help:
+	@echo "make run    - install into .venv, migrate, seed, serve http://127.0.0.1:8000 (SQLite unless DATABASE_URL)"
+	@echo "make test   - install, find or start PostgreSQL, run pytest (PYTEST_ARGS='-k name' to pick)"
+	@echo "make lint   - ruff check and ruff format --check"
+	@echo "make check  - fail if a model change has no migration"
+	@echo "make clean  - remove .venv, collected static files and caches"
+
+# Re-installs only when a requirements file is newer than the stamp.
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3, python3.13 or python3.12 on PATH)" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: venv
+	.ci/with-postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check: venv
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) .venv-tools staticfiles .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
