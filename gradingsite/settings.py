@@ -165,9 +165,11 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "gradingsite.storage.StaticFilesStorage"
     },
 }
+# Serve files from the apps too when collectstatic has not been run (see gradingsite.storage).
+WHITENOISE_USE_FINDERS = DEBUG or not (STATIC_ROOT / "staticfiles.json").exists()
 
 # Request size: the bulk results endpoint takes up to 5,000 items; anything far beyond is a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
