@@ -18,7 +18,7 @@ help:
 
 # Re-installs only when a requirements file is newer than the stamp.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
-	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3, python3.13 or python3.12 on PATH)" >&2; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed: none of python3, python3.13, python3.12, python3.11 on PATH is" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
