@@ -1,5 +1,21 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication as _SimpleJWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+
+from accounts.tokens import issued_before_revocation
 
 
 class JWTAuthentication(_SimpleJWTAuthentication):
-    """Bearer JWT authentication for the API."""
+    """Bearer JWT authentication for the API.
+
+    Only access tokens are accepted (simplejwt checks the type, signature, algorithm, expiry,
+    issuer and audience). The user is loaded with one query, which is also what checks that the
+    user still exists and is active, and that the token was issued after their last
+    "log out everywhere" (``tokens_valid_after``); each failure is a 401.
+    """
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        if issued_before_revocation(user, validated_token):
+            raise AuthenticationFailed(_("Token has been revoked"), code="token_revoked")
+        return user

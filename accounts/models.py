@@ -90,3 +90,36 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name or self.email
+
+
+class LoginCode(models.Model):
+    """The one live one-time login code of a user, stored only as a keyed hash.
+
+    A user has at most one row: issuing a new code overwrites it (so older codes stop working),
+    redeeming it deletes it (single use). ``attempts`` counts wrong tries; the code is dead at
+    ``settings.LOGIN_CODE_MAX_ATTEMPTS``. See ``accounts.codes``.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="login_code")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self):
+        return f"login code for user {self.user_id}"
+
+
+class LoginThrottle(models.Model):
+    """Recent counted requests for one rate-limit key (``ip:…``, ``email:…``), shared by every process.
+
+    ``hits`` is a list of epoch seconds within the last window; the row is locked while it is read
+    and updated, so concurrent workers never both take the last slot. See ``accounts.ratelimit``.
+    """
+
+    key = models.CharField(max_length=320, unique=True)
+    hits = models.JSONField(default=list)
+    updated_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return self.key

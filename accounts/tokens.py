@@ -1,15 +1,138 @@
-"""Issuing JWTs: the one place tokens are minted for a user."""
+"""JWTs: the one place tokens are minted, rotated and revoked.
 
-from rest_framework_simplejwt.tokens import RefreshToken
+Tokens are HS256 with ``JWT_SECRET`` and carry the issuer and audience from ``SIMPLE_JWT``
+(simplejwt sets and checks them). Beyond simplejwt's claims each token carries:
+
+- ``iat`` to the microsecond (a JSON number with a fraction, as RFC 7519 allows), so that
+  "log out everywhere" kills every token issued up to that instant and none issued after it,
+  even within the same second (``user.tokens_valid_after``);
+- ``auth_time``: when the login that started the chain happened. A refresh keeps it, and no
+  token's ``exp`` passes ``auth_time + REFRESH_CHAIN_MAX_DAYS``.
+
+Refreshing rotates: the presented refresh token is blacklisted under a row lock on its
+``OutstandingToken``, so of two concurrent refreshes of one token exactly one succeeds.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
+
+from accounts.models import User
 
 
-def issue_tokens(user) -> dict:
-    """A fresh access and refresh token pair for ``user``."""
-    refresh = RefreshToken.for_user(user)
+class TokenRefused(Exception):
+    """A refresh token that can't be used: invalid, expired, revoked, or its user is gone."""
+
+
+def _precise_epoch(moment: datetime) -> float:
+    return round(moment.timestamp(), 6)
+
+
+def _chain_end(auth_time: int) -> datetime:
+    return datetime_from_epoch(auth_time) + timedelta(days=settings.REFRESH_CHAIN_MAX_DAYS)
+
+
+def _cap_exp(token, end: datetime) -> None:
+    if token["exp"] > datetime_to_epoch(end):
+        token["exp"] = datetime_to_epoch(end)
+
+
+def _mint(user: User, auth_time: int) -> tuple[RefreshToken, AccessToken]:
+    refresh = RefreshToken()
+    refresh[api_settings.USER_ID_CLAIM] = str(user.pk)
+    refresh["auth_time"] = auth_time
+    refresh["iat"] = _precise_epoch(refresh.current_time)
+    _cap_exp(refresh, _chain_end(auth_time))
     access = refresh.access_token
+    access["iat"] = refresh["iat"]
+    _cap_exp(access, _chain_end(auth_time))
+    OutstandingToken.objects.create(
+        user=user,
+        jti=refresh[api_settings.JTI_CLAIM],
+        token=str(refresh),
+        created_at=refresh.current_time,
+        expires_at=datetime_from_epoch(refresh["exp"]),
+    )
+    return refresh, access
+
+
+def _body(refresh: RefreshToken, access: AccessToken) -> dict:
     return {
         "access": str(access),
         "refresh": str(refresh),
         "token_type": "Bearer",
-        "expires_in": int(access.lifetime.total_seconds()),
+        "expires_in": max(0, int(access["exp"] - datetime_to_epoch(access.current_time))),
     }
+
+
+def issue_tokens(user) -> dict:
+    """A fresh access and refresh token pair for ``user``, starting a new login chain."""
+    refresh, access = _mint(user, auth_time=datetime_to_epoch(timezone.now()))
+    return _body(refresh, access)
+
+
+def issued_before_revocation(user: User, token) -> bool:
+    """True if ``token`` was issued no later than the user's last "log out everywhere"."""
+    if user.tokens_valid_after is None:
+        return False
+    return float(token.get("iat", 0)) <= _precise_epoch(user.tokens_valid_after)
+
+
+def rotate(raw_refresh: str) -> dict:
+    """Trades a refresh token for a new pair; the presented one stops working.
+
+    Raises ``TokenRefused`` for a token that is invalid, expired, blacklisted, of the wrong type,
+    past its chain's end, issued before "log out everywhere", or whose user is deleted or inactive.
+    """
+    try:
+        presented = RefreshToken(raw_refresh)
+    except TokenError as exc:
+        raise TokenRefused(str(exc)) from None
+    auth_time = presented.get("auth_time")
+    if not isinstance(auth_time, int) or _chain_end(auth_time) <= timezone.now():
+        raise TokenRefused("This sign-in is too old to refresh; sign in again.")
+    with transaction.atomic():
+        outstanding = OutstandingToken.objects.select_for_update().filter(jti=presented[api_settings.JTI_CLAIM]).first()
+        if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+            raise TokenRefused("Token is blacklisted")
+        user = User.objects.filter(pk=presented.get(api_settings.USER_ID_CLAIM)).first()
+        if user is None or not user.is_active or issued_before_revocation(user, presented):
+            raise TokenRefused("Token is no longer valid")
+        BlacklistedToken.objects.create(token=outstanding)
+        refresh, access = _mint(user, auth_time=auth_time)
+    return _body(refresh, access)
+
+
+def revoke(raw_refresh: str, *, user: User) -> None:
+    """Blacklists one of ``user``'s refresh tokens.
+
+    Raises ``TokenRefused`` for a token that is not a live refresh token, and ``PermissionError``
+    for one that belongs to someone else.
+    """
+    try:
+        presented = RefreshToken(raw_refresh)
+    except TokenError as exc:
+        raise TokenRefused(str(exc)) from None
+    if str(presented.get(api_settings.USER_ID_CLAIM)) != str(user.pk):
+        raise PermissionError("This refresh token belongs to another user.")
+    outstanding = OutstandingToken.objects.filter(jti=presented[api_settings.JTI_CLAIM]).first()
+    if outstanding is None:
+        raise TokenRefused("Token is not known")
+    BlacklistedToken.objects.get_or_create(token=outstanding)
+
+
+def revoke_all(user: User) -> None:
+    """Every token of ``user`` issued up to now stops working, access tokens at their next request."""
+    now = timezone.now()
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(tokens_valid_after=now)
+        live = OutstandingToken.objects.filter(user=user, expires_at__gt=now, blacklistedtoken__isnull=True)
+        BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in live], ignore_conflicts=True)
+    user.tokens_valid_after = now

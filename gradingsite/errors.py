@@ -31,3 +31,10 @@ class Conflict(DomainError):
 class NotAllowed(DomainError):
     status_code = 403
     default_detail = "You do not have permission to perform this action."
+
+
+class ServiceUnavailable(DomainError):
+    """An outside service the request depends on failed or timed out; the client may retry."""
+
+    status_code = 503
+    default_detail = "A service this request depends on is unavailable; try again shortly."

@@ -1,0 +1,242 @@
+"""POST /api/auth/login/: creating users, emailing codes through SendGrid, and the login limits."""
+
+import time
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from accounts.models import LoginCode, LoginThrottle, User
+
+LOGIN = "/api/auth/login/"
+
+
+@pytest.fixture
+def api(client_for):
+    return client_for(None)
+
+
+def login(api, email, **extra):
+    return api.post(LOGIN, {"email": email}, format="json", **extra)
+
+
+def test_login_emails_a_code_through_sendgrid(api, fake_sendgrid, db):
+    response = login(api, "Ada@Example.com")
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"detail"}
+    [message] = fake_sendgrid.messages
+    assert message.path == "/v3/mail/send"
+    assert message.authorization == f"Bearer {fake_sendgrid.api_key}"
+    assert message.from_email == fake_sendgrid.from_email
+    assert message.to == ["ada@example.com"]
+    assert message.subject == "Your sign-in code"
+    code = fake_sendgrid.latest_code("ada@example.com")
+    assert len(code) == 8
+    assert "10 minutes" in message.text
+    assert "did not ask" in message.text
+
+
+def test_login_creates_a_new_user_with_the_lowercased_email(api, fake_sendgrid, db):
+    login(api, "  New.Person@Example.COM ")
+
+    user = User.objects.get()
+    assert user.email == "new.person@example.com"
+    assert not user.has_usable_password()
+    assert LoginCode.objects.filter(user=user).count() == 1
+
+
+def test_login_for_an_existing_user_creates_no_one(api, fake_sendgrid, student):
+    response = login(api, "STUDENT@example.com")
+
+    assert response.status_code == 200
+    assert User.objects.count() == 1
+    assert fake_sendgrid.last_message_to("student@example.com")
+
+
+def test_login_works_without_a_trailing_slash(api, fake_sendgrid, db):
+    response = api.post("/api/auth/login", {"email": "a@example.com"}, format="json")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("body", [{}, {"email": ""}, {"email": "not-an-email"}, {"email": ["a@example.com"]}])
+def test_login_rejects_a_bad_email_with_400(api, fake_sendgrid, db, body):
+    response = api.post(LOGIN, body, format="json")
+
+    assert response.status_code == 400
+    assert "email" in response.json()
+    assert fake_sendgrid.messages == []
+    assert User.objects.count() == 0
+
+
+def test_login_ignores_a_stale_bearer_token(api, fake_sendgrid, db):
+    api.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    assert login(api, "a@example.com").status_code == 200
+
+
+def test_login_for_a_deactivated_user_answers_the_same_and_sends_nothing(api, fake_sendgrid, student):
+    student.is_active = False
+    student.save()
+
+    response = login(api, "student@example.com")
+
+    assert response.status_code == 200
+    assert fake_sendgrid.messages == []
+    assert not LoginCode.objects.exists()
+
+
+def test_without_a_sendgrid_key_the_code_goes_to_the_log(api, settings, caplog, db):
+    settings.SENDGRID_API_KEY = None
+
+    with caplog.at_level("INFO", logger="accounts.email"):
+        response = login(api, "dev@example.com")
+
+    assert response.status_code == 200
+    assert "dev@example.com" in caplog.text
+    assert LoginCode.objects.filter(user__email="dev@example.com").exists()
+
+
+def test_with_real_email_the_code_is_never_logged(api, fake_sendgrid, caplog, db):
+    with caplog.at_level("DEBUG"):
+        login(api, "ada@example.com")
+
+    code = fake_sendgrid.latest_code("ada@example.com")
+    assert code not in caplog.text
+    assert fake_sendgrid.api_key not in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["500", "timeout", "refused"])
+def test_sendgrid_failing_is_a_quick_503_with_json(api, fake_sendgrid, settings, db, mode):
+    settings.SENDGRID_TIMEOUT_SECONDS = 1
+    fake_sendgrid.fail_with(mode)
+
+    started = time.monotonic()
+    response = login(api, "ada@example.com")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+    assert elapsed < 3
+    if mode != "refused":
+        assert fake_sendgrid.last_message_to("ada@example.com").path == "/v3/mail/send"
+
+
+def test_sendgrid_recovering_sends_again(api, fake_sendgrid, db):
+    fake_sendgrid.fail_with("refused")
+    assert login(api, "ada@example.com").status_code == 503
+
+    fake_sendgrid.fail_with(None)
+    assert login(api, "ada@example.com").status_code == 200
+    assert fake_sendgrid.latest_code("ada@example.com")
+
+
+# --- limits ---------------------------------------------------------------------------
+
+
+def test_sixth_code_for_one_email_within_an_hour_is_429_with_retry_after(api, fake_sendgrid, settings, db):
+    settings.LOGIN_CODES_PER_EMAIL_PER_HOUR = 5
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        for _ in range(5):
+            assert login(api, "ada@example.com").status_code == 200
+            traveller.shift(60)
+
+        response = login(api, "ADA@example.com")
+
+        assert response.status_code == 429
+        assert "detail" in response.json()
+        # The first code was counted 5 minutes ago: it leaves the hour window in 55 minutes.
+        assert int(response["Retry-After"]) == 55 * 60
+        assert len(fake_sendgrid.messages) == 5
+
+        traveller.shift(55 * 60)
+        assert login(api, "ada@example.com").status_code == 200
+
+
+def test_the_email_limit_does_not_touch_other_addresses(api, fake_sendgrid, settings, db):
+    settings.LOGIN_CODES_PER_EMAIL_PER_HOUR = 2
+    for _ in range(2):
+        login(api, "ada@example.com")
+
+    assert login(api, "ada@example.com").status_code == 429
+    assert login(api, "bob@example.com").status_code == 200
+
+
+def test_thirty_first_login_request_from_one_ip_is_429(api, fake_sendgrid, settings, db):
+    settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 30
+    for n in range(30):
+        assert login(api, f"user{n}@example.com").status_code == 200
+
+    response = login(api, "one-more@example.com")
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 3600
+    assert not User.objects.filter(email="one-more@example.com").exists()
+    assert len(fake_sendgrid.messages) == 30
+
+
+def test_another_ip_has_its_own_limit(api, fake_sendgrid, settings, db):
+    settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 2
+    for n in range(2):
+        login(api, f"user{n}@example.com", REMOTE_ADDR="10.0.0.1")
+
+    assert login(api, "x@example.com", REMOTE_ADDR="10.0.0.1").status_code == 429
+    assert login(api, "x@example.com", REMOTE_ADDR="10.0.0.2").status_code == 200
+
+
+def test_a_refused_request_is_not_counted(api, fake_sendgrid, settings, db):
+    settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 2
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        login(api, "a@example.com")
+        traveller.shift(600)
+        login(api, "b@example.com")
+        for _ in range(5):
+            traveller.shift(60)
+            assert login(api, "c@example.com").status_code == 429
+
+        # 60 minutes after the first request one slot frees up, whatever was refused meanwhile.
+        traveller.shift(3600 - 600 - 5 * 60)
+        assert login(api, "c@example.com").status_code == 200
+
+
+def test_spoofed_x_forwarded_for_does_not_reset_the_ip_limit(api, fake_sendgrid, settings, db):
+    # Behind one proxy (Heroku's router), which appends the address it saw: the client's own.
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 3
+    for n in range(3):
+        response = login(api, f"user{n}@example.com", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.9")
+        assert response.status_code == 200
+
+    response = login(api, "next@example.com", HTTP_X_FORWARDED_FOR="198.51.100.77, 203.0.113.9")
+
+    assert response.status_code == 429
+    assert LoginThrottle.objects.filter(key="ip:203.0.113.9").exists()
+    assert not LoginThrottle.objects.filter(key__startswith="ip:198.51.100.").exists()
+    # Another client behind the same router is counted on its own.
+    assert login(api, "next@example.com", HTTP_X_FORWARDED_FOR="203.0.113.10").status_code == 200
+
+
+def test_with_no_trusted_proxy_x_forwarded_for_is_ignored(api, fake_sendgrid, settings, db):
+    settings.TRUSTED_PROXY_COUNT = 0
+    settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 1
+    login(api, "a@example.com", HTTP_X_FORWARDED_FOR="1.1.1.1")
+
+    response = login(api, "b@example.com", HTTP_X_FORWARDED_FOR="2.2.2.2")
+
+    assert response.status_code == 429
+    assert LoginThrottle.objects.filter(key="ip:127.0.0.1").exists()
+
+
+def test_old_limit_rows_are_cleared(api, fake_sendgrid, db):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        login(api, "old@example.com")
+        traveller.shift(2 * 3600)
+        login(api, "new@example.com", REMOTE_ADDR="10.9.9.9")
+
+    assert not LoginThrottle.objects.filter(key="email:old@example.com").exists()
+    assert LoginThrottle.objects.filter(key="email:new@example.com").exists()
