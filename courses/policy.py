@@ -102,3 +102,38 @@ def can_use_admin(user) -> bool:
     if not (user and user.is_authenticated and user.is_active):
         return False
     return user.is_superuser or user.is_staff or is_teacher_anywhere(user)
+
+
+def can_change_account_flags(actor) -> bool:
+    """Change a user's ``email`` or ``is_admin``: admins only, even on their own record."""
+    return is_admin(actor)
+
+
+def can_list_users(actor) -> bool:
+    return is_admin(actor)
+
+
+def can_view_members(user, course) -> bool:
+    return can_manage_course(user, course)
+
+
+def feedback_scope(user, course) -> str | None:
+    """Which feedback of the course the user may read: "all" (teacher, admin), "own" (student), or None."""
+    if is_admin(user):
+        return "all"
+    role = role_in(user, course)
+    if role == Role.TEACHER:
+        return "all"
+    if role == Role.STUDENT:
+        return "own"
+    return None
+
+
+def can_leave_feedback(user, course) -> bool:
+    """Only the course's students leave feedback on it."""
+    return is_student_of(user, course)
+
+
+def sees_unpublished_results(actor, student) -> bool:
+    """Reading a student's results: an admin sees unpublished ones; the student themself does not."""
+    return is_admin(actor)

@@ -9,3 +9,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("gradingsite.api.urls")),
 ]
+
+# Django's own error pages, answered as JSON for paths under /api/ (HTML elsewhere).
+handler400 = "gradingsite.api.exceptions.bad_request"
+handler403 = "gradingsite.api.exceptions.permission_denied"
+handler404 = "gradingsite.api.exceptions.page_not_found"
+handler500 = "gradingsite.api.exceptions.server_error"

@@ -1,12 +1,24 @@
-"""The API's one exception handler: every error a client can cause becomes a JSON 4xx."""
+"""The API's one exception handler, and Django's error views for paths under /api/.
+
+Every error a client can cause becomes a JSON 4xx: DRF's own exceptions, the domain errors of
+``gradingsite.errors``, model validation, oversized bodies. Errors raised before or outside DRF
+(an unknown path, a bad Host header, a crash) reach Django's handlers, which answer JSON for
+``/api/`` paths too (see ``gradingsite/urls.py``).
+"""
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from gradingsite.errors import DomainError
+
+WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 
 def exception_handler(exc, context):
@@ -20,7 +32,50 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, DjangoValidationError):
+        body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": " ".join(exc.messages)}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and api_settings.NON_FIELD_ERRORS_KEY in response.data:
+        # Errors about the input as a whole read as {"detail": "..."}, like every other non-field error.
+        messages = response.data.pop(api_settings.NON_FIELD_ERRORS_KEY)
+        text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+        response.data = {"detail": text, **response.data}
     if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:
-        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        response["WWW-Authenticate"] = WWW_AUTHENTICATE
     return response
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/") or request.path_info == "/api"
+
+
+def api_not_found(request, *args, **kwargs):
+    """The last route under /api/: any path no other route matched is a JSON 404, for every method."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def bad_request(request, exception=None, template_name="400.html"):
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse({"detail": "Request body too large."}, status=413)
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None, template_name="403.html"):
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None, template_name="404.html"):
+    if _is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request, template_name="500.html"):
+    if _is_api(request):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    return defaults.server_error(request)

@@ -3,6 +3,8 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gradingsite.api.exceptions import api_not_found
+
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
@@ -11,4 +13,6 @@ urlpatterns = [
     path("", include("courses.urls")),  # courses, members, enrollments, feedback
     path("", include("grading.urls")),  # tests, results, single results
     path("", include("grading.report_urls")),  # stats, gradebook, import, history
+    # Last: any other path under /api/ is a JSON 404 whatever the method (and whatever DEBUG says).
+    re_path(r"^", api_not_found, name="api-not-found"),
 ]

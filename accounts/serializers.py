@@ -1,0 +1,104 @@
+"""The API's input and output shapes of users."""
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from accounts.models import SOCIAL_KEYS, User
+from gradingsite.api.serializers import StrictInputMixin
+
+
+class SocialSerializer(StrictInputMixin, serializers.Serializer):
+    """A user's profiles elsewhere: each an optional string (a URL or a handle)."""
+
+    facebook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    twitter = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    github = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    website = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+
+
+class UserSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+
+
+class UserSerializer(serializers.Serializer):
+    """A user as the API shows it. ``is_admin`` is the Django superuser flag."""
+
+    id = serializers.IntegerField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+    social = SocialSerializer(read_only=True)
+    is_admin = serializers.BooleanField(read_only=True)
+
+
+@extend_schema_serializer(component_name="UserCreate")
+class UserCreateSerializer(StrictInputMixin, serializers.Serializer):
+    """``POST /api/users/``: the email is required and unique (case-insensitively)."""
+
+    ignored_fields = ("id",)
+
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, allow_blank=True)
+    social = SocialSerializer(required=False)
+    is_admin = serializers.BooleanField(required=False, default=False)
+
+
+@extend_schema_serializer(component_name="UserUpdate")
+class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
+    """``PUT``/``PATCH /api/users/{id}/``. Only an admin may change ``email`` or ``is_admin``."""
+
+    ignored_fields = ("id",)
+
+    email = serializers.EmailField(max_length=254, required=False)
+    first_name = serializers.CharField(max_length=150, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, allow_blank=True)
+    social = SocialSerializer(required=False)
+    is_admin = serializers.BooleanField(required=False)
+
+
+def social_data(social) -> dict:
+    social = social if isinstance(social, dict) else {}
+    return {key: social.get(key) for key in SOCIAL_KEYS}
+
+
+def user_data(user: User) -> dict:
+    """The ``User`` representation, built without a serializer (it is on the hot path)."""
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "social": social_data(user.social),
+        "is_admin": user.is_superuser,
+    }
+
+
+def user_summary(user) -> dict:
+    return {"id": user.pk, "email": user.email, "first_name": user.first_name, "last_name": user.last_name}
+
+
+USER_SUMMARY_FIELDS = ("id", "email", "first_name", "last_name")
+
+
+class ResultCourseSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class StudentResultSerializer(serializers.Serializer):
+    """One of a student's results, with the name of its test and its course."""
+
+    id = serializers.IntegerField(read_only=True)
+    test = serializers.IntegerField(read_only=True)
+    student = serializers.IntegerField(read_only=True)
+    grader = serializers.IntegerField(read_only=True, allow_null=True)
+    score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True)
+    percent = serializers.FloatField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    test_name = serializers.CharField(read_only=True)
+    course = ResultCourseSerializer(read_only=True)

@@ -1,0 +1,82 @@
+"""Changes to courses and enrollments: named functions, each one transaction.
+
+Authorization is decided by the caller through ``courses.policy``; these functions enforce the
+data's own rules (one enrollment per user and course, a course keeps at least one teacher).
+"""
+
+from django.db import IntegrityError, transaction
+
+from accounts import user_services
+from accounts.models import User, normalize_email
+from courses.models import Course, Enrollment, Feedback, Role
+from gradingsite.errors import Conflict
+
+ALREADY_ENROLLED = "This user is already enrolled in this course."
+LAST_TEACHER = "This is the course's last teacher; enroll another teacher first."
+
+
+@transaction.atomic
+def course_create(*, name: str, details: str = "", by: User) -> Course:
+    """A new course taught by its creator."""
+    course = Course.objects.create(name=name, details=details)
+    Enrollment.objects.create(user=by, course=course, role=Role.TEACHER)
+    return course
+
+
+@transaction.atomic
+def course_update(*, course: Course, **changes) -> Course:
+    for name in ("name", "details"):
+        if name in changes:
+            setattr(course, name, changes[name])
+    course.save()
+    return course
+
+
+def course_delete(*, course: Course, force: bool = False, by: User | None = None) -> None:
+    """Delete a course; with results recorded in it, only when forced (see the grade service)."""
+    from grading import services as grading_services
+
+    grading_services.course_delete(course=course, force=force, by=by)
+
+
+@transaction.atomic
+def enroll(*, user: User, course: Course, role: str) -> Enrollment:
+    """Enroll ``user`` in ``course``. ``Conflict`` when they are enrolled already (in any role)."""
+    if Enrollment.objects.filter(user=user, course=course).exists():
+        raise Conflict(ALREADY_ENROLLED)
+    try:
+        with transaction.atomic():
+            return Enrollment.objects.create(user=user, course=course, role=role)
+    except IntegrityError:
+        raise Conflict(ALREADY_ENROLLED) from None
+
+
+@transaction.atomic
+def enroll_by_email(*, email: str, course: Course, role: str) -> Enrollment:
+    """Enroll the user with this email, creating the account when there is none yet."""
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is None:
+        user = user_services.user_create(email=email)
+    return enroll(user=user, course=course, role=role)
+
+
+@transaction.atomic
+def unenroll(*, enrollment: Enrollment) -> None:
+    """Remove an enrollment. ``Conflict`` when it would leave the course with no teacher.
+
+    The course's teacher rows are locked first, so two teachers leaving at once can't both pass
+    the check.
+    """
+    if enrollment.role == Role.TEACHER:
+        teacher_ids = list(
+            Enrollment.objects.select_for_update()
+            .filter(course_id=enrollment.course_id, role=Role.TEACHER)
+            .values_list("user_id", flat=True)
+        )
+        if [pk for pk in teacher_ids if pk != enrollment.user_id] == []:
+            raise Conflict(LAST_TEACHER)
+    enrollment.delete()
+
+
+def feedback_create(*, course: Course, student: User, feedback: str) -> Feedback:
+    return Feedback.objects.create(course=course, student=student, feedback=feedback)

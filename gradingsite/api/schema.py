@@ -1,0 +1,80 @@
+"""How the OpenAPI schema describes what every endpoint shares: the bearer scheme and the errors.
+
+``ApiAutoSchema`` adds the error responses each operation can give (see ``error_statuses``) to
+what its view declares, so a generated client knows every status and its JSON body.
+"""
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import permissions, serializers
+
+DETAIL_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+VALIDATION_SCHEMA = {
+    "type": "object",
+    "description": 'Field errors `{"field": ["message", ...]}`, or `{"detail": "..."}` for a non-field error.',
+    "additionalProperties": {},
+}
+
+_DESCRIPTIONS = {
+    "400": "Invalid input: field errors, or a non-field error under `detail`.",
+    "401": "Not authenticated, or the token is bad, expired or revoked (`WWW-Authenticate: Bearer`).",
+    "403": "Authenticated but not allowed.",
+    "404": "No such object (also for ids that are not integers or are out of range).",
+    "409": "Conflicts with data that exists.",
+    "413": "Request body too large.",
+    "415": "Unsupported content type: the API takes `application/json`.",
+}
+
+
+class BearerScheme(SimpleJWTScheme):
+    """The project's JWT authentication, a subclass of simplejwt's, as the OpenAPI bearer scheme."""
+
+    target_class = "accounts.authentication.JWTAuthentication"
+    name = "bearerAuth"
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+def error_response(code: str) -> dict:
+    body = VALIDATION_SCHEMA if code == "400" else DETAIL_SCHEMA
+    return {"description": _DESCRIPTIONS.get(code, ""), "content": {"application/json": {"schema": body}}}
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, with each operation's error responses.
+
+    By default: 401 and 403 where a token is needed (a view sets ``schema_forbidden = False`` when
+    every authenticated caller is allowed), 404 where the path names an object, 400/413/415 where a
+    body is taken. A view adds more with ``schema_errors = {"POST": ["409"], ...}``.
+    """
+
+    def error_statuses(self) -> set[str]:
+        codes: set[str] = set()
+        perms = [p.__class__ for p in self.view.get_permissions()]
+        open_view = permissions.AllowAny in perms
+        if not open_view:
+            codes.add("401")
+            if getattr(self.view, "schema_forbidden", True):
+                codes.add("403")
+        if "{" in self.path:
+            codes.add("404")
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.update({"400", "413", "415"})
+        extra = getattr(self.view, "schema_errors", {}) or {}
+        codes.update(str(code) for code in extra.get(self.method, ()))
+        codes.update(str(code) for code in extra.get("*", ()))
+        return codes
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code in sorted(self.error_statuses()):
+            responses.setdefault(code, error_response(code))
+        return responses
