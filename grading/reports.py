@@ -1,0 +1,288 @@
+"""Read-only reports over grades: a test's statistics and a course's gradebook.
+
+Selectors: they read, never write. Statistics are computed by the database (aggregates over each
+result's ``percent``); the gradebook is built in a fixed number of queries whatever the course size.
+
+Statistics describe the ``percent`` a client sees on each result (100 · score / max_score rounded
+to one decimal), so they agree with what the API shows:
+
+- ``mean``, ``median``, ``min``, ``max`` of those percents, ``count`` of results;
+- ``stddev`` is the **population** standard deviation (PostgreSQL's ``stddev_pop``, Python's
+  ``statistics.pstdev``): a test's results are the whole class, not a sample drawn from a larger
+  one, and it is defined (0) for a single result;
+- ``median`` is ``percentile_cont(0.5)`` on PostgreSQL (the mean of the two middle values when
+  the count is even, as ``statistics.median``); other databases (SQLite in development) read the
+  one or two middle values with an ordered query instead;
+- ``histogram``: 10 buckets of 10 points, ``[from, to)`` except the last, which is closed
+  (90-100), so a percent of exactly 10 counts in 10-20 and 100 in 90-100.
+
+With no results every statistic is null, ``count`` is 0 and every bucket is empty. Values are
+not rounded: ``min``, ``max`` and ``median`` come out with at most two decimals anyway, and a
+client rounds ``mean`` and ``stddev`` for display as it likes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, StdDev, Value
+from django.db.models.functions import Round
+from django.db.models.lookups import GreaterThanOrEqual, LessThan, LessThanOrEqual
+
+from accounts.models import User
+from courses.models import Course, Role
+from grading.models import Test, TestResult, percent_of
+
+BUCKETS = 10
+STATS_FIELDS = ("count", "mean", "median", "min", "max", "stddev")
+
+
+class Median(Aggregate):
+    """``percentile_cont(0.5) WITHIN GROUP (ORDER BY …)``: PostgreSQL's continuous median."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+    allow_distinct = False
+
+
+def _has_percentile_cont() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def percent_expression(max_score: Decimal | None = None):
+    """A result's percent in SQL, rounded to one decimal as ``percent_of`` rounds it.
+
+    With ``max_score`` given (one test), no join to the test is needed.
+    """
+    denominator = Value(max_score) if max_score is not None else F("test__max_score")
+    return Round(F("score") * 100 / denominator, 1)
+
+
+def _bucket_filters(p) -> list:
+    filters = [GreaterThanOrEqual(p, 10 * i) & LessThan(p, 10 * (i + 1)) for i in range(BUCKETS - 1)]
+    filters.append(GreaterThanOrEqual(p, 10 * (BUCKETS - 1)) & LessThanOrEqual(p, 100))
+    return filters
+
+
+def _aggregates(p, *, with_median: bool, with_histogram: bool) -> dict:
+    """Aggregates over the percent expression ``p``: the statistics, and the buckets' counts."""
+    aggregates = {
+        "count": Count("id"),
+        "mean": Avg(p, output_field=FloatField()),
+        "min": Min(p),
+        "max": Max(p),
+        "stddev": StdDev(p, sample=False, output_field=FloatField()),
+    }
+    if with_median:
+        aggregates["median"] = Median(p)
+    if with_histogram:
+        for i, bucket in enumerate(_bucket_filters(p)):
+            aggregates[f"bucket_{i}"] = Count("id", filter=bucket)
+    return aggregates
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _clean(row: dict) -> dict:
+    return {"count": row["count"], **{name: _number(row.get(name)) for name in STATS_FIELDS if name != "count"}}
+
+
+def _median_by_ordering(results, count: int) -> float | None:
+    """The median without ``percentile_cont``: read the one or two middle values in order."""
+    if not count:
+        return None
+    middle = list(results.order_by("p").values_list("p", flat=True)[(count - 1) // 2 : count // 2 + 1])
+    return float(sum(Decimal(str(value)) for value in middle) / len(middle))
+
+
+def empty_histogram() -> list[dict]:
+    return [{"from": 10 * i, "to": 10 * (i + 1), "count": 0} for i in range(BUCKETS)]
+
+
+def test_stats(test: Test) -> dict:
+    """``{test, count, mean, median, min, max, stddev, histogram}`` over the test's percents.
+
+    One query on PostgreSQL (two elsewhere). ``stddev`` is the population standard deviation.
+    """
+    results = TestResult.objects.filter(test_id=test.pk)
+    p = percent_expression(test.max_score)
+    median_in_db = _has_percentile_cont()
+    row = results.aggregate(**_aggregates(p, with_median=median_in_db, with_histogram=True))
+    if not median_in_db:
+        row["median"] = _median_by_ordering(results.annotate(p=p), row["count"])
+    histogram = empty_histogram()
+    for i, bucket in enumerate(histogram):
+        bucket["count"] = row[f"bucket_{i}"]
+    return {"test": test.pk, **_clean(row), "histogram": histogram}
+
+
+test_stats.__test__ = False  # a selector, not a pytest test, wherever it is imported
+
+
+def course_test_stats(course_id: int) -> dict[int, dict]:
+    """Statistics (without histogram) of every test of a course that has results, by test id.
+
+    One query on PostgreSQL; elsewhere the medians come from a second query over all percents.
+    """
+    results = TestResult.objects.filter(test__course_id=course_id)
+    p = percent_expression()
+    median_in_db = _has_percentile_cont()
+    rows = results.values("test_id").annotate(**_aggregates(p, with_median=median_in_db, with_histogram=False))
+    stats = {row["test_id"]: row for row in rows.order_by()}
+    if not median_in_db and stats:
+        percents: dict[int, list[Decimal]] = {}
+        ordered = results.annotate(p=p).order_by("test_id", "p").values_list("test_id", "p")
+        for test_id, p in ordered:
+            percents.setdefault(test_id, []).append(Decimal(str(p)))
+        for test_id, values in percents.items():
+            n = len(values)
+            middle = values[(n - 1) // 2 : n // 2 + 1]
+            stats[test_id]["median"] = float(sum(middle) / len(middle))
+    return {test_id: _clean(row) for test_id, row in stats.items()}
+
+
+def empty_stats() -> dict:
+    return {"count": 0, "mean": None, "median": None, "min": None, "max": None, "stddev": None}
+
+
+# The gradebook ----------------------------------------------------------------------------------
+
+STUDENT_ORDER = ("last_name", "first_name", "email")
+
+
+def course_tests(course_id: int) -> list[Test]:
+    return list(Test.objects.filter(course_id=course_id).order_by("date", "id"))
+
+
+def course_students(course_id: int):
+    """Every STUDENT of the course, ordered by last name, first name, email."""
+    return (
+        User.objects.filter(enrollments__course_id=course_id, enrollments__role=Role.STUDENT)
+        .order_by(*STUDENT_ORDER)
+        .only("id", "email", "first_name", "last_name")
+    )
+
+
+def average_percent(percents: list[float]) -> float | None:
+    """The mean of a student's percents, half-up to one decimal; None with no results."""
+    if not percents:
+        return None
+    mean = sum(Decimal(str(p)) for p in percents) / len(percents)
+    return float(mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _test_header(test: Test, stats: dict) -> dict:
+    return {
+        "id": test.pk,
+        "name": test.name,
+        "date": test.date.isoformat(),
+        "max_score": float(test.max_score),
+        "stats": stats,
+    }
+
+
+def gradebook(course: Course) -> dict:
+    """The course's gradebook (see the API contract), in four queries whatever its size.
+
+    Queries: the tests; the students; every result of the course; the per-test statistics.
+    Scores are JSON numbers, or null where a student has no result for a test.
+    """
+    tests = course_tests(course.pk)
+    students = list(course_students(course.pk))
+    max_scores = {test.pk: test.max_score for test in tests}
+    scores: dict[int, dict[int, Decimal]] = {}
+    for student_id, test_id, score in TestResult.objects.filter(test__course_id=course.pk).values_list(
+        "student_id", "test_id", "score"
+    ):
+        scores.setdefault(student_id, {})[test_id] = score
+    stats = course_test_stats(course.pk) if tests else {}
+    rows = []
+    for student in students:
+        mine = scores.get(student.pk, {})
+        rows.append(
+            {
+                "id": student.pk,
+                "email": student.email,
+                "first_name": student.first_name,
+                "last_name": student.last_name,
+                "scores": {str(test.pk): _number(mine.get(test.pk)) for test in tests},
+                "average_percent": average_percent(
+                    [percent_of(score, max_scores[test_id]) for test_id, score in mine.items()]
+                ),
+            }
+        )
+    return {
+        "course": {"id": course.pk, "name": course.name},
+        "tests": [_test_header(test, stats.get(test.pk, empty_stats())) for test in tests],
+        "students": rows,
+    }
+
+
+@dataclass
+class GradebookRow:
+    student: User
+    scores: dict[int, Decimal]  # test id → score, only where a result exists
+    average_percent: float | None
+
+
+def gradebook_rows(course_id: int, tests: list[Test], *, chunk_size: int = 2000) -> Iterator[GradebookRow]:
+    """The gradebook's student rows, streamed: memory stays flat whatever the course size.
+
+    Two server-side cursors read the students and the results in the same order (last name,
+    first name, email — a total order, emails being unique) and are merged as they go, so no
+    more than one chunk of each is held at a time.
+    """
+    max_scores = {test.pk: test.max_score for test in tests}
+    students = course_students(course_id).iterator(chunk_size=chunk_size)
+    results = (
+        TestResult.objects.filter(
+            test__course_id=course_id,
+            student__enrollments__course_id=course_id,
+            student__enrollments__role=Role.STUDENT,
+        )
+        .order_by(*(f"student__{name}" for name in STUDENT_ORDER), "test_id")
+        .values_list("student_id", "test_id", "score")
+        .iterator(chunk_size=chunk_size)
+    )
+    pending = next(results, None)
+    for student in students:
+        mine: dict[int, Decimal] = {}
+        while pending is not None and pending[0] == student.pk:
+            mine[pending[1]] = pending[2]
+            pending = next(results, None)
+        percents = [percent_of(score, max_scores[test_id]) for test_id, score in mine.items() if test_id in max_scores]
+        yield GradebookRow(student=student, scores=mine, average_percent=average_percent(percents))
+
+
+# The histogram drawn in the admin ----------------------------------------------------------------
+
+
+def histogram_bars(histogram: list[dict], *, width: int = 420, height: int = 160, gap: int = 4) -> dict:
+    """Geometry of an SVG bar chart of a histogram: drawn by the server, no JavaScript."""
+    top = 16
+    bottom = 20
+    plot = height - top - bottom
+    highest = max((bucket["count"] for bucket in histogram), default=0) or 1
+    bar_width = width / len(histogram)
+    bars = []
+    for i, bucket in enumerate(histogram):
+        bar_height = round(plot * bucket["count"] / highest, 1)
+        bars.append(
+            {
+                "x": round(i * bar_width + gap / 2, 1),
+                "y": round(top + plot - bar_height, 1),
+                "width": round(bar_width - gap, 1),
+                "height": bar_height,
+                "label_x": round(i * bar_width + bar_width / 2, 1),
+                "count": bucket["count"],
+                "label": f"{bucket['from']}-{bucket['to']}",
+            }
+        )
+    return {"width": width, "height": height, "baseline": top + plot, "label_y": height - 6, "bars": bars}
