@@ -5,7 +5,7 @@ claims. The API's permission classes and querysets and the admin's ``has_*_permi
 all call these; nothing else decides access.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 
 from courses.models import Course, Enrollment, Role
 
@@ -48,11 +48,11 @@ def is_teacher_anywhere(user) -> bool:
 
 def can_manage_course(user, course) -> bool:
     """Edit or delete the course, its members, tests and grades."""
-    return is_admin(user) or is_teacher_of(user, course)
+    return is_admin(user) or _role(user, course, _course_id(course)) == Role.TEACHER
 
 
 def can_view_course_tests(user, course) -> bool:
-    return is_admin(user) or is_member_of(user, course)
+    return is_admin(user) or _role(user, course, _course_id(course)) is not None
 
 
 def can_enroll(actor, target, course, role: str) -> bool:
@@ -78,7 +78,7 @@ def can_view_result(user, result) -> bool:
         return True
     if user.pk == result.student_id:
         return result.test.results_published
-    return is_teacher_of(user, result.test.course_id)
+    return _role(user, result, result.test.course_id) == Role.TEACHER
 
 
 def courses_taught_by(user) -> QuerySet:
@@ -102,6 +102,48 @@ def can_use_admin(user) -> bool:
     if not (user and user.is_authenticated and user.is_active):
         return False
     return user.is_superuser or user.is_staff or is_teacher_anywhere(user)
+
+
+# Role-aware reads: the caller's role fetched together with the object it is about.
+#
+# A request that reads a test or a result and then asks "may this caller see it?" would cost two
+# queries. ``with_caller_role`` annotates the queryset with the caller's role in each row's course,
+# so the object and the answer come back in one; the predicates below use that annotation when it
+# was made for the same user, and ask the database otherwise.
+
+
+def with_caller_role(queryset: QuerySet, user, course_field: str = "course_id") -> QuerySet:
+    """Annotate each row with ``caller_role``: ``user``'s role in the course named by ``course_field``."""
+    role = Enrollment.objects.filter(user_id=user.pk, course_id=OuterRef(course_field)).values("role")[:1]
+    return queryset.annotate(caller_role=Subquery(role), caller_role_for=Value(user.pk))
+
+
+def _role(user, obj, course_id: int) -> str | None:
+    if not (user and user.is_authenticated):
+        return None
+    if getattr(obj, "caller_role_for", None) == user.pk:
+        return obj.caller_role
+    return role_in(user, course_id)
+
+
+def can_view_test(user, test) -> bool:
+    """Read a test: members of its course and admins (students too: hiding is about results)."""
+    return is_admin(user) or _role(user, test, test.course_id) is not None
+
+
+def can_manage_test(user, test) -> bool:
+    """Change or delete a test, and read or write all of its results: its course's teachers, admins."""
+    return is_admin(user) or _role(user, test, test.course_id) == Role.TEACHER
+
+
+def can_manage_result(user, result) -> bool:
+    """Change or delete one result: teachers of the test's course, admins."""
+    return is_admin(user) or _role(user, result, result.test.course_id) == Role.TEACHER
+
+
+def result_hidden_from(user, result) -> bool:
+    """A student's own result while its test's results are unpublished: it reads as absent (404)."""
+    return user.pk == result.student_id and not result.test.results_published and not is_admin(user)
 
 
 def can_change_account_flags(actor) -> bool:

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from courses import policy
 from courses.models import Course, Enrollment, Role
@@ -242,8 +243,6 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
     except IntegrityError:
         raise Conflict("Results for this test changed while saving; try again.") from None
     if to_update:
-        from django.utils import timezone
-
         now = timezone.now()
         for result in to_update:
             result.updated_at = now
@@ -258,6 +257,13 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
     outcome.created = len(created)
     outcome.updated = len(to_update)
     return outcome
+
+
+def test_create(*, course: Course, name: str, date, max_score: Decimal | None = None, **fields) -> Test:
+    """Add a test to a course (``max_score`` defaults to 100)."""
+    if max_score is not None:
+        fields["max_score"] = max_score
+    return Test.objects.create(course=course, name=name, date=date, **fields)
 
 
 def max_recorded_score(test: Test) -> Decimal | None:

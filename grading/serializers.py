@@ -1,0 +1,169 @@
+"""Input and output shapes of tests and results.
+
+Output serializers list exactly the contract's fields. The long results list is not built with
+them (see ``grading.views.result_rows``); ``TestResultSerializer`` still describes its rows in the
+schema. The bulk upsert's items are parsed by ``parse_bulk_items``, not by a serializer per item:
+5,000 items go through a plain loop with no query.
+"""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from grading import services
+from grading.models import SCORE_DIGITS, SCORE_PLACES, Test, TestResult, percent_of
+from gradingsite.errors import Invalid
+
+User = get_user_model()
+
+# The largest id PostgreSQL's bigint holds: anything above is no row, never a database error.
+MAX_ID = 2**63 - 1
+BULK_MAX_ITEMS = 5000
+
+
+def _score_field(**kwargs):
+    return serializers.DecimalField(
+        max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, min_value=Decimal(0), coerce_to_string=False, **kwargs
+    )
+
+
+class TestSerializer(serializers.ModelSerializer):
+    """A test of a course. ``course`` comes from the URL on create and never changes."""
+
+    max_score = serializers.DecimalField(
+        max_digits=SCORE_DIGITS,
+        decimal_places=SCORE_PLACES,
+        min_value=Decimal("0.01"),
+        coerce_to_string=False,
+        required=False,
+        help_text="Positive, at most 2 decimals; default 100.",
+    )
+    results_published = serializers.BooleanField(
+        required=False, help_text="While false, students don't see their results for this test."
+    )
+
+    class Meta:
+        model = Test
+        fields = ["id", "course", "name", "date", "max_score", "results_published", "updated_at"]
+        read_only_fields = ["id", "course", "updated_at"]
+
+
+class TestResultSerializer(serializers.ModelSerializer):
+    """A student's result. ``percent`` = 100 · score / max_score, 1 decimal."""
+
+    score = _score_field()
+    percent = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TestResult
+        fields = ["id", "test", "student", "grader", "score", "percent", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_percent(self, result) -> float:
+        return percent_of(result.score, result.test.max_score)
+
+
+class ResultCreateSerializer(serializers.Serializer):
+    """Grade one student. ``grader`` (admins only) names another teacher of the course."""
+
+    student = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A student of the test's course.")
+    score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
+    grader = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
+    )
+
+
+class ResultUpdateSerializer(serializers.Serializer):
+    """Change a result's score (and, for admins, its grader)."""
+
+    score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
+    grader = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
+    )
+
+
+class BulkItemSerializer(serializers.Serializer):
+    """One item of the bulk upsert (documentation only: items are parsed by ``parse_bulk_items``)."""
+
+    student = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    score = _score_field()
+
+
+class BulkOutcomeSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class BulkItemErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(allow_null=True, help_text="The bad item's position; null for the whole body.")
+    field = serializers.CharField(allow_null=True, help_text='"student" or "score"; null for the whole item.')
+    message = serializers.CharField()
+
+
+class BulkErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = BulkItemErrorSerializer(many=True)
+
+
+class BulkInvalid(Exception):
+    """The bulk body as a whole is unusable (not a list, too long)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def parse_bulk_items(data) -> tuple[list[tuple[int, tuple[int, Decimal]]], list[tuple[int, str | None, str]]]:
+    """Check the types of the bulk upsert's items without touching the database.
+
+    Returns the well-typed items as ``(index, (student_id, score))`` and the errors as
+    ``(index, field, message)``. Raises ``BulkInvalid`` when the body is not a list of at most
+    ``BULK_MAX_ITEMS`` items. Scores are JSON numbers (or numeric strings, as the single endpoint
+    takes); their range against ``max_score`` is the grade service's business.
+    """
+    if not isinstance(data, list):
+        raise BulkInvalid("Expected a JSON array of {student, score} objects.")
+    if len(data) > BULK_MAX_ITEMS:
+        raise BulkInvalid(f"At most {BULK_MAX_ITEMS} items per request; got {len(data)}.")
+    items = []
+    errors = []
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            errors.append((index, None, "Expected an object with student and score."))
+            continue
+        student = _parse_student(item, index, errors)
+        score = _parse_score(item, index, errors)
+        if student is not None and score is not None:
+            items.append((index, (student, score)))
+    return items, errors
+
+
+def _parse_student(item: dict, index: int, errors: list) -> int | None:
+    if "student" not in item:
+        errors.append((index, "student", "This field is required."))
+        return None
+    value = item["student"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append((index, "student", "A valid integer (a user id) is required."))
+        return None
+    if not 1 <= value <= MAX_ID:
+        errors.append((index, "student", "This user is not enrolled as a student in the test's course."))
+        return None
+    return value
+
+
+def _parse_score(item: dict, index: int, errors: list) -> Decimal | None:
+    if "score" not in item:
+        errors.append((index, "score", "This field is required."))
+        return None
+    value = item["score"]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        errors.append((index, "score", "A valid number is required."))
+        return None
+    try:
+        return services.parse_score(value)
+    except Invalid as exc:
+        errors.append((index, "score", str(exc.detail)))
+        return None

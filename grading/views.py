@@ -1,0 +1,317 @@
+"""Tests and results: thin views over the policy (``courses.policy``) and the grade service.
+
+Each view fetches the object it is about together with the caller's role in its course (one
+query, ``policy.with_caller_role``), asks the policy, and hands writes to ``grading.services``.
+An object that exists but isn't the caller's to see or change is a 403; a student's own result
+while its test is unpublished reads as absent, a 404.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Cast, Round
+from django.http import Http404
+from django.utils.functional import cached_property
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.response import Response
+
+from courses import policy
+from courses.models import Course
+from grading import services
+from grading.filters import TestResultFilter
+from grading.models import GradeChange, Test, TestResult
+from grading.serializers import (
+    MAX_ID,
+    BulkErrorSerializer,
+    BulkInvalid,
+    BulkItemSerializer,
+    BulkOutcomeSerializer,
+    ResultCreateSerializer,
+    ResultUpdateSerializer,
+    TestResultSerializer,
+    TestSerializer,
+    parse_bulk_items,
+)
+
+User = get_user_model()
+
+_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+_FORCE_PARAM = OpenApiParameter(
+    "force", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Delete even though results are recorded."
+)
+
+
+def _id(raw) -> int:
+    """A path id as an integer; anything else, or beyond the database's range, is a 404."""
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
+        raise Http404
+    value = int(raw)
+    if not 1 <= value <= MAX_ID:
+        raise Http404
+    return value
+
+
+def _flag(request, name: str) -> bool:
+    return request.query_params.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _fake(view) -> bool:
+    """True while drf-spectacular inspects the view for the schema (no request, no objects)."""
+    return getattr(view, "swagger_fake_view", False)
+
+
+# Permissions: each a one-line question to the policy.
+
+
+class CourseTestsPermission(BasePermission):
+    """Course members read the list of tests; its teachers and admins add tests."""
+
+    def has_permission(self, request, view):
+        if request.method in SAFE_METHODS:
+            return policy.can_view_course_tests(request.user, view.course)
+        return policy.can_manage_course(request.user, view.course)
+
+
+class TestPermission(BasePermission):
+    """Course members and admins read a test; its teachers and admins change or delete it."""
+
+    def has_object_permission(self, request, view, obj):
+        if request.method in SAFE_METHODS:
+            return policy.can_view_test(request.user, obj)
+        return policy.can_manage_test(request.user, obj)
+
+
+class ManageTestResultsPermission(BasePermission):
+    """A test's results as a whole: its course's teachers and admins."""
+
+    def has_permission(self, request, view):
+        return policy.can_manage_test(request.user, view.test)
+
+
+class TestResultPermission(BasePermission):
+    """The student reads their own (published) result; teachers of the course and admins read and write."""
+
+    def has_object_permission(self, request, view, obj):
+        if policy.result_hidden_from(request.user, obj):
+            raise NotFound
+        if request.method in SAFE_METHODS:
+            return policy.can_view_result(request.user, obj)
+        return policy.can_manage_result(request.user, obj)
+
+
+# Tests.
+
+
+@extend_schema_view(
+    get=extend_schema(summary="List a course's tests", parameters=[_ID_PARAM]),
+    post=extend_schema(summary="Add a test to a course", parameters=[_ID_PARAM], responses={201: TestSerializer}),
+)
+class CourseTestsView(generics.ListCreateAPIView):
+    serializer_class = TestSerializer
+    permission_classes = [IsAuthenticated, CourseTestsPermission]
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["id", "name", "date", "max_score", "updated_at"]
+    ordering = ["date", "id"]
+
+    @cached_property
+    def course(self) -> Course:
+        queryset = policy.with_caller_role(Course.objects.all(), self.request.user, "pk")
+        return generics.get_object_or_404(queryset, pk=_id(self.kwargs["id"]))
+
+    def get_queryset(self):
+        if _fake(self):
+            return Test.objects.none()
+        return Test.objects.filter(course_id=self.course.pk)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.test_create(course=self.course, **serializer.validated_data)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Read a test", parameters=[_ID_PARAM]),
+    put=extend_schema(summary="Replace a test", parameters=[_ID_PARAM]),
+    patch=extend_schema(summary="Change a test", parameters=[_ID_PARAM]),
+    delete=extend_schema(
+        summary="Delete a test",
+        parameters=[_ID_PARAM, _FORCE_PARAM],
+        responses={204: None},
+    ),
+)
+class TestDetailView(generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = TestSerializer
+    permission_classes = [IsAuthenticated, TestPermission]
+    schema_errors = {"DELETE": ["409"]}
+
+    def get_queryset(self):
+        if _fake(self):
+            return Test.objects.none()
+        return policy.with_caller_role(Test.objects.all(), self.request.user)
+
+    def get_object(self):
+        test = generics.get_object_or_404(self.get_queryset(), pk=_id(self.kwargs["id"]))
+        self.check_object_permissions(self.request, test)
+        return test
+
+    def perform_update(self, serializer):
+        serializer.instance = services.test_update(test=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.test_delete(test=instance, force=_flag(self.request, "force"), by=self.request.user)
+
+
+# Results.
+
+
+def result_rows(rows) -> list[dict]:
+    """Result rows as plain dicts for the long list, from ``values_list(*_ROW_COLUMNS)`` tuples.
+
+    No model instances and no serializer fields per row; scores and percents come from the
+    database as floats (``with_percent``) that orjson writes natively. This is what makes a page
+    of 1,000 results cheap (see bench/README.md).
+    """
+    return [dict(zip(_ROW_KEYS, row, strict=True)) for row in rows]
+
+
+_ROW_KEYS = ("id", "test", "student", "grader", "score", "percent", "created_at", "updated_at")
+_ROW_COLUMNS = ("id", "test_id", "student_id", "grader_id", "score_float", "percent", "created_at", "updated_at")
+
+
+def with_percent(queryset, max_score):
+    """Annotate ``percent`` (100 · score / max_score, 1 decimal, half up) and ``score_float``."""
+    percent = Round(F("score") * Value(100) / Value(max_score), 1)
+    return queryset.annotate(
+        percent=Cast(percent, FloatField()),
+        score_float=Cast("score", FloatField()),
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(summary="List a test's results", parameters=[_ID_PARAM]),
+    post=extend_schema(
+        summary="Grade one student",
+        parameters=[_ID_PARAM],
+        request=ResultCreateSerializer,
+        responses={201: TestResultSerializer},
+    ),
+    put=extend_schema(
+        summary="Create or update many results (all or nothing)",
+        parameters=[_ID_PARAM],
+        request=BulkItemSerializer(many=True),
+        responses={200: BulkOutcomeSerializer, 400: BulkErrorSerializer},
+    ),
+)
+class TestResultsView(generics.ListCreateAPIView):
+    serializer_class = TestResultSerializer
+    permission_classes = [IsAuthenticated, ManageTestResultsPermission]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = TestResultFilter
+    ordering_fields = ["id", "student", "score", "percent", "created_at", "updated_at"]
+    ordering = ["id"]
+    schema_errors = {"POST": ["409"]}
+
+    @cached_property
+    def test(self) -> Test:
+        queryset = policy.with_caller_role(Test.objects.all(), self.request.user)
+        return generics.get_object_or_404(queryset, pk=_id(self.kwargs["id"]))
+
+    def get_queryset(self):
+        if _fake(self):
+            return TestResult.objects.none()
+        return with_percent(TestResult.objects.filter(test_id=self.test.pk), self.test.max_score)
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list(*_ROW_COLUMNS))
+        return self.get_paginated_response(result_rows(rows))
+
+    def create(self, request, *args, **kwargs):
+        serializer = ResultCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = services.result_record(
+            test=self.test,
+            # Only the id is needed: the service checks the enrollment, which also proves the user exists.
+            student=User(pk=data["student"]),
+            score=data["score"],
+            by=request.user,
+            via=GradeChange.Via.API,
+            grader=data.get("grader"),
+        )
+        return Response(TestResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+    def put(self, request, *args, **kwargs):
+        try:
+            typed, errors = parse_bulk_items(request.data)
+        except BulkInvalid as exc:
+            return _bulk_error(exc.message, [(None, None, exc.message)])
+        outcome = services.results_upsert(
+            test=self.test,
+            items=[pair for _, pair in typed],
+            by=request.user,
+            via=GradeChange.Via.API,
+            # With type errors the rest is still checked (to report every bad item), never written.
+            dry_run=bool(errors),
+        )
+        errors.extend((typed[i][0], field, message) for i, field, message in outcome.errors)
+        if errors:
+            return _bulk_error("Some items are invalid; nothing was saved.", errors)
+        return Response(outcome.counts())
+
+
+def _bulk_error(detail: str, errors) -> Response:
+    ordered = sorted(errors, key=lambda e: (e[0] if e[0] is not None else -1, e[1] or ""))
+    body = {"detail": detail, "errors": [{"index": i, "field": f, "message": m} for i, f, m in ordered]}
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Read a result", parameters=[_ID_PARAM], responses={200: TestResultSerializer}),
+    put=extend_schema(
+        summary="Change a result's score",
+        parameters=[_ID_PARAM],
+        request=ResultUpdateSerializer,
+        responses={200: TestResultSerializer},
+    ),
+    patch=extend_schema(
+        summary="Change a result's score",
+        parameters=[_ID_PARAM],
+        request=ResultUpdateSerializer,
+        responses={200: TestResultSerializer},
+    ),
+    delete=extend_schema(summary="Delete a result", parameters=[_ID_PARAM], responses={204: None}),
+)
+class TestResultDetailView(generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = TestResultSerializer
+    permission_classes = [IsAuthenticated, TestResultPermission]
+
+    def get_queryset(self):
+        if _fake(self):
+            return TestResult.objects.none()
+        queryset = TestResult.objects.select_related("test")
+        return policy.with_caller_role(queryset, self.request.user, "test__course_id")
+
+    def get_object(self):
+        result = generics.get_object_or_404(self.get_queryset(), pk=_id(self.kwargs["id"]))
+        self.check_object_permissions(self.request, result)
+        return result
+
+    def update(self, request, *args, **kwargs):
+        result = self.get_object()
+        serializer = ResultUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = services.result_update(
+            result=result,
+            score=data.get("score", result.score),
+            by=request.user,
+            via=GradeChange.Via.API,
+            grader=data.get("grader"),
+        )
+        return Response(TestResultSerializer(result).data)
+
+    def perform_destroy(self, instance):
+        services.result_delete(result=instance, by=self.request.user, via=GradeChange.Via.API)

@@ -1,0 +1,462 @@
+"""A test's results (list, grade one student) and single results (read, change, delete)."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from courses.models import Enrollment, Role
+from grading.models import GradeChange, Test, TestResult
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def result(test_, student, teacher):
+    return TestResult.objects.create(test=test_, student=student, grader=teacher, score=Decimal("80"))
+
+
+@pytest.fixture
+def classmate(make_user, course):
+    user = make_user("classmate@example.com", first_name="David", last_name="Deutsch")
+    Enrollment.objects.create(user=user, course=course, role=Role.STUDENT)
+    return user
+
+
+def results_url(test):
+    return f"/api/tests/{test.pk}/results/"
+
+
+def result_url(result):
+    return f"/api/test-results/{result.pk}/"
+
+
+# The list.
+
+
+def test_teacher_lists_results_with_numbers_and_percent(client_for, teacher, test_, result, student):
+    response = client_for(teacher).get(results_url(test_))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1
+    assert body["next"] is None and body["previous"] is None
+    row = body["results"][0]
+    assert set(row) == {"id", "test", "student", "grader", "score", "percent", "created_at", "updated_at"}
+    assert row["id"] == result.pk
+    assert row["test"] == test_.pk
+    assert row["student"] == student.pk
+    assert row["grader"] == teacher.pk
+    assert row["score"] == 80 and isinstance(row["score"], int | float)
+    assert row["percent"] == 80.0
+    assert row["created_at"].endswith("Z")
+
+
+def test_percent_is_rounded_half_up_to_one_decimal(client_for, teacher, course, student, classmate):
+    test = Test.objects.create(course=course, name="Quiz", date=date(2026, 1, 5), max_score=Decimal("8"))
+    TestResult.objects.create(test=test, student=student, score=Decimal("1"))  # 12.5 %
+    TestResult.objects.create(test=test, student=classmate, score=Decimal("2.33"))  # 29.125 %
+    rows = client_for(teacher).get(results_url(test)).json()["results"]
+    assert [(r["score"], r["percent"]) for r in rows] == [(1, 12.5), (2.33, 29.1)]
+
+
+def test_single_result_and_list_agree_on_percent(client_for, teacher, course, student):
+    test = Test.objects.create(course=course, name="Odd", date=date(2026, 1, 5), max_score=Decimal("3"))
+    result = TestResult.objects.create(test=test, student=student, score=Decimal("1"))
+    client = client_for(teacher)
+    listed = client.get(results_url(test)).json()["results"][0]["percent"]
+    single = client.get(result_url(result)).json()["percent"]
+    assert listed == single == 33.3
+
+
+def test_admin_lists_results(client_for, admin_user, test_, result):
+    assert client_for(admin_user).get(results_url(test_)).json()["count"] == 1
+
+
+@pytest.mark.parametrize("who", ["student", "stranger", "other_teacher"])
+def test_only_teachers_of_the_course_list_results(client_for, request, who, test_, result):
+    response = client_for(request.getfixturevalue(who)).get(results_url(test_))
+    assert response.status_code == 403
+    assert "detail" in response.json()
+
+
+def test_anonymous_cannot_list_results(client_for, test_):
+    response = client_for().get(results_url(test_))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("test_id", ["999999", "abc", "99999999999999999999999", "0"])
+def test_results_of_unknown_test_are_404(client_for, teacher, test_id):
+    response = client_for(teacher).get(f"/api/tests/{test_id}/results/")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_results_list_filters_by_student(client_for, teacher, test_, student, classmate):
+    TestResult.objects.create(test=test_, student=student, score=Decimal("10"))
+    TestResult.objects.create(test=test_, student=classmate, score=Decimal("20"))
+    body = client_for(teacher).get(results_url(test_), {"student": classmate.pk}).json()
+    assert [r["student"] for r in body["results"]] == [classmate.pk]
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5"])
+def test_results_list_rejects_a_student_filter_that_is_not_an_id(client_for, teacher, test_, value):
+    response = client_for(teacher).get(results_url(test_), {"student": value})
+    assert response.status_code == 400
+    assert "student" in response.json()
+
+
+def test_results_list_filter_with_a_huge_student_id_is_empty(client_for, teacher, test_, result):
+    response = client_for(teacher).get(results_url(test_), {"student": "99999999999999999999999"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+def test_results_list_orders_by_score(client_for, teacher, test_, student, classmate):
+    TestResult.objects.create(test=test_, student=student, score=Decimal("10"))
+    TestResult.objects.create(test=test_, student=classmate, score=Decimal("20"))
+    client = client_for(teacher)
+    assert [r["score"] for r in client.get(results_url(test_), {"ordering": "-score"}).json()["results"]] == [20, 10]
+    assert [r["score"] for r in client.get(results_url(test_), {"ordering": "percent"}).json()["results"]] == [10, 20]
+
+
+def test_results_list_is_paginated(client_for, teacher, test_, student, classmate):
+    TestResult.objects.create(test=test_, student=student, score=Decimal("10"))
+    TestResult.objects.create(test=test_, student=classmate, score=Decimal("20"))
+    body = client_for(teacher).get(results_url(test_), {"page_size": 1, "page": 2}).json()
+    assert body["count"] == 2
+    assert len(body["results"]) == 1
+    assert body["next"] is None
+    assert "page_size=1" in body["previous"]
+
+
+def test_results_list_page_past_the_end_is_404(client_for, teacher, test_, result):
+    assert client_for(teacher).get(results_url(test_), {"page": 5}).status_code == 404
+
+
+def test_results_list_without_trailing_slash(client_for, teacher, test_, result):
+    assert client_for(teacher).get(f"/api/tests/{test_.pk}/results").status_code == 200
+
+
+# Grading one student.
+
+
+def test_teacher_grades_a_student(client_for, teacher, test_, student):
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": 91.5}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    result = TestResult.objects.get()
+    assert body == {
+        "id": result.pk,
+        "test": test_.pk,
+        "student": student.pk,
+        "grader": teacher.pk,
+        "score": 91.5,
+        "percent": 91.5,
+        "created_at": body["created_at"],
+        "updated_at": body["updated_at"],
+    }
+    assert result.score == Decimal("91.50")
+    assert result.grader == teacher
+    change = GradeChange.objects.get()
+    assert (change.action, change.old_score, change.new_score, change.via) == ("created", None, Decimal("91.5"), "api")
+    assert change.changed_by == teacher and change.result == result
+
+
+def test_grading_without_trailing_slash_keeps_the_body(client_for, teacher, test_, student):
+    response = client_for(teacher).post(
+        f"/api/tests/{test_.pk}/results", {"student": student.pk, "score": 70}, format="json"
+    )
+    assert response.status_code == 201
+    assert TestResult.objects.get().score == 70
+
+
+def test_zero_is_a_valid_score(client_for, teacher, test_, student):
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": 0}, format="json")
+    assert response.status_code == 201
+    assert response.json()["score"] == 0
+    assert response.json()["percent"] == 0
+    assert TestResult.objects.get().score == 0
+
+
+def test_full_marks_are_valid(client_for, teacher, test_, student):
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": 100}, format="json")
+    assert response.status_code == 201
+    assert response.json()["percent"] == 100
+
+
+@pytest.mark.parametrize(
+    "score",
+    [100.01, 101, -1, -0.01, 12.345, "abc", None, True, "NaN", "Infinity", 123456789, [5], {"v": 5}],
+)
+def test_bad_scores_are_400_and_nothing_is_written(client_for, teacher, test_, student, score):
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": score}, format="json")
+    assert response.status_code == 400
+    assert "score" in response.json()
+    assert not TestResult.objects.exists()
+    assert not GradeChange.objects.exists()
+
+
+@pytest.mark.parametrize("raw", ["1e400", "-1e400", "NaN", "Infinity", "1e-400"])
+def test_out_of_range_json_numbers_are_400(client_for, teacher, test_, student, raw):
+    body = f'{{"student": {student.pk}, "score": {raw}}}'
+    response = client_for(teacher).post(results_url(test_), body, content_type="application/json")
+    assert response.status_code in (201, 400)
+    if raw == "1e-400":  # underflows to 0.0: a valid score
+        assert response.status_code == 201
+    else:
+        assert response.status_code == 400
+        assert not TestResult.objects.exists()
+
+
+def test_score_above_a_low_max_score_is_400(client_for, teacher, course, student):
+    test = Test.objects.create(course=course, name="Quiz", date=date(2026, 1, 5), max_score=Decimal("10"))
+    response = client_for(teacher).post(results_url(test), {"student": student.pk, "score": 10.5}, format="json")
+    assert response.status_code == 400
+    assert "max_score" in response.json()["score"][0]
+
+
+def test_second_result_for_a_student_is_409(client_for, teacher, test_, student, result):
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": 50}, format="json")
+    assert response.status_code == 409
+    assert "detail" in response.json()
+    assert TestResult.objects.get().score == 80
+    assert not GradeChange.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["stranger", "teacher", "other_teacher", "admin_user"])
+def test_only_students_of_the_course_can_be_graded(client_for, request, teacher, test_, who):
+    user = request.getfixturevalue(who)
+    response = client_for(teacher).post(results_url(test_), {"student": user.pk, "score": 50}, format="json")
+    assert response.status_code == 400
+    assert "student" in response.json()
+    assert not TestResult.objects.exists()
+
+
+@pytest.mark.parametrize("student_id", [999999, 0, -3, 99999999999999999999999, "abc", None, 1.5, True])
+def test_student_must_be_a_user_id(client_for, teacher, test_, student_id):
+    response = client_for(teacher).post(results_url(test_), {"student": student_id, "score": 50}, format="json")
+    assert response.status_code == 400
+    assert "student" in response.json()
+
+
+def test_missing_fields_are_400(client_for, teacher, test_):
+    response = client_for(teacher).post(results_url(test_), {}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"student", "score"}
+
+
+def test_malformed_json_is_400(client_for, teacher, test_):
+    response = client_for(teacher).post(results_url(test_), '{"student": ', content_type="application/json")
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+def test_form_data_is_415(client_for, teacher, test_, student):
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": 5})
+    assert response.status_code == 415
+    assert not TestResult.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["student", "stranger", "other_teacher"])
+def test_only_teachers_of_the_course_grade(client_for, request, who, test_, student):
+    response = client_for(request.getfixturevalue(who)).post(
+        results_url(test_), {"student": student.pk, "score": 100}, format="json"
+    )
+    assert response.status_code == 403
+    assert not TestResult.objects.exists()
+
+
+def test_admin_grades_in_another_teachers_name(client_for, admin_user, teacher, test_, student):
+    response = client_for(admin_user).post(
+        results_url(test_), {"student": student.pk, "score": 60, "grader": teacher.pk}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["grader"] == teacher.pk
+    assert GradeChange.objects.get().changed_by == admin_user
+
+
+def test_admin_grading_without_a_grader_is_the_grader(client_for, admin_user, test_, student):
+    response = client_for(admin_user).post(results_url(test_), {"student": student.pk, "score": 60}, format="json")
+    assert response.json()["grader"] == admin_user.pk
+
+
+def test_admin_cannot_name_a_grader_who_does_not_teach_the_course(
+    client_for, admin_user, other_teacher, test_, student
+):
+    response = client_for(admin_user).post(
+        results_url(test_), {"student": student.pk, "score": 60, "grader": other_teacher.pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert "grader" in response.json()
+    assert not TestResult.objects.exists()
+
+
+def test_teacher_cannot_grade_in_someone_elses_name(client_for, teacher, make_user, course, test_, student):
+    co_teacher = make_user("co@example.com")
+    Enrollment.objects.create(user=co_teacher, course=course, role=Role.TEACHER)
+    response = client_for(teacher).post(
+        results_url(test_), {"student": student.pk, "score": 60, "grader": co_teacher.pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert "grader" in response.json()
+
+
+def test_grader_naming_an_unknown_user_is_400(client_for, admin_user, test_, student):
+    response = client_for(admin_user).post(
+        results_url(test_), {"student": student.pk, "score": 60, "grader": 999999}, format="json"
+    )
+    assert response.status_code == 400
+    assert "grader" in response.json()
+
+
+def test_grading_unknown_test_is_404(client_for, teacher, student):
+    response = client_for(teacher).post(
+        "/api/tests/424242/results/", {"student": student.pk, "score": 1}, format="json"
+    )
+    assert response.status_code == 404
+
+
+def test_unknown_fields_are_ignored(client_for, teacher, test_, student):
+    response = client_for(teacher).post(
+        results_url(test_), {"student": student.pk, "score": 5, "percent": 99, "id": 7}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["percent"] == 5
+
+
+def test_delete_on_the_list_is_405(client_for, teacher, test_):
+    response = client_for(teacher).delete(results_url(test_))
+    assert response.status_code == 405
+    assert "detail" in response.json()
+
+
+# One result.
+
+
+def test_teacher_reads_a_result(client_for, teacher, result):
+    response = client_for(teacher).get(result_url(result))
+    assert response.status_code == 200
+    assert response.json()["score"] == 80
+    assert response.json()["percent"] == 80
+
+
+def test_student_reads_their_own_result(client_for, student, result):
+    response = client_for(student).get(result_url(result))
+    assert response.status_code == 200
+    assert response.json()["student"] == student.pk
+
+
+def test_student_cannot_see_their_result_while_unpublished(client_for, student, result, test_):
+    Test.objects.filter(pk=test_.pk).update(results_published=False)
+    response = client_for(student).get(result_url(result))
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_teacher_still_reads_unpublished_results(client_for, teacher, result, test_):
+    Test.objects.filter(pk=test_.pk).update(results_published=False)
+    assert client_for(teacher).get(result_url(result)).status_code == 200
+
+
+def test_publishing_with_one_patch_shows_the_student_their_result(client_for, teacher, student, result, test_):
+    Test.objects.filter(pk=test_.pk).update(results_published=False)
+    assert client_for(student).get(result_url(result)).status_code == 404
+    patch = client_for(teacher).patch(f"/api/tests/{test_.pk}/", {"results_published": True}, format="json")
+    assert patch.status_code == 200
+    assert client_for(student).get(result_url(result)).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["classmate", "stranger", "other_teacher"])
+def test_others_cannot_read_a_result(client_for, request, who, result):
+    response = client_for(request.getfixturevalue(who)).get(result_url(result))
+    assert response.status_code == 403
+
+
+def test_admin_reads_any_result(client_for, admin_user, result):
+    assert client_for(admin_user).get(result_url(result)).status_code == 200
+
+
+@pytest.mark.parametrize("result_id", ["999999", "x", "99999999999999999999999"])
+def test_unknown_result_is_404(client_for, teacher, result_id):
+    assert client_for(teacher).get(f"/api/test-results/{result_id}/").status_code == 404
+
+
+def test_anonymous_cannot_read_a_result(client_for, result):
+    assert client_for().get(result_url(result)).status_code == 401
+
+
+def test_teacher_changes_a_score(client_for, teacher, result):
+    response = client_for(teacher).put(result_url(result), {"score": 95.25}, format="json")
+    assert response.status_code == 200
+    assert response.json()["score"] == 95.25
+    assert response.json()["percent"] == 95.3
+    result.refresh_from_db()
+    assert result.score == Decimal("95.25")
+    change = GradeChange.objects.get()
+    assert (change.action, change.old_score, change.new_score, change.via) == (
+        "updated",
+        Decimal("80"),
+        Decimal("95.25"),
+        "api",
+    )
+
+
+def test_patch_changes_a_score(client_for, teacher, result):
+    response = client_for(teacher).patch(f"/api/test-results/{result.pk}", {"score": 0}, format="json")
+    assert response.status_code == 200
+    result.refresh_from_db()
+    assert result.score == 0
+
+
+def test_setting_the_same_score_writes_no_history(client_for, teacher, result):
+    assert client_for(teacher).put(result_url(result), {"score": 80}, format="json").status_code == 200
+    assert not GradeChange.objects.exists()
+
+
+def test_put_without_a_score_is_400(client_for, teacher, result):
+    response = client_for(teacher).put(result_url(result), {}, format="json")
+    assert response.status_code == 400
+    assert "score" in response.json()
+
+
+@pytest.mark.parametrize("score", [100.5, -1, 1.234, "x"])
+def test_changing_to_a_bad_score_is_400(client_for, teacher, result, score):
+    response = client_for(teacher).patch(result_url(result), {"score": score}, format="json")
+    assert response.status_code == 400
+    result.refresh_from_db()
+    assert result.score == 80
+
+
+@pytest.mark.parametrize("who", ["student", "classmate", "stranger", "other_teacher"])
+def test_only_teachers_change_a_result(client_for, request, who, result):
+    client = client_for(request.getfixturevalue(who))
+    assert client.patch(result_url(result), {"score": 100}, format="json").status_code == 403
+    assert client.delete(result_url(result)).status_code == 403
+    result.refresh_from_db()
+    assert result.score == 80
+
+
+def test_student_writing_their_unpublished_result_gets_404(client_for, student, result, test_):
+    Test.objects.filter(pk=test_.pk).update(results_published=False)
+    assert client_for(student).patch(result_url(result), {"score": 100}, format="json").status_code == 404
+
+
+def test_admin_changes_a_result_and_names_the_grader(client_for, admin_user, teacher, result):
+    response = client_for(admin_user).patch(result_url(result), {"score": 85, "grader": teacher.pk}, format="json")
+    assert response.status_code == 200
+    assert response.json()["grader"] == teacher.pk
+    assert GradeChange.objects.get().changed_by == admin_user
+
+
+def test_teacher_deletes_a_result(client_for, teacher, result, test_, student):
+    response = client_for(teacher).delete(result_url(result))
+    assert response.status_code == 204
+    assert not TestResult.objects.exists()
+    change = GradeChange.objects.get()
+    assert (change.action, change.old_score, change.new_score, change.result) == ("deleted", Decimal("80"), None, None)
+    assert (change.test_id, change.student_id, change.via) == (test_.pk, student.pk, "api")
+
+
+def test_post_on_a_single_result_is_405(client_for, teacher, result):
+    assert client_for(teacher).post(result_url(result), {"score": 1}, format="json").status_code == 405
