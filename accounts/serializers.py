@@ -4,16 +4,16 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import SOCIAL_KEYS, User
-from gradingsite.api.serializers import StrictInputMixin
+from gradingsite.api.serializers import StrictCharField, StrictEmailField, StrictInputMixin
 
 
 class SocialSerializer(StrictInputMixin, serializers.Serializer):
     """A user's profiles elsewhere: each an optional string (a URL or a handle)."""
 
-    facebook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
-    twitter = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
-    github = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
-    website = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    facebook = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    twitter = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    github = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    website = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=500)
 
 
 class UserSummarySerializer(serializers.Serializer):
@@ -40,9 +40,9 @@ class UserCreateSerializer(StrictInputMixin, serializers.Serializer):
 
     ignored_fields = ("id",)
 
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(max_length=150, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, allow_blank=True)
+    email = StrictEmailField(max_length=254)
+    first_name = StrictCharField(max_length=150, allow_blank=True)
+    last_name = StrictCharField(max_length=150, allow_blank=True)
     social = SocialSerializer(required=False)
     is_admin = serializers.BooleanField(required=False, default=False)
 
@@ -53,9 +53,9 @@ class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
 
     ignored_fields = ("id",)
 
-    email = serializers.EmailField(max_length=254, required=False)
-    first_name = serializers.CharField(max_length=150, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, allow_blank=True)
+    email = StrictEmailField(max_length=254, required=False)
+    first_name = StrictCharField(max_length=150, allow_blank=True)
+    last_name = StrictCharField(max_length=150, allow_blank=True)
     social = SocialSerializer(required=False)
     is_admin = serializers.BooleanField(required=False)
 

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY_FIELDS, UserSummarySerializer
 from courses.models import Course, Role
-from gradingsite.api.serializers import StrictInputMixin
+from gradingsite.api.serializers import StrictCharField, StrictEmailField, StrictInputMixin
 
 
 @extend_schema_serializer(component_name="CourseTest")
@@ -39,8 +39,8 @@ class CourseSerializer(serializers.Serializer):
 class CourseInputSerializer(StrictInputMixin, serializers.Serializer):
     ignored_fields = ("id", "teachers", "tests", "my_role")
 
-    name = serializers.CharField(max_length=200)
-    details = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    name = StrictCharField(max_length=200)
+    details = StrictCharField(required=False, allow_blank=True, max_length=100_000)
 
 
 class CourseSummarySerializer(serializers.Serializer):
@@ -81,7 +81,7 @@ class MemberInputSerializer(StrictInputMixin, serializers.Serializer):
     """
 
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
-    email = serializers.EmailField(max_length=254, required=False)
+    email = StrictEmailField(max_length=254, required=False)
     role = serializers.ChoiceField(choices=Role.choices)
 
     def validate(self, attrs):
@@ -102,7 +102,7 @@ class FeedbackSerializer(serializers.Serializer):
 class FeedbackInputSerializer(StrictInputMixin, serializers.Serializer):
     ignored_fields = ("id", "course", "student", "created_at")
 
-    feedback = serializers.CharField(max_length=10_000)
+    feedback = StrictCharField(max_length=10_000)
 
 
 # Representations built from values() rows.

@@ -296,7 +296,9 @@ def test_admin_changes_email_and_admin_flag(client_for, admin_user, student):
 
 
 def test_admin_changing_an_email_to_a_taken_one_is_409(client_for, admin_user, student, teacher):
-    response = client_for(admin_user).patch(f"/api/users/{student.pk}/", {"email": "TEACHER@example.com"}, format="json")
+    response = client_for(admin_user).patch(
+        f"/api/users/{student.pk}/", {"email": "TEACHER@example.com"}, format="json"
+    )
     assert response.status_code == 409
     student.refresh_from_db()
     assert student.email == "student@example.com"
@@ -336,3 +338,67 @@ def test_role_of_a_user_is_per_course(client_for, teacher, other_course):
     Enrollment.objects.create(user=teacher, course=other_course, role=Role.STUDENT)
     body = client_for(teacher).get(f"/api/users/{teacher.pk}/courses/").json()
     assert {e["role"] for e in body["results"]} == {"TEACHER", "STUDENT"} or body["count"] == 1
+
+
+# /api/users/{id}/test-results/
+
+
+@pytest.fixture
+def graded(teacher, student, course):
+    from datetime import date
+    from decimal import Decimal
+
+    from grading import services as grading
+    from grading.models import Test
+
+    published = Test.objects.create(course=course, name="Quiz", date=date(2026, 10, 1), max_score=Decimal("40"))
+    hidden = Test.objects.create(
+        course=course, name="Final", date=date(2026, 12, 20), max_score=Decimal("100"), results_published=False
+    )
+    shown = grading.result_record(test=published, student=student, score=Decimal("33.5"), by=teacher)
+    unshown = grading.result_record(test=hidden, student=student, score=Decimal("0"), by=teacher)
+    return shown, unshown
+
+
+def test_student_reads_their_published_results_with_test_name_and_course(client_for, student, course, graded):
+    shown, _ = graded
+    response = client_for(student).get(f"/api/users/{student.pk}/test-results/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1
+    shown.refresh_from_db()
+    assert body["results"] == [
+        {
+            "id": shown.pk,
+            "test": shown.test_id,
+            "student": student.pk,
+            "grader": shown.grader_id,
+            "score": 33.5,
+            "percent": 83.8,
+            "created_at": shown.created_at.isoformat().replace("+00:00", "Z"),
+            "updated_at": shown.updated_at.isoformat().replace("+00:00", "Z"),
+            "test_name": "Quiz",
+            "course": {"id": course.pk, "name": course.name},
+        }
+    ]
+
+
+def test_admin_reads_a_students_unpublished_results_too(client_for, admin_user, student, graded):
+    body = client_for(admin_user).get(f"/api/users/{student.pk}/test-results").json()
+    assert [r["test_name"] for r in body["results"]] == ["Quiz", "Final"]
+    assert body["results"][1]["score"] == 0
+
+
+def test_results_order_by_score(client_for, admin_user, student, graded):
+    body = client_for(admin_user).get(f"/api/users/{student.pk}/test-results/", {"ordering": "score"}).json()
+    assert [r["score"] for r in body["results"]] == [0, 33.5]
+
+
+@pytest.mark.parametrize("who", ["teacher", "other_teacher", "stranger"])
+def test_others_cannot_read_a_users_results_here(request, client_for, student, graded, who):
+    response = client_for(request.getfixturevalue(who)).get(f"/api/users/{student.pk}/test-results/")
+    assert response.status_code == 403
+
+
+def test_results_of_an_unknown_user_are_404(client_for, admin_user):
+    assert client_for(admin_user).get("/api/users/77777/test-results/").status_code == 404

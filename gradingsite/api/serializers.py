@@ -21,6 +21,26 @@ class StrictInputMixin:
         return super().to_internal_value(data)
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that takes only JSON strings: ``5`` or ``true`` where text belongs is a 400."""
+
+    default_error_messages = {"not_a_string": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    default_error_messages = {"not_a_string": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 def query_flag(request, name: str) -> bool:
     """A boolean query parameter: ``?force=true`` / ``1`` / ``yes``."""
     return request.query_params.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
