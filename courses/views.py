@@ -131,6 +131,7 @@ class CourseDetailView(generics.GenericAPIView):
 
     serializer_class = CourseSerializer
     pagination_class = None
+    schema_forbidden = ("PUT", "PATCH", "DELETE")
     schema_errors = {"DELETE": ["409"]}
 
     def get_queryset(self):

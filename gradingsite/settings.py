@@ -251,6 +251,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # One enum for a course role wherever it appears (role, my_role).
+    "ENUM_NAME_OVERRIDES": {"Role": "courses.models.Role"},
 }
 
 LOGGING = {

@@ -49,9 +49,10 @@ def error_response(code: str) -> dict:
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, with each operation's error responses.
 
-    By default: 401 and 403 where a token is needed (a view sets ``schema_forbidden = False`` when
-    every authenticated caller is allowed), 404 where the path names an object, 400/413/415 where a
-    body is taken. A view adds more with ``schema_errors = {"POST": ["409"], ...}``.
+    By default: 401 and 403 where a token is needed (a view sets ``schema_forbidden`` to False when
+    every authenticated caller is allowed, or to the methods that can be refused), 404 where the
+    path names an object, 400/413/415 where a body is taken. A view adds more with
+    ``schema_errors = {"POST": ["409"], ...}``.
     """
 
     def error_statuses(self) -> set[str]:
@@ -60,7 +61,8 @@ class ApiAutoSchema(AutoSchema):
         open_view = permissions.AllowAny in perms
         if not open_view:
             codes.add("401")
-            if getattr(self.view, "schema_forbidden", True):
+            forbidden = getattr(self.view, "schema_forbidden", True)
+            if forbidden is True or (not isinstance(forbidden, bool) and self.method in forbidden):
                 codes.add("403")
         if "{" in self.path:
             codes.add("404")

@@ -1,0 +1,125 @@
+"""The OpenAPI schema: served, valid, and describing every route of the URLconf as it behaves."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from openapi_spec_validator import validate
+
+from tests.api_routes import api_routes, methods_of
+
+pytestmark = pytest.mark.django_db
+
+JSON_ONLY_EXCEPTIONS = {"/api/courses/{id}/gradebook/import/"}  # a CSV upload
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_schema_is_served_to_anyone_and_is_valid_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    validate(schema)
+
+
+def test_schema_generation_has_no_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert (tmp_path / "schema.yaml").stat().st_size > 0
+
+
+def test_every_route_of_the_urlconf_is_in_the_schema_with_every_method(schema):
+    routes = api_routes()
+    assert len(routes) >= 24
+    missing = []
+    for path, name, view_class in routes:
+        operations = schema["paths"].get(path)
+        if operations is None:
+            missing.append(f"{name}: {path}")
+            continue
+        missing += [f"{name}: {m} {path}" for m in methods_of(view_class) if m.lower() not in operations]
+    assert missing == []
+
+
+def test_schema_has_no_path_the_urlconf_lacks(schema):
+    assert set(schema["paths"]) == {path for path, _, _ in api_routes()}
+
+
+def test_bearer_security_scheme_is_declared_and_used(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schema["paths"]["/api/profile/"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in schema["paths"]["/api/auth/login/"]["post"] or {} in schema["paths"]["/api/auth/login/"][
+        "post"
+    ].get("security", [{}])
+
+
+def test_request_bodies_are_json_only(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody")
+            if body and path not in JSON_ONLY_EXCEPTIONS:
+                assert list(body["content"]) == ["application/json"], f"{method.upper()} {path}"
+
+
+def test_authenticated_operations_document_401_and_object_paths_404(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("security") and {} not in operation["security"]:
+                assert "401" in operation["responses"], f"{method.upper()} {path}"
+            if "{" in path:
+                assert "404" in operation["responses"], f"{method.upper()} {path}"
+
+
+def test_conflicts_are_documented(schema):
+    paths = schema["paths"]
+    assert "409" in paths["/api/users/"]["post"]["responses"]
+    assert "409" in paths["/api/courses/{id}/"]["delete"]["responses"]
+    assert "409" in paths["/api/courses/{id}/members/"]["post"]["responses"]
+    assert "409" in paths["/api/users/{id}/courses/"]["post"]["responses"]
+    assert "409" in paths["/api/users/{id}/courses/{course_id}/"]["delete"]["responses"]
+
+
+def test_any_signed_in_user_reads_a_course_so_no_403_is_documented_for_it(schema):
+    operations = schema["paths"]["/api/courses/{id}/"]
+    assert "403" not in operations["get"]["responses"]
+    assert "403" in operations["patch"]["responses"]
+
+
+def test_lists_are_paginated_in_the_schema(schema):
+    for path in ["/api/users/", "/api/courses/", "/api/courses/{id}/members/", "/api/users/{id}/test-results/"]:
+        operation = schema["paths"][path]["get"]
+        ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        page = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert set(page["properties"]) == {"count", "next", "previous", "results"}
+        names = {p["name"] for p in operation["parameters"]}
+        assert {"page", "page_size", "ordering"} <= names
+
+
+def test_resources_have_the_contracts_fields(schema):
+    components = schema["components"]["schemas"]
+
+    def fields(name):
+        return set(components[name]["properties"])
+
+    assert fields("User") == {"id", "email", "first_name", "last_name", "social", "is_admin"}
+    assert fields("Social") == {"facebook", "twitter", "github", "website"}
+    assert fields("Course") == {"id", "name", "details", "teachers", "tests", "my_role"}
+    assert fields("UserSummary") == {"id", "email", "first_name", "last_name"}
+    assert fields("Enrollment") == {"user", "course", "role", "created_at"}
+    assert fields("Feedback") == {"id", "course", "student", "feedback", "created_at"}
+    assert fields("CourseTest") == {"id", "course", "name", "date", "max_score", "results_published", "updated_at"}
+
+
+def test_swagger_ui_is_served_with_its_own_assets(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html and "unpkg.com" not in html and "jsdelivr" not in html
+    assert "/static/drf_spectacular_sidecar/" in html
