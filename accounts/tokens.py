@@ -99,7 +99,13 @@ def rotate(raw_refresh: str) -> dict:
     if not isinstance(auth_time, int) or _chain_end(auth_time) <= timezone.now():
         raise TokenRefused("This sign-in is too old to refresh; sign in again.")
     with transaction.atomic():
-        outstanding = OutstandingToken.objects.select_for_update().filter(jti=presented[api_settings.JTI_CLAIM]).first()
+        # The model orders by its nullable user: without order_by("pk") the lock would need an outer join.
+        outstanding = (
+            OutstandingToken.objects.select_for_update(of=("self",))
+            .filter(jti=presented[api_settings.JTI_CLAIM])
+            .order_by("pk")
+            .first()
+        )
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise TokenRefused("Token is blacklisted")
         user = User.objects.filter(pk=presented.get(api_settings.USER_ID_CLAIM)).first()
