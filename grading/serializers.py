@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from grading import services
 from grading.models import SCORE_DIGITS, SCORE_PLACES, Test, TestResult, percent_of
+from gradingsite.api.serializers import StrictCharField, StrictInputMixin
 from gradingsite.errors import Invalid
 
 User = get_user_model()
@@ -28,9 +29,11 @@ def _score_field(**kwargs):
     )
 
 
-class TestSerializer(serializers.ModelSerializer):
+class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
     """A test of a course. ``course`` comes from the URL on create and never changes."""
 
+    ignored_fields = ("id", "course", "updated_at")
+    name = StrictCharField(max_length=200)
     max_score = serializers.DecimalField(
         max_digits=SCORE_DIGITS,
         decimal_places=SCORE_PLACES,
@@ -64,8 +67,14 @@ class TestResultSerializer(serializers.ModelSerializer):
         return percent_of(result.score, result.test.max_score)
 
 
-class ResultCreateSerializer(serializers.Serializer):
+# What a client read and may send back: ignored, not refused.
+_RESULT_READ_ONLY = ("id", "test", "percent", "created_at", "updated_at")
+
+
+class ResultCreateSerializer(StrictInputMixin, serializers.Serializer):
     """Grade one student. ``grader`` (admins only) names another teacher of the course."""
+
+    ignored_fields = _RESULT_READ_ONLY
 
     student = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A student of the test's course.")
     score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
@@ -74,8 +83,10 @@ class ResultCreateSerializer(serializers.Serializer):
     )
 
 
-class ResultUpdateSerializer(serializers.Serializer):
-    """Change a result's score (and, for admins, its grader)."""
+class ResultUpdateSerializer(StrictInputMixin, serializers.Serializer):
+    """Change a result's score (and, for admins, its grader). The student never changes."""
+
+    ignored_fields = (*_RESULT_READ_ONLY, "student")
 
     score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
     grader = serializers.PrimaryKeyRelatedField(
@@ -133,11 +144,15 @@ def parse_bulk_items(data) -> tuple[list[tuple[int, tuple[int, Decimal]]], list[
         if not isinstance(item, dict):
             errors.append((index, None, "Expected an object with student and score."))
             continue
+        errors.extend((index, str(key), "Unknown field.") for key in item if key not in _ITEM_KEYS)
         student = _parse_student(item, index, errors)
         score = _parse_score(item, index, errors)
         if student is not None and score is not None:
             items.append((index, (student, score)))
     return items, errors
+
+
+_ITEM_KEYS = {"student", "score"}
 
 
 def _parse_student(item: dict, index: int, errors: list) -> int | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from courses import policy
@@ -102,14 +102,23 @@ def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API
     """Record a new result. ``Conflict`` if the student already has one for this test."""
     _lock_test(test)
     score = _check_score(score, test)
-    if not _student_ids_enrolled(test, [student.pk]):
+    # One query answers both "is this a student of the course?" and "graded already?".
+    has_result = (
+        Enrollment.objects.filter(course_id=test.course_id, role=Role.STUDENT, user_id=student.pk)
+        .annotate(has_result=Exists(TestResult.objects.filter(test_id=test.pk, student_id=OuterRef("user_id"))))
+        .values_list("has_result", flat=True)
+        .first()
+    )
+    if has_result is None:
         raise Invalid({"student": ["This user is not enrolled as a student in the test's course."]})
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
-    if TestResult.objects.filter(test=test, student_id=student.pk).exists():
+    if has_result:
         raise Conflict("This student already has a result for this test.")
+    # The test's row is locked, so no other grade write can slip in between the check and the insert;
+    # a unique violation can only come from a write that bypassed this service. No savepoint is
+    # needed around it: this function's own atomic block rolls back to where it began.
     try:
-        with transaction.atomic():
-            result = TestResult.objects.create(test=test, student_id=student.pk, grader_id=grader_id, score=score)
+        result = TestResult.objects.create(test=test, student_id=student.pk, grader_id=grader_id, score=score)
     except IntegrityError:
         raise Conflict("This student already has a result for this test.") from None
     _change(

@@ -37,6 +37,7 @@ from grading.serializers import (
     TestSerializer,
     parse_bulk_items,
 )
+from gradingsite.api.serializers import query_flag
 
 User = get_user_model()
 
@@ -54,10 +55,6 @@ def _id(raw) -> int:
     if not 1 <= value <= MAX_ID:
         raise Http404
     return value
-
-
-def _flag(request, name: str) -> bool:
-    return request.query_params.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _fake(view) -> bool:
@@ -161,7 +158,7 @@ class TestDetailView(generics.RetrieveUpdateDestroyAPIView):
         serializer.instance = services.test_update(test=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        services.test_delete(test=instance, force=_flag(self.request, "force"), by=self.request.user)
+        services.test_delete(test=instance, force=query_flag(self.request, "force"), by=self.request.user)
 
 
 # Results.

@@ -317,7 +317,16 @@ def test_grading_unknown_test_is_404(client_for, teacher, student):
     assert response.status_code == 404
 
 
-def test_unknown_fields_are_ignored(client_for, teacher, test_, student):
+def test_unknown_fields_are_400(client_for, teacher, test_, student):
+    response = client_for(teacher).post(
+        results_url(test_), {"student": student.pk, "score": 5, "points": 5}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"points": ["Unknown field."]}
+    assert not TestResult.objects.exists()
+
+
+def test_read_only_fields_sent_back_are_ignored(client_for, teacher, test_, student):
     response = client_for(teacher).post(
         results_url(test_), {"student": student.pk, "score": 5, "percent": 99, "id": 7}, format="json"
     )
@@ -412,6 +421,17 @@ def test_patch_changes_a_score(client_for, teacher, result):
 def test_setting_the_same_score_writes_no_history(client_for, teacher, result):
     assert client_for(teacher).put(result_url(result), {"score": 80}, format="json").status_code == 200
     assert not GradeChange.objects.exists()
+
+
+def test_sending_back_a_read_result_with_a_new_score_works(client_for, teacher, result, student):
+    client = client_for(teacher)
+    body = client.get(result_url(result)).json()
+    body["score"] = 42
+    body["student"] = student.pk + 1000  # the student never changes
+    response = client.put(result_url(result), body, format="json")
+    assert response.status_code == 200
+    result.refresh_from_db()
+    assert (result.score, result.student_id) == (42, student.pk)
 
 
 def test_put_without_a_score_is_400(client_for, teacher, result):

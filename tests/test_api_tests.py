@@ -177,6 +177,20 @@ def test_course_in_the_body_is_ignored(client_for, teacher, course, other_course
     assert Test.objects.get().course == course
 
 
+def test_unknown_fields_are_400(client_for, teacher, course):
+    response = client_for(teacher).post(
+        course_tests_url(course), {"name": "Q", "date": "2026-03-01", "weight": 2}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"weight": ["Unknown field."]}
+
+
+def test_a_name_that_is_not_a_string_is_400(client_for, teacher, course):
+    response = client_for(teacher).post(course_tests_url(course), {"name": 5, "date": "2026-03-01"}, format="json")
+    assert response.status_code == 400
+    assert "name" in response.json()
+
+
 def test_a_json_array_body_is_400(client_for, teacher, course):
     response = client_for(teacher).post(course_tests_url(course), [{"name": "Q"}], format="json")
     assert response.status_code == 400
