@@ -1,9 +1,21 @@
 """POST /api/auth/login/: creating users, emailing codes through SendGrid, and the login limits."""
 
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import LoginCode, LoginThrottle, User
@@ -240,3 +252,98 @@ def test_old_limit_rows_are_cleared(api, fake_sendgrid, db):
 
     assert not LoginThrottle.objects.filter(key="email:old@example.com").exists()
     assert LoginThrottle.objects.filter(key="email:new@example.com").exists()
+
+
+# --- limits shared by every process ----------------------------------------------------
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def _gunicorn(env: dict):
+    """A one-worker gunicorn of this app on a free port, in its own process; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "gradingsite.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            "--workers=1",
+            "--preload",
+            "--no-control-socket",
+        ],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen = []
+        for line in process.stderr:  # blocks until gunicorn has loaded the app and started its worker
+            seen.append(line)
+            if "Booting worker" in line:
+                break
+        else:
+            pytest.fail("gunicorn did not start:\n" + "".join(seen))
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe drained
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _post(url: str, body: dict) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_server_processes_share_the_login_limits(fake_sendgrid):
+    env = {
+        "DEBUG": "1",
+        "DATABASE_URL": _database_url(),
+        "CONN_MAX_AGE": "0",
+        "TRUSTED_PROXY_COUNT": "0",
+        "LOGIN_REQUESTS_PER_IP_PER_HOUR": "4",
+        "LOGIN_CODES_PER_EMAIL_PER_HOUR": "2",
+        "SENDGRID_API_KEY": fake_sendgrid.api_key,
+        "SENDGRID_API_HOST": fake_sendgrid.url,
+        "DEFAULT_FROM_EMAIL": fake_sendgrid.from_email,
+    }
+    with _gunicorn(env) as one, _gunicorn(env) as two:
+        # Two codes for one address, one through each process: the third is refused by either.
+        assert _post(f"{one}/api/auth/login/", {"email": "ada@example.com"})[0] == 200
+        assert _post(f"{two}/api/auth/login/", {"email": "ada@example.com"})[0] == 200
+        status, headers, body = _post(f"{one}/api/auth/login/", {"email": "ada@example.com"})
+        assert status == 429
+        assert int(headers["Retry-After"]) > 0
+        assert "detail" in body
+
+        # The address 127.0.0.1 has made 2 counted requests; two more fit, one per process.
+        assert _post(f"{two}/api/auth/login/", {"email": "bob@example.com"})[0] == 200
+        assert _post(f"{one}/api/auth/login/", {"email": "cy@example.com"})[0] == 200
+        assert _post(f"{two}/api/auth/login/", {"email": "dee@example.com"})[0] == 429
+        assert _post(f"{one}/api/auth/login/", {"email": "dee@example.com"})[0] == 429
+
+        # A code emailed by one process is redeemed through the other, once.
+        code = fake_sendgrid.latest_code("bob@example.com")
+        status, headers, body = _post(f"{one}/api/auth/authenticate/", {"email": "bob@example.com", "code": code})
+        assert status == 200
+        assert headers["Authorization"] == f"Bearer {body['access']}"
+        assert _post(f"{two}/api/auth/authenticate/", {"email": "bob@example.com", "code": code})[0] == 401
+
+    assert len(fake_sendgrid.messages) == 4
+    assert len(LoginThrottle.objects.get(key="ip:127.0.0.1").hits) == 4
