@@ -1,7 +1,15 @@
+"""Users in the admin: for superusers only.
+
+Teachers sign in to the admin to grade, and see the people of their courses where they grade
+them (a test's page, a course's enrollments). The list of every account, and the power to change
+anyone's email or admin flag, stay with superusers, as ``PATCH /api/users/{id}/`` keeps them.
+"""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import User
+from courses import policy
 
 
 @admin.register(User)
@@ -18,3 +26,18 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined", "tokens_valid_after"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name", "last_name"]})]
+
+    def has_module_permission(self, request):
+        return policy.is_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return policy.is_admin(request.user)
+
+    def has_add_permission(self, request):
+        return policy.is_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return policy.is_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return policy.is_admin(request.user)

@@ -1,36 +1,182 @@
-from django.contrib import admin
+"""The admin for courses, enrollments and feedback, scoped to the courses a teacher teaches.
 
-from courses.models import Course, Enrollment, Feedback
+Who sees what (every check calls ``courses.policy``, as the API does):
+
+- superusers (the API's admins) see and change everything;
+- a teacher sees only the courses they teach and what belongs to them. Another course's page,
+  by URL or otherwise, is a 404, as if it didn't exist. A teacher may rename and describe their
+  courses and download their gradebooks; enrollments and feedback are read-only here (a teacher
+  enrolls people through the API, which applies the enrollment rules). Creating and deleting
+  courses is for the API (where the creator becomes the teacher) or a superuser.
+"""
+
+from django.contrib import admin, messages
+from django.http import Http404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from courses import policy
+from courses.models import Course, Enrollment, Feedback, Role
+from grading import csv_io
+from grading.models import Test
 
 
-class EnrollmentInline(admin.TabularInline):
-    model = Enrollment
+class CourseScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose rows belong to a course: a teacher sees only their courses' rows.
+
+    ``course_field`` is the lookup from the model to its course's id (``course_id``,
+    ``test__course_id``); ``course_id_of`` reads it from an object. Viewing and changing need
+    ``policy.can_manage_course``; writes beyond that are opted into per admin.
+    """
+
+    course_field = "course_id"
+    teachers_may_change = False
+    teachers_may_add = False
+    teachers_may_delete = False
+
+    def course_id_of(self, obj) -> int:
+        value = obj
+        for part in self.course_field.split("__"):
+            value = getattr(value, part)
+        return value
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if policy.is_admin(request.user):
+            return queryset
+        return queryset.filter(**{f"{self.course_field}__in": policy.taught_course_ids(request.user)})
+
+    def get_object(self, request, object_id, from_field=None):
+        # Outside the caller's scope, or not there at all: a 404 either way (no redirect, no hint).
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object, or not one of your courses'.")
+        return obj
+
+    def _allowed(self, request, obj, teachers_may: bool) -> bool:
+        user = request.user
+        if policy.is_admin(user):
+            return True
+        if not teachers_may:
+            return False
+        if obj is None:
+            return policy.can_use_admin(user)
+        return policy.can_manage_course(user, self.course_id_of(obj))
+
+    def has_module_permission(self, request):
+        return policy.can_use_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, obj, True)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, obj, self.teachers_may_change)
+
+    def has_add_permission(self, request, *args):
+        return self._allowed(request, None, self.teachers_may_add)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, obj, self.teachers_may_delete)
+
+
+class ReadOnlyForTeachersInline(admin.TabularInline):
     extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return policy.is_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return policy.is_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return policy.is_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return policy.can_use_admin(request.user)
+
+
+class EnrollmentInline(ReadOnlyForTeachersInline):
+    model = Enrollment
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
     autocomplete_fields = ["user"]
+    ordering = ["role", "user__last_name", "user__first_name", "user__email"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+class TestInline(ReadOnlyForTeachersInline):
+    model = Test
+    fields = ["name", "date", "max_score", "results_published"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+class CourseAdmin(CourseScopedAdmin):
+    course_field = "id"
+    teachers_may_change = True
+    list_display = ["name", "teacher_list", "created_at"]
     search_fields = ["name", "details"]
     ordering = ["name"]
-    inlines = [EnrollmentInline]
+    fields = ["name", "details", "gradebook_link"]
+    readonly_fields = ["gradebook_link"]
+    inlines = [TestInline, EnrollmentInline]
+    actions = ["download_gradebook"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("enrollments__user")
+
+    @admin.display(description="Teachers")
+    def teacher_list(self, course):
+        return ", ".join(str(e.user) for e in course.enrollments.all() if e.role == Role.TEACHER)
+
+    @admin.display(description="Gradebook")
+    def gradebook_link(self, course):
+        if not course.pk:
+            return "-"
+        url = reverse("admin:courses_course_gradebook", args=[course.pk])
+        return format_html('<a href="{}">Download the gradebook (CSV)</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.gradebook_view)
+        return [path("<path:object_id>/gradebook.csv", view, name="courses_course_gradebook"), *super().get_urls()]
+
+    def gradebook_view(self, request, object_id):
+        course = self.get_object(request, object_id)
+        if not self.has_view_permission(request, course):
+            raise Http404
+        return csv_io.gradebook_csv_response(course)
+
+    @admin.action(description="Download the gradebook (CSV) of the selected course")
+    def download_gradebook(self, request, queryset):
+        courses = list(queryset[:2])
+        if len(courses) != 1:
+            self.message_user(request, "Select exactly one course to download its gradebook.", messages.WARNING)
+            return None
+        course = courses[0]
+        if not policy.can_manage_course(request.user, course):
+            raise Http404
+        return csv_io.gradebook_csv_response(course)
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(CourseScopedAdmin):
     list_display = ["user", "course", "role", "created_at"]
-    list_filter = ["role", "course"]
-    search_fields = ["user__email", "user__last_name", "course__name"]
+    list_filter = ["role", ("course", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__email", "user__last_name", "user__first_name", "course__name"]
     list_select_related = ["user", "course"]
     autocomplete_fields = ["user", "course"]
-    ordering = ["course__name", "role", "user__email"]
+    ordering = ["course__name", "role", "user__last_name", "user__first_name", "user__email"]
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(CourseScopedAdmin):
     list_display = ["course", "student", "created_at"]
-    list_filter = ["course"]
+    list_filter = [("course", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["feedback", "student__email"]
     list_select_related = ["course", "student"]
     ordering = ["-created_at"]

@@ -281,6 +281,7 @@ def histogram_bars(histogram: list[dict], *, width: int = 420, height: int = 160
                 "width": round(bar_width - gap, 1),
                 "height": bar_height,
                 "label_x": round(i * bar_width + bar_width / 2, 1),
+                "count_y": round(top + plot - bar_height - 3, 1),
                 "count": bucket["count"],
                 "label": f"{bucket['from']}-{bucket['to']}",
             }
