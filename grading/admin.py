@@ -114,7 +114,10 @@ class TestResultInline(admin.TabularInline):
         return f"{result.percent:.1f} %" if result.pk else "-"
 
     def _teaches(self, request, obj):
-        return obj is not None and policy.can_manage_course(request.user, obj.course_id)
+        # ``obj`` is the test; without one (Django asks that too) the page's own scope decides.
+        if obj is None:
+            return policy.can_use_admin(request.user)
+        return policy.can_manage_course(request.user, obj.course_id)
 
     def has_view_permission(self, request, obj=None):
         return self._teaches(request, obj)
@@ -269,7 +272,9 @@ class HistoryInline(admin.TabularInline):
         return False
 
     def has_view_permission(self, request, obj=None):
-        return obj is not None and policy.can_manage_course(request.user, obj.test.course_id)
+        if obj is None:
+            return policy.can_use_admin(request.user)
+        return policy.can_manage_course(request.user, obj.test.course_id)
 
 
 class ResultForm(forms.ModelForm):
@@ -312,7 +317,8 @@ class TestResultAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
         services.result_update(result=obj, score=form.cleaned_data["score"], by=request.user, via=VIA)
 
     def save_formset(self, request, form, formset, change):
-        pass  # the only inline is the read-only history
+        # The only inline is the read-only history: nothing to save.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         services.result_delete(result=obj, by=request.user, via=VIA)
