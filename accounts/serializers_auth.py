@@ -3,15 +3,11 @@
 from rest_framework import serializers
 
 
-class LoginRequestSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
 
 
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class AuthenticateRequestSerializer(serializers.Serializer):
+class AuthenticateSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     code = serializers.CharField(max_length=32, help_text="The 8-digit code from the email.")
 
@@ -23,14 +19,14 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
-class RefreshRequestSerializer(serializers.Serializer):
+class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class RefreshResponseSerializer(serializers.Serializer):
+class TokenRefreshSerializer(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
 
 
-class LogoutRequestSerializer(serializers.Serializer):
+class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField()

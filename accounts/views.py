@@ -13,14 +13,14 @@ from rest_framework.views import APIView
 
 from accounts import codes, ratelimit, tokens
 from accounts.serializers_auth import (
-    AuthenticateRequestSerializer,
-    DetailSerializer,
-    LoginRequestSerializer,
-    LogoutRequestSerializer,
-    RefreshRequestSerializer,
-    RefreshResponseSerializer,
+    AuthenticateSerializer,
+    LoginSerializer,
+    LogoutSerializer,
+    RefreshSerializer,
     TokenPairSerializer,
+    TokenRefreshSerializer,
 )
+from gradingsite.api.schema import DetailSerializer
 from gradingsite.errors import NotAllowed
 
 _DETAIL = OpenApiResponse(DetailSerializer)
@@ -46,12 +46,12 @@ class LoginView(_OpenAuthView):
     @extend_schema(
         tags=["auth"],
         summary="Email a one-time sign-in code (creates the user if new)",
-        request=LoginRequestSerializer,
-        responses={200: _DETAIL, 400: _DETAIL, 429: _DETAIL, 503: _DETAIL},
+        request=LoginSerializer,
+        responses={200: _DETAIL, 429: _DETAIL, 503: _DETAIL},
         auth=[],
     )
     def post(self, request):
-        body = LoginRequestSerializer(data=request.data)
+        body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             codes.request_login_code(email=body.validated_data["email"], ip=ratelimit.client_ip(request))
@@ -65,12 +65,12 @@ class AuthenticateView(_OpenAuthView):
         tags=["auth"],
         summary="Trade an emailed code for tokens",
         description="The access token is also sent in the `Authorization: Bearer …` response header.",
-        request=AuthenticateRequestSerializer,
-        responses={200: TokenPairSerializer, 400: _DETAIL, 401: _DETAIL, 429: _DETAIL},
+        request=AuthenticateSerializer,
+        responses={200: TokenPairSerializer, 401: _DETAIL, 429: _DETAIL},
         auth=[],
     )
     def post(self, request):
-        body = AuthenticateRequestSerializer(data=request.data)
+        body = AuthenticateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             user = authenticate(request, email=body.validated_data["email"], code=body.validated_data["code"])
@@ -86,12 +86,12 @@ class RefreshView(_OpenAuthView):
     @extend_schema(
         tags=["auth"],
         summary="Trade a refresh token for a new pair (the old one stops working)",
-        request=RefreshRequestSerializer,
-        responses={200: RefreshResponseSerializer, 400: _DETAIL, 401: _DETAIL},
+        request=RefreshSerializer,
+        responses={200: TokenRefreshSerializer, 401: _DETAIL},
         auth=[],
     )
     def post(self, request):
-        body = RefreshRequestSerializer(data=request.data)
+        body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             pair = tokens.rotate(body.validated_data["refresh"])
@@ -109,11 +109,11 @@ class LogoutView(APIView):
     @extend_schema(
         tags=["auth"],
         summary="Revoke one of the caller's refresh tokens",
-        request=LogoutRequestSerializer,
-        responses={204: None, 400: _DETAIL, 401: _DETAIL, 403: _DETAIL},
+        request=LogoutSerializer,
+        responses={204: None},
     )
     def post(self, request):
-        body = LogoutRequestSerializer(data=request.data)
+        body = LogoutSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             tokens.revoke(body.validated_data["refresh"], user=request.user)
@@ -126,12 +126,13 @@ class LogoutView(APIView):
 
 class LogoutAllView(APIView):
     permission_classes = (IsAuthenticated,)
+    schema_forbidden = False  # any signed-in user may log themself out
 
     @extend_schema(
         tags=["auth"],
         summary="Revoke every token of the caller, access tokens included",
         request=None,
-        responses={204: None, 401: _DETAIL},
+        responses={204: None},
     )
     def post(self, request):
         tokens.revoke_all(request.user)
