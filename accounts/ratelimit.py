@@ -45,12 +45,15 @@ def client_ip(request) -> str:
     """The client's address: the ``TRUSTED_PROXY_COUNT``-th hop from the right of X-Forwarded-For.
 
     Each trusted proxy appends the address it received the request from, so hops further left
-    are whatever the client chose to send. With no trusted proxy (a direct connection) it is
-    ``REMOTE_ADDR``. When the header has fewer hops than proxies, the leftmost hop is used.
+    are whatever the client chose to send. When the header has fewer hops than proxies, the
+    leftmost hop is used. ``REMOTE_ADDR`` is the client when there is no trusted proxy, and also
+    for a request that did not come through the proxy: one without ``X-Forwarded-Proto``, which
+    Heroku's router always sets (as ``gradingsite.middleware`` also assumes). A client talking to
+    the process directly therefore can't pick its own address by sending X-Forwarded-For.
     """
     proxies = settings.TRUSTED_PROXY_COUNT
     remote = request.META.get("REMOTE_ADDR") or "unknown"
-    if proxies <= 0:
+    if proxies <= 0 or "HTTP_X_FORWARDED_PROTO" not in request.META:
         return remote[:_MAX_IP_LENGTH]
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     if not hops:

@@ -216,20 +216,34 @@ def test_a_refused_request_is_not_counted(api, fake_sendgrid, settings, db):
 
 
 def test_spoofed_x_forwarded_for_does_not_reset_the_ip_limit(api, fake_sendgrid, settings, db):
-    # Behind one proxy (Heroku's router), which appends the address it saw: the client's own.
+    # Behind one proxy (Heroku's router), which appends the address it saw, the client's own, and
+    # always sets X-Forwarded-Proto.
     settings.TRUSTED_PROXY_COUNT = 1
     settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 3
+    routed = {"HTTP_X_FORWARDED_PROTO": "https", "secure": True}
     for n in range(3):
-        response = login(api, f"user{n}@example.com", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.9")
+        response = login(api, f"user{n}@example.com", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.9", **routed)
         assert response.status_code == 200
 
-    response = login(api, "next@example.com", HTTP_X_FORWARDED_FOR="198.51.100.77, 203.0.113.9")
+    response = login(api, "next@example.com", HTTP_X_FORWARDED_FOR="198.51.100.77, 203.0.113.9", **routed)
 
     assert response.status_code == 429
     assert LoginThrottle.objects.filter(key="ip:203.0.113.9").exists()
     assert not LoginThrottle.objects.filter(key__startswith="ip:198.51.100.").exists()
     # Another client behind the same router is counted on its own.
-    assert login(api, "next@example.com", HTTP_X_FORWARDED_FOR="203.0.113.10").status_code == 200
+    assert login(api, "next@example.com", HTTP_X_FORWARDED_FOR="203.0.113.10", **routed).status_code == 200
+
+
+def test_a_client_talking_to_the_process_directly_cannot_pick_its_address(api, fake_sendgrid, settings, db):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 3
+    for n in range(3):
+        assert login(api, f"user{n}@example.com", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code == 200
+
+    response = login(api, "next@example.com", HTTP_X_FORWARDED_FOR="198.51.100.99")
+
+    assert response.status_code == 429
+    assert list(LoginThrottle.objects.filter(key__startswith="ip:").values_list("key", flat=True)) == ["ip:127.0.0.1"]
 
 
 def test_with_no_trusted_proxy_x_forwarded_for_is_ignored(api, fake_sendgrid, settings, db):
