@@ -1,6 +1,6 @@
 """A test's results (list, grade one student) and single results (read, change, delete)."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -66,6 +66,17 @@ def test_single_result_and_list_agree_on_percent(client_for, teacher, course, st
     listed = client.get(results_url(test)).json()["results"][0]["percent"]
     single = client.get(result_url(result)).json()["percent"]
     assert listed == single == 33.3
+
+
+@pytest.mark.parametrize("microsecond", [0, 5, 123456])
+def test_list_rows_read_exactly_as_the_single_result(client_for, teacher, test_, result, microsecond):
+    moment = datetime(2026, 12, 1, 9, 30, 15, microsecond, tzinfo=UTC)
+    TestResult.objects.filter(pk=result.pk).update(created_at=moment, score=Decimal("66.67"))
+    client = client_for(teacher)
+    listed = client.get(results_url(test_)).json()["results"][0]
+    single = client.get(result_url(result)).json()
+    assert listed == single
+    assert listed["created_at"] == moment.isoformat().replace("+00:00", "Z")
 
 
 def test_admin_lists_results(client_for, admin_user, test_, result):
