@@ -48,7 +48,7 @@ def client_ip(request) -> str:
     are whatever the client chose to send. When the header has fewer hops than proxies, the
     leftmost hop is used. ``REMOTE_ADDR`` is the client when there is no trusted proxy, and also
     for a request that did not come through the proxy: one without ``X-Forwarded-Proto``, which
-    Heroku's router always sets (as ``gradingsite.middleware`` also assumes). A client talking to
+    Heroku's router always sets. A client talking to
     the process directly therefore can't pick its own address by sending X-Forwarded-For.
     """
     proxies = settings.TRUSTED_PROXY_COUNT
@@ -69,7 +69,7 @@ def login_limits(ip: str, email: str) -> list[Limit]:
 
 
 def failure_limit(ip: str) -> Limit:
-    return Limit(f"fail:{ip}", getattr(settings, "LOGIN_FAILURES_PER_IP_PER_HOUR", 100))
+    return Limit(f"fail:{ip}", settings.LOGIN_FAILURES_PER_IP_PER_HOUR)
 
 
 def _locked_row(key: str, now) -> tuple[LoginThrottle, bool]:

@@ -201,6 +201,8 @@ LOGIN_CODE_MINUTES = 10
 LOGIN_CODE_MAX_ATTEMPTS = 5
 LOGIN_CODES_PER_EMAIL_PER_HOUR = env_int("LOGIN_CODES_PER_EMAIL_PER_HOUR", 5, minimum=1)
 LOGIN_REQUESTS_PER_IP_PER_HOUR = env_int("LOGIN_REQUESTS_PER_IP_PER_HOUR", 30, minimum=1)
+# Wrong codes per client IP per hour; only failures count, so a shared IP never slows real logins.
+LOGIN_FAILURES_PER_IP_PER_HOUR = env_int("LOGIN_FAILURES_PER_IP_PER_HOUR", 100, minimum=1)
 
 # REST API.
 REST_FRAMEWORK = {
@@ -263,5 +265,7 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # At DEBUG the SendGrid client logs request bodies (the code) and headers (the key).
+        "python_http_client": {"level": "WARNING"},
     },
 }
