@@ -22,16 +22,18 @@ from grading.models import GradeChange, Test, TestResult
 from gradingsite.api.renderers import FastJSONRenderer
 
 MAX_ID = 2**63 - 1  # PostgreSQL's bigint: a larger id names no row (a 404, not a database error)
+ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
 def _flag(request, name: str) -> bool:
     return request.query_params.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def get_or_404(queryset, pk):
-    pk = int(pk)
-    if pk > MAX_ID:
+def get_or_404(queryset, pk: str):
+    """The row with this id; 404 for an id that is not a positive integer in bigint's range."""
+    if not (pk.isascii() and pk.isdigit()) or int(pk) > MAX_ID:
         raise Http404
+    pk = int(pk)
     try:
         return queryset.get(pk=pk)
     except queryset.model.DoesNotExist:
@@ -97,6 +99,7 @@ class TestStatsView(ReportView):
         summary="A test's statistics over its results' percents",
         description="Computed by the database over each result's `percent`. `stddev` is the population "
         "standard deviation. With no results, `count` is 0, the statistics are null and the buckets empty.",
+        parameters=[ID],
         responses={200: TestStatsSerializer},
         tags=["reports"],
     )
@@ -188,6 +191,8 @@ class GradebookView(GradebookMixin):
         summary="A course's gradebook",
         description="Every student of the course (ordered by last name, first name, email) with a score or null "
         "per test, and each test's statistics. With `Accept: text/csv`, the CSV export: " + CSV_DESCRIPTION,
+        # The CSV is asked for with the Accept header (or the .csv path), not DRF's ?format=.
+        parameters=[ID, OpenApiParameter("format", exclude=True)],
         responses={
             (200, "application/json"): GradebookSerializer,
             (200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR, description=CSV_DESCRIPTION),
@@ -209,6 +214,7 @@ class GradebookCSVView(GradebookMixin):
         operation_id="courses_gradebook_csv",
         summary="A course's gradebook as CSV",
         description=CSV_DESCRIPTION,
+        parameters=[ID],
         responses={(200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR, description=CSV_DESCRIPTION)},
         tags=["reports"],
     )
@@ -257,12 +263,13 @@ class GradebookImportView(GradebookMixin):
         "`average_percent` are ignored; an empty cell changes nothing. All or nothing: any error is a 400 listing "
         "every bad row and column, and nothing is written. Every change is in the history with `via: import`.",
         parameters=[
+            ID,
             OpenApiParameter(
                 "dry_run", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Check and count; write nothing."
-            )
+            ),
         ],
         request={
-            "text/csv": OpenApiTypes.STR,
+            "text/csv": {"type": "string", "minLength": 1, "description": "The CSV file's text, header first."},
             "multipart/form-data": inline_serializer("GradebookUpload", fields={"file": serializers.FileField()}),
         },
         responses={
@@ -336,6 +343,7 @@ class ResultHistoryView(generics.ListAPIView):
     @extend_schema(
         operation_id="test_results_history",
         summary="A result's grade history, oldest first",
+        parameters=[ID],
         tags=["reports"],
     )
     def get(self, request, *args, **kwargs):

@@ -403,7 +403,10 @@ def test_admin_imports_with_history_naming_them(course, admin_user, student, tes
 
 def test_anonymous_import_is_401_and_unknown_course_404(course, teacher, client_for):
     assert post_csv(client_for(), course.pk, b"email\n").status_code == 401
-    assert post_csv(client_for(teacher), 10**9, b"email\n").status_code == 404
+    for course_id in (10**9, -1, "abc", "%C2%84"):
+        response = post_csv(client_for(teacher), course_id, b"email\n")
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
 
 
 def test_import_path_works_without_trailing_slash(course, teacher, client_for):

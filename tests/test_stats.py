@@ -157,7 +157,7 @@ def test_anonymous_stats_request_is_401(test_, client_for):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("test_id", ["999999", str(2**63), "99999999999999999999999"])
+@pytest.mark.parametrize("test_id", ["999999", str(2**63), "99999999999999999999999", "-1", "abc", "\u0661", "1.5"])
 def test_stats_of_an_unknown_test_is_404(test_id, teacher, client_for):
     response = client_for(teacher).get(url(test_id))
 
