@@ -48,6 +48,25 @@ class DomainErrorsAsMessages:
 # Results, inline on the test's page -------------------------------------------------------------
 
 
+class FixedStudentWidget(forms.HiddenInput):
+    """A row's student, shown as a name: the row is that student's (a hidden input carries the id).
+
+    A select of every student on every row would make a page of n rows hold n² options.
+    """
+
+    def __init__(self, label: str):
+        super().__init__()
+        self.label = label
+
+    @property
+    def is_hidden(self):
+        return False  # the admin would hide the whole column otherwise
+
+    def render(self, name, value, attrs=None, renderer=None):
+        hidden = super().render(name, value, attrs, renderer)
+        return format_html('{}<span class="student-name">{}</span>', hidden, self.label)
+
+
 class ResultInlineForm(forms.ModelForm):
     class Meta:
         model = TestResult
@@ -59,6 +78,10 @@ class ResultInlineForm(forms.ModelForm):
         student = self.fields["student"]
         if student_choices is not None:
             student.choices = student_choices  # read once per page, not once per row
+        fixed = self.instance.student_id if self.instance.pk else self.initial.get("student")
+        if fixed is not None:
+            labels = dict(student_choices or [])
+            student.widget = FixedStudentWidget(labels.get(fixed, str(fixed)))
         if self.instance.pk:
             student.disabled = True  # a result's student never changes; delete it and grade anew
 
@@ -71,11 +94,12 @@ class ResultInlineForm(forms.ModelForm):
 
 
 class ResultInlineFormSet(forms.BaseInlineFormSet):
+    student_choices: list = []
+    ungraded: list = []
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        graded = {result.student_id for result in self.get_queryset()}
-        ungraded = [pk for pk, _ in self.student_choices if pk and pk not in graded]
-        self.initial_extra = [{"student": pk} for pk in ungraded[:MAX_BLANK_ROWS]]
+        self.initial_extra = [{"student": pk} for pk in self.ungraded]
 
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "test": self.instance, "student_choices": self.student_choices}
@@ -85,8 +109,8 @@ class TestResultInline(admin.TabularInline):
     model = TestResult
     form = ResultInlineForm
     formset = ResultInlineFormSet
-    fields = ["student", "score", "percent", "grader", "updated_at"]
-    readonly_fields = ["percent", "grader", "updated_at"]
+    fields = ["student", "score", "percent", "graded_by", "updated_at"]
+    readonly_fields = ["percent", "graded_by", "updated_at"]
     verbose_name = "result"
     verbose_name_plural = "Results (grade here: a blank score leaves a student ungraded)"
 
@@ -98,9 +122,11 @@ class TestResultInline(admin.TabularInline):
         formset = super().get_formset(request, obj, **kwargs)
         students = reports.course_students(obj.course_id) if obj is not None else []
         choices = [("", "---------"), *((s.pk, f"{s.full_name} <{s.email}>".strip()) for s in students)]
+        graded = set(TestResult.objects.filter(test=obj).values_list("student_id", flat=True)) if obj else set()
         # One blank row per ungraded student (capped); Django's "add another" adds more.
-        extra = min(len(choices) - 1, MAX_BLANK_ROWS)
-        return type(formset.__name__, (formset,), {"student_choices": choices, "extra": extra})
+        ungraded = [pk for pk, _ in choices[1:] if pk not in graded][:MAX_BLANK_ROWS]
+        attrs = {"student_choices": choices, "ungraded": ungraded, "extra": len(ungraded)}
+        return type(formset.__name__, (formset,), attrs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "student":
@@ -112,6 +138,10 @@ class TestResultInline(admin.TabularInline):
     @admin.display(description="Percent")
     def percent(self, result):
         return f"{result.percent:.1f} %" if result.pk else "-"
+
+    @admin.display(description="Grader")
+    def graded_by(self, result):
+        return str(result.grader) if result.grader_id else "-"
 
     def _teaches(self, request, obj):
         # ``obj`` is the test; without one (Django asks that too) the page's own scope decides.

@@ -8,6 +8,8 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from courses.models import Enrollment, Role
@@ -104,7 +106,10 @@ def test_the_test_page_offers_a_row_per_student_with_only_the_courses_students(
     rows = [name for name in form.fields if name.startswith("results-") and name.endswith("-student")]
     assert len(rows) == 2
     assert {form.fields[name] for name in rows} == {str(student.pk), str(classmate.pk)}
-    assert set(form.options[rows[0]]) == {"", str(student.pk), str(classmate.pk)}  # no teachers, no strangers
+    # Each row is one student's, named; a row added by hand chooses among the course's students only.
+    assert "Shakuntala Devi &lt;student@example.com&gt;" in response.content.decode()
+    empty_form = response.context["inline_admin_formsets"][0].formset.empty_form
+    assert {str(value) for value, _ in empty_form.fields["student"].choices} == {"", str(student.pk), str(classmate.pk)}
 
 
 def test_a_teacher_grades_inline_and_the_service_writes_history_via_admin(
@@ -324,3 +329,22 @@ def test_a_test_with_results_is_protected_from_deletion_in_the_admin(teacher, st
 
     assert response.status_code == 200  # Django's "cannot delete: protected objects" page
     assert Test.objects.filter(pk=test_.pk).exists()
+
+
+def test_the_test_page_takes_the_same_queries_for_5_and_50_students(teacher, course, test_, make_user, client_as):
+    client = client_as(teacher)
+
+    def add_students(n):
+        users = [make_user() for _ in range(n)]
+        Enrollment.objects.bulk_create([Enrollment(user=u, course=course, role=Role.STUDENT) for u in users])
+        services.results_upsert(test=test_, items=[(u.pk, Decimal(1)) for u in users[: n // 2]], by=teacher)
+
+    add_students(5)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(change_url(test_)).status_code == 200
+    add_students(45)
+    with CaptureQueriesContext(connection) as large:
+        page = client.get(change_url(test_))
+
+    assert page.content.decode().count('class="student-name"') == 51
+    assert len(small) == len(large)
