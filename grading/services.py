@@ -2,8 +2,10 @@
 
 Each function runs in one transaction that also appends the ``GradeChange`` history rows, so a
 change and its history are written together or not at all. Writes to a test's grades lock the
-test's row first: concurrent graders of one test are serialized, and a score can never slip past
-a ``max_score`` that is being lowered at the same moment.
+test's row first, so a score can never slip past a ``max_score`` that is being lowered at the same
+moment: a single result's write takes a shared lock (graders of one test work side by side), a
+bulk upsert and a change of the test itself an exclusive one (they wait for each other and for
+single writes).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
@@ -60,9 +62,31 @@ def _check_score(score: Decimal, test: Test, field_name: str = "score") -> Decim
 
 
 def _lock_test(test: Test) -> Test:
-    locked = Test.objects.select_for_update().get(pk=test.pk)
+    """Lock the test's row exclusively: for changes to the test itself and for bulk writes of its grades."""
+    locked = Test.objects.select_for_update().filter(pk=test.pk).first()
+    if locked is None:
+        raise Conflict("This test was deleted meanwhile.")
     test.max_score = locked.max_score
     return locked
+
+
+def _share_lock_test(test: Test) -> Test:
+    """Lock the test's row against change while one result is written, and read its current ``max_score``.
+
+    A shared lock (``FOR SHARE``): writes of different results of one test go on side by side, while
+    a change of ``max_score``, the test's deletion and a bulk upsert (which take ``_lock_test``)
+    wait for them, and they for those. Two writes of the same result are kept apart by the result's
+    own row lock or, for two creations, by the unique constraint.
+    """
+    table = connection.ops.quote_name(Test._meta.db_table)
+    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT max_score FROM {table} WHERE id = %s{lock}", [test.pk])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
+        raise Conflict("This test was deleted meanwhile.")
+    test.max_score = Decimal(str(row[0])).quantize(_QUANTUM)
+    return test
 
 
 def _student_ids_enrolled(test: Test, student_ids: Iterable[int]) -> set[int]:
@@ -100,7 +124,7 @@ def _change(result: TestResult | None, *, test_id, student_id, action, old, new,
 @transaction.atomic
 def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
     """Record a new result. ``Conflict`` if the student already has one for this test."""
-    _lock_test(test)
+    _share_lock_test(test)
     score = _check_score(score, test)
     # One query answers both "is this a student of the course?" and "graded already?".
     has_result = (
@@ -114,9 +138,9 @@ def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
     if has_result:
         raise Conflict("This student already has a result for this test.")
-    # The test's row is locked, so no other grade write can slip in between the check and the insert;
-    # a unique violation can only come from a write that bypassed this service. No savepoint is
-    # needed around it: this function's own atomic block rolls back to where it began.
+    # Two graders of one student at the same moment both pass the check above; the unique constraint
+    # stops the second. No savepoint is needed around the insert: this function's own atomic block
+    # rolls back to where it began.
     try:
         result = TestResult.objects.create(test=test, student_id=student.pk, grader_id=grader_id, score=score)
     except IntegrityError:
@@ -130,11 +154,10 @@ def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API
 @transaction.atomic
 def result_update(*, result: TestResult, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
     """Change a result's score (and grader). A change to the same score writes no history."""
-    test = _lock_test(result.test)
-    result.test.max_score = test.max_score
+    test = _share_lock_test(result.test)
     score = _check_score(score, test)
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
-    current = TestResult.objects.select_for_update().get(pk=result.pk)
+    current = _lock_result(result)
     old = current.score
     if old == score and current.grader_id == grader_id:
         result.score = old
@@ -158,18 +181,28 @@ def result_update(*, result: TestResult, score: Decimal, by, via: str = Via.API,
 
 @transaction.atomic
 def result_delete(*, result: TestResult, by, via: str = Via.API) -> None:
-    _lock_test(result.test)
+    """Delete a result; its history keeps a "deleted" line with the score it had at that moment."""
+    _share_lock_test(result.test)
+    current = _lock_result(result)
     _change(
         result,
         test_id=result.test_id,
         student_id=result.student_id,
         action=Action.DELETED,
-        old=result.score,
+        old=current.score,
         new=None,
         by=by,
         via=via,
     ).save()
     result.delete()
+
+
+def _lock_result(result: TestResult) -> TestResult:
+    """The result's row as it is now, locked until the transaction ends (two writers of it take turns)."""
+    current = TestResult.objects.select_for_update().filter(pk=result.pk).only("score", "grader").first()
+    if current is None:
+        raise Conflict("This result was deleted meanwhile.")
+    return current
 
 
 @dataclass

@@ -38,6 +38,7 @@ from grading.serializers import (
     TestResultSerializer,
     TestSerializer,
     parse_bulk_items,
+    result_data,
 )
 from gradingsite.api.serializers import query_flag
 
@@ -191,7 +192,12 @@ class UtcIso(Func):
     output_field = CharField()
 
     def as_postgresql(self, compiler, connection, **extra):
-        template = "replace((%(expressions)s AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'"
+        # The expression is a column (no parameters), so naming it four times is safe.
+        template = (
+            "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            " || CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s THEN ''"
+            " ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z'"
+        )
         return self.as_sql(compiler, connection, template=template, **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
@@ -286,7 +292,7 @@ class TestResultsView(generics.ListCreateAPIView):
             via=GradeChange.Via.API,
             grader=data.get("grader"),
         )
-        return Response(TestResultSerializer(result).data, status=status.HTTP_201_CREATED)
+        return Response(result_data(result), status=status.HTTP_201_CREATED)
 
     def put(self, request, *args, **kwargs):
         try:
@@ -344,6 +350,9 @@ class TestResultDetailView(generics.RetrieveUpdateDestroyAPIView):
         self.check_object_permissions(self.request, result)
         return result
 
+    def retrieve(self, request, *args, **kwargs):
+        return Response(result_data(self.get_object()))
+
     def update(self, request, *args, **kwargs):
         result = self.get_object()
         serializer = ResultUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
@@ -356,7 +365,7 @@ class TestResultDetailView(generics.RetrieveUpdateDestroyAPIView):
             via=GradeChange.Via.API,
             grader=data.get("grader"),
         )
-        return Response(TestResultSerializer(result).data)
+        return Response(result_data(result))
 
     def perform_destroy(self, instance):
         services.result_delete(result=instance, by=self.request.user, via=GradeChange.Via.API)

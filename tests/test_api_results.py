@@ -1,12 +1,15 @@
 """A test's results (list, grade one student) and single results (read, change, delete)."""
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from rest_framework.renderers import JSONRenderer
 
 from courses.models import Enrollment, Role
 from grading.models import GradeChange, Test, TestResult
+from grading.serializers import TestResultSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +71,7 @@ def test_single_result_and_list_agree_on_percent(client_for, teacher, course, st
     assert listed == single == 33.3
 
 
-@pytest.mark.parametrize("microsecond", [0, 5, 123456])
+@pytest.mark.parametrize("microsecond", [0, 5, 123450, 123456])
 def test_list_rows_read_exactly_as_the_single_result(client_for, teacher, test_, result, microsecond):
     moment = datetime(2026, 12, 1, 9, 30, 15, microsecond, tzinfo=UTC)
     TestResult.objects.filter(pk=result.pk).update(created_at=moment, score=Decimal("66.67"))
@@ -77,6 +80,12 @@ def test_list_rows_read_exactly_as_the_single_result(client_for, teacher, test_,
     single = client.get(result_url(result)).json()
     assert listed == single
     assert listed["created_at"] == moment.isoformat().replace("+00:00", "Z")
+
+
+def test_single_results_read_as_the_serializer_describes_them(client_for, teacher, result):
+    result = TestResult.objects.select_related("test").get(pk=result.pk)
+    expected = json.loads(JSONRenderer().render(TestResultSerializer(result).data))
+    assert client_for(teacher).get(result_url(result)).json() == expected
 
 
 def test_admin_lists_results(client_for, admin_user, test_, result):

@@ -180,3 +180,44 @@ def test_concurrent_graders_of_one_student_record_one_result(course, test_, stud
     assert sorted(outcomes) == ["conflict", "created"]
     assert TestResult.objects.count() == 1
     assert GradeChange.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deletes_of_one_result_write_one_history_line(course, test_, student, teacher):
+    result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
+    outcomes = []
+    barrier = threading.Barrier(2)
+
+    def delete():
+        try:
+            barrier.wait()
+            services.result_delete(result=TestResult.objects.select_related("test").get(pk=result.pk), by=teacher)
+            outcomes.append("deleted")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=delete) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "deleted"]
+    assert list(GradeChange.objects.values_list("action", flat=True).order_by("id")) == ["created", "deleted"]
+
+
+def test_deleting_records_the_score_as_it_is_now(test_, student, teacher):
+    result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
+    stale = TestResult.objects.select_related("test").get(pk=result.pk)
+    TestResult.objects.filter(pk=result.pk).update(score=Decimal("20"))
+    services.result_delete(result=stale, by=teacher)
+    assert GradeChange.objects.get(action="deleted").old_score == 20
+
+
+def test_a_grade_write_on_a_deleted_test_is_a_conflict(test_, student, teacher):
+    Test.objects.filter(pk=test_.pk).delete()
+    with pytest.raises(Conflict):
+        services.result_record(test=test_, student=student, score=Decimal("1"), by=teacher)
+    with pytest.raises(Conflict):
+        services.results_upsert(test=test_, items=[(student.pk, Decimal("1"))], by=teacher)
