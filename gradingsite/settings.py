@@ -173,6 +173,9 @@ WHITENOISE_USE_FINDERS = DEBUG or not (STATIC_ROOT / "staticfiles.json").exists(
 
 # Request size: the bulk results endpoint takes up to 5,000 items; anything far beyond is a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
+# The admin's test page posts about four fields per student; a course of a few thousand fits.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 20_000)
+CSRF_FAILURE_VIEW = "gradingsite.api.exceptions.csrf_failure"
 
 # Security. Behind Heroku's router TLS ends at the router, which says so in X-Forwarded-Proto.
 # Heroku sets DYNO in every dyno: there plain HTTP is redirected to HTTPS by default. Elsewhere

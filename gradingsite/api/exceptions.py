@@ -10,7 +10,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -50,6 +51,7 @@ def _is_api(request) -> bool:
     return request.path_info.startswith("/api/") or request.path_info == "/api"
 
 
+@csrf_exempt
 def api_not_found(request, *args, **kwargs):
     """The last route under /api/: any path no other route matched is a JSON 404, for every method."""
     return JsonResponse({"detail": "Not found."}, status=404)
@@ -79,3 +81,10 @@ def server_error(request, template_name="500.html"):
     if _is_api(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return defaults.server_error(request)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF only guards cookie-authenticated forms (the admin); under /api/ it is a JSON 403."""
+    if _is_api(request):
+        return JsonResponse({"detail": f"CSRF check failed: {reason}"}, status=403)
+    return csrf.csrf_failure(request, reason=reason)
