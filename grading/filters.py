@@ -4,13 +4,20 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from grading.models import TestResult
+from grading.serializers import MAX_ID
 
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(filters.NumberFilter):
-    """An integer id: ``?student=abc`` and ``?student=1.5`` are 400s, not empty lists."""
+    """An integer id: ``?student=abc`` and ``?student=1.5`` are 400s, not empty lists; an id beyond
+    the database's range matches nothing."""
 
     field_class = forms.IntegerField
+
+    def filter(self, qs, value):
+        if value is not None and not 1 <= value <= MAX_ID:
+            return qs.none()
+        return super().filter(qs, value)
 
 
 class TestResultFilter(filters.FilterSet):
