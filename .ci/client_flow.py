@@ -1,0 +1,83 @@
+"""The grading flow through a client generated from the server's own /api/schema/.
+
+Run by .ci/client-flow against a server started as Heroku starts it. Sign-in codes are read
+from the server's log (email is off there, so codes are logged). Any deviation raises.
+"""
+
+import datetime
+import re
+import sys
+import time
+
+from client import AuthenticatedClient, Client
+from client import models as m
+from client.api.auth import auth_authenticate_create, auth_login_create, auth_refresh_create
+from client.api.courses import courses_create, courses_members_create, courses_retrieve, courses_tests_create
+from client.api.profile import profile_retrieve
+from client.api.reports import courses_gradebook, test_results_history, tests_stats
+from client.api.test_results import test_results_partial_update, test_results_retrieve
+from client.api.tests import tests_partial_update, tests_results_create, tests_results_list, tests_results_update
+from client.api.users import users_test_results_list
+
+BASE, LOG = sys.argv[1], sys.argv[2]
+# As Heroku's router sends them: production settings redirect anything else to HTTPS.
+HEADERS = {"X-Forwarded-Proto": "https", "Host": "localhost"}
+anon = Client(base_url=BASE, headers=HEADERS, raise_on_unexpected_status=True)
+
+
+def code_from_log(email: str) -> str:
+    pattern = re.compile(rf"code for {re.escape(email)} is (\d{{8}})")
+    for _ in range(50):
+        with open(LOG) as log:
+            codes = pattern.findall(log.read())
+        if codes:
+            return codes[-1]
+        time.sleep(0.1)
+    raise AssertionError(f"no sign-in code for {email} in the server log")
+
+
+def sign_in(email: str) -> tuple[AuthenticatedClient, m.TokenPair]:
+    assert auth_login_create.sync_detailed(client=anon, body=m.LoginRequest(email=email)).status_code == 200
+    tokens = auth_authenticate_create.sync(client=anon, body=m.AuthenticateRequest(email=email, code=code_from_log(email)))
+    assert tokens.token_type == "Bearer" and tokens.expires_in > 0
+    return AuthenticatedClient(base_url=BASE, token=tokens.access, headers=HEADERS, raise_on_unexpected_status=True), tokens
+
+
+teacher, teacher_tokens = sign_in("flow.teacher@example.com")
+student, _ = sign_in("flow.student@example.com")
+me = profile_retrieve.sync(client=student)
+assert me.email == "flow.student@example.com" and me.is_admin is False
+
+course = courses_create.sync(client=teacher, body=m.CourseInputRequest(name="Client flow", details="generated client"))
+assert course.my_role == m.Role.TEACHER
+courses_members_create.sync(
+    client=teacher, id=course.id, body=m.MemberInputRequest(email="flow.student@example.com", role=m.Role.STUDENT)
+)
+test = courses_tests_create.sync(
+    client=teacher, id=course.id, body=m.TestRequest(name="Quiz", date=datetime.date(2026, 12, 1), max_score=50)
+)
+result = tests_results_create.sync(client=teacher, id=test.id, body=m.ResultCreateRequest(student=me.id, score=0))
+assert (result.score, result.percent, result.student) == (0, 0, me.id)
+updated = test_results_partial_update.sync(client=teacher, id=result.id, body=m.PatchedResultUpdateRequest(score=42.5))
+assert (updated.score, updated.percent) == (42.5, 85.0)
+bulk = tests_results_update.sync(client=teacher, id=test.id, body=[m.BulkItemRequest(student=me.id, score=40)])
+assert (bulk.created, bulk.updated, bulk.unchanged) == (0, 1, 0)
+listed = tests_results_list.sync(client=teacher, id=test.id)
+assert listed.count == 1 and listed.results[0].percent == 80.0
+stats = tests_stats.sync(client=teacher, id=test.id)
+assert stats.count == 1 and stats.mean == 80.0 and len(stats.histogram) == 10
+history = test_results_history.sync(client=teacher, id=result.id)
+assert [change.action.value for change in history.results] == ["created", "updated", "updated"]
+gradebook = courses_gradebook.sync(client=teacher, id=course.id)
+assert gradebook.students[0].average_percent == 80.0
+
+# Students see their result while published, and not while the teacher hides it.
+assert test_results_retrieve.sync(client=student, id=result.id).score == 40
+assert users_test_results_list.sync(client=student, id=me.id).count == 1
+tests_partial_update.sync(client=teacher, id=test.id, body=m.PatchedTestRequest(results_published=False))
+assert test_results_retrieve.sync_detailed(client=student, id=result.id).status_code == 404
+assert courses_retrieve.sync(client=student, id=course.id).my_role == m.Role.STUDENT
+
+refreshed = auth_refresh_create.sync(client=anon, body=m.RefreshRequest(refresh=teacher_tokens.refresh))
+assert refreshed.access and refreshed.refresh != teacher_tokens.refresh
+print("client flow: sign-in, course, enrollment, test, grading, bulk, stats, history, gradebook, publishing: ok")
