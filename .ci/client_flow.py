@@ -38,9 +38,11 @@ def code_from_log(email: str) -> str:
 
 def sign_in(email: str) -> tuple[AuthenticatedClient, m.TokenPair]:
     assert auth_login_create.sync_detailed(client=anon, body=m.LoginRequest(email=email)).status_code == 200
-    tokens = auth_authenticate_create.sync(client=anon, body=m.AuthenticateRequest(email=email, code=code_from_log(email)))
+    body = m.AuthenticateRequest(email=email, code=code_from_log(email))
+    tokens = auth_authenticate_create.sync(client=anon, body=body)
     assert tokens.token_type == "Bearer" and tokens.expires_in > 0
-    return AuthenticatedClient(base_url=BASE, token=tokens.access, headers=HEADERS, raise_on_unexpected_status=True), tokens
+    client = AuthenticatedClient(base_url=BASE, token=tokens.access, headers=HEADERS, raise_on_unexpected_status=True)
+    return client, tokens
 
 
 teacher, teacher_tokens = sign_in("flow.teacher@example.com")
