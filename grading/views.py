@@ -245,6 +245,10 @@ class TestResultsView(generics.ListCreateAPIView):
             return TestResult.objects.none()
         return with_row_columns(TestResult.objects.filter(test_id=self.test.pk), self.test.max_score)
 
+    def get_object(self):
+        # The object a PUT changes is the test's set of results; DRF's OPTIONS metadata asks for it.
+        return self.test
+
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset()).values_list(*_ROW_COLUMNS)
         return self.get_paginated_response(result_rows(self._page_rows(queryset)))

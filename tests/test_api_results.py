@@ -354,6 +354,18 @@ def test_read_only_fields_sent_back_are_ignored(client_for, teacher, test_, stud
     assert response.json()["percent"] == 5
 
 
+@pytest.mark.parametrize("who", ["teacher", "student"])
+def test_options_describes_the_endpoints(client_for, request, who, course, test_, result):
+    client = client_for(request.getfixturevalue(who))
+    for url in (f"/api/courses/{course.pk}/tests/", f"/api/tests/{test_.pk}/", results_url(test_), result_url(result)):
+        response = client.options(url)
+        if who == "student" and url == results_url(test_):
+            assert response.status_code == 403  # the whole endpoint is the teachers'
+        else:
+            assert response.status_code == 200, url
+            assert response.json()["renders"] == ["application/json"]
+
+
 def test_delete_on_the_list_is_405(client_for, teacher, test_):
     response = client_for(teacher).delete(results_url(test_))
     assert response.status_code == 405
