@@ -60,6 +60,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--port", type=int, default=0, help="port for gunicorn (default: a free one)")
+    parser.add_argument(
+        "--gunicorn-arg",
+        action="append",
+        default=[],
+        help="one more gunicorn argument, e.g. --gunicorn-arg=--threads=4",
+    )
     parser.add_argument("--only", default="", help="comma-separated endpoint keys to run (default: all)")
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per endpoint and connection count; the best is kept (default 1)"
@@ -102,6 +108,7 @@ def main() -> int:
                 "--workers",
                 str(args.workers),
                 "--no-control-socket",
+                *args.gunicorn_arg,
             ],
             cwd=ROOT,
             env=env,
