@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Max
 from django.utils import timezone
 
 from courses import policy
@@ -126,21 +126,13 @@ def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API
     """Record a new result. ``Conflict`` if the student already has one for this test."""
     _share_lock_test(test)
     score = _check_score(score, test)
-    # One query answers both "is this a student of the course?" and "graded already?".
-    has_result = (
-        Enrollment.objects.filter(course_id=test.course_id, role=Role.STUDENT, user_id=student.pk)
-        .annotate(has_result=Exists(TestResult.objects.filter(test_id=test.pk, student_id=OuterRef("user_id"))))
-        .values_list("has_result", flat=True)
-        .first()
-    )
-    if has_result is None:
+    if not Enrollment.objects.filter(course_id=test.course_id, role=Role.STUDENT, user_id=student.pk).exists():
         raise Invalid({"student": ["This user is not enrolled as a student in the test's course."]})
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
-    if has_result:
-        raise Conflict("This student already has a result for this test.")
-    # Two graders of one student at the same moment both pass the check above; the unique constraint
-    # stops the second. No savepoint is needed around the insert: this function's own atomic block
-    # rolls back to where it began.
+    # "Graded already?" is the unique constraint's answer: one query less than asking first, and
+    # the only answer that holds when two graders record the same student at the same moment. No
+    # savepoint is needed around the insert: this function's own atomic block rolls back to where
+    # it began.
     try:
         result = TestResult.objects.create(test=test, student_id=student.pk, grader_id=grader_id, score=score)
     except IntegrityError:

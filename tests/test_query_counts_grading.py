@@ -67,9 +67,9 @@ def test_bulk_upsert_runs_the_same_queries_for_10_and_1000_items(client_for, tea
 
 
 def test_grading_one_student_runs_seven_queries(client_for, teacher, course, test_, student):
-    # AUTH, the test with the caller's role, SAVEPOINT, the test's row locked, "enrolled, graded
-    # already?" in one, INSERT the result, INSERT its history, RELEASE SAVEPOINT. (Outside a test's
-    # transaction the savepoint pair is BEGIN/COMMIT.)
+    # AUTH, the test with the caller's role, SAVEPOINT, the test's row share-locked, "enrolled?",
+    # INSERT the result (the unique constraint answers "graded already?"), INSERT its history,
+    # RELEASE SAVEPOINT. (Outside a test's transaction the savepoint pair is BEGIN/COMMIT.)
     url = f"/api/tests/{test_.pk}/results/"
     assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 7
 
