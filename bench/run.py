@@ -393,11 +393,12 @@ def _write_results(path: Path, table: str, args) -> None:
         text=True,
         check=False,
     ).stdout.strip()
+    extra = f" (also {' '.join(args.gunicorn_arg)})" if args.gunicorn_arg else " (sync)"
     text = f"""# Load benchmark results
 
 Written by `bench/run.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{commit or "?"}`, on
 {os.cpu_count()} CPU cores ({platform.machine()}, Python {platform.python_version()}).
-gunicorn with production settings, {args.workers} sync workers, PostgreSQL on the same machine; wrk with
+gunicorn with production settings, {args.workers} workers{extra}, PostgreSQL on the same machine; wrk with
 {args.threads} threads, {args.duration} s per run, from 127.0.0.1, best of {max(1, args.repeat)} run(s) each. Data:
 `seed --students {STUDENTS} --tests {TESTS} --courses {COURSES}`. Requests/s count 2xx responses only;
 "non-2xx" adds up every other response and socket error over the kept runs of that endpoint. "Node @16"
