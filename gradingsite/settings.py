@@ -222,6 +222,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "gradingsite.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "gradingsite.api.exceptions.exception_handler",
+    "DEFAULT_METADATA_CLASS": "gradingsite.api.metadata.Metadata",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": False,
     "DATETIME_FORMAT": "iso-8601",
@@ -256,6 +257,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gradingsite.api.schema.forbid_unknown_request_fields",
+    ],
     # One enum for a course role wherever it appears (role, my_role).
     "ENUM_NAME_OVERRIDES": {"Role": "courses.models.Role"},
 }

@@ -73,6 +73,18 @@ class ApiAutoSchema(AutoSchema):
         codes.update(str(code) for code in extra.get("*", ()))
         return codes
 
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return operation
+        responses = operation.setdefault("responses", {})
+        if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+            # Filters, ordering, paging and flags such as ?force are validated: a bad value is a 400.
+            responses.setdefault("400", error_response("400"))
+        if self._is_list_view() and self._get_paginator() is not None:
+            responses.setdefault("404", error_response("404"))  # ?page past the end
+        return operation
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
@@ -80,3 +92,11 @@ class ApiAutoSchema(AutoSchema):
         for code in sorted(self.error_statuses()):
             responses.setdefault(code, error_response(code))
         return responses
+
+
+def forbid_unknown_request_fields(result, generator, request, public):
+    """Request bodies take only the fields they list: the API answers 400 for any other key."""
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and schema.get("type") == "object":
+            schema.setdefault("additionalProperties", False)
+    return result
