@@ -181,6 +181,13 @@ def test_refresh_without_a_token_is_400(db, body):
     assert APIClient().post(REFRESH, body, format="json").status_code == 400
 
 
+@pytest.mark.parametrize("token", ["\n", " ", "not-a-jwt", "a.b.c"])
+def test_a_refresh_token_that_is_not_a_token_is_401(db, token):
+    response = APIClient().post(REFRESH, {"refresh": token}, format="json")
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
 def test_an_expired_refresh_token_is_401(student):
     start = timezone.now()
     with time_machine.travel(start, tick=False) as traveller:
