@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import SOCIAL_KEYS, User
-from gradingsite.api.serializers import StrictCharField, StrictEmailField, StrictInputMixin
+from gradingsite.api.serializers import StrictBooleanField, StrictCharField, StrictEmailField, StrictInputMixin
 
 
 class SocialSerializer(StrictInputMixin, serializers.Serializer):
@@ -44,7 +44,7 @@ class UserCreateSerializer(StrictInputMixin, serializers.Serializer):
     first_name = StrictCharField(max_length=150, allow_blank=True)
     last_name = StrictCharField(max_length=150, allow_blank=True)
     social = SocialSerializer(required=False)
-    is_admin = serializers.BooleanField(required=False, default=False)
+    is_admin = StrictBooleanField(required=False, default=False)
 
 
 @extend_schema_serializer(component_name="UserUpdate")
@@ -57,7 +57,7 @@ class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
     first_name = StrictCharField(max_length=150, allow_blank=True)
     last_name = StrictCharField(max_length=150, allow_blank=True)
     social = SocialSerializer(required=False)
-    is_admin = serializers.BooleanField(required=False)
+    is_admin = StrictBooleanField(required=False)
 
 
 def social_data(social) -> dict:

@@ -10,7 +10,12 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY_FIELDS, UserSummarySerializer
 from courses.models import Course, Role
-from gradingsite.api.serializers import StrictCharField, StrictEmailField, StrictInputMixin
+from gradingsite.api.serializers import (
+    StrictCharField,
+    StrictEmailField,
+    StrictInputMixin,
+    StrictPrimaryKeyRelatedField,
+)
 
 
 @extend_schema_serializer(component_name="CourseTest")
@@ -69,7 +74,7 @@ class UserEnrollmentSerializer(serializers.Serializer):
 class UserEnrollmentInputSerializer(StrictInputMixin, serializers.Serializer):
     """``POST /api/users/{id}/courses/``: enroll that user in a course."""
 
-    course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
+    course = StrictPrimaryKeyRelatedField(queryset=Course.objects.all())
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -80,7 +85,7 @@ class MemberInputSerializer(StrictInputMixin, serializers.Serializer):
     An email nobody has yet creates that user.
     """
 
-    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
+    user = StrictPrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
     email = StrictEmailField(max_length=254, required=False)
     role = serializers.ChoiceField(choices=Role.choices)
 

@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from grading.models import TestResult
-from grading.serializers import MAX_ID
+from gradingsite.api.serializers import MAX_ID
 
 
 @extend_schema_field(OpenApiTypes.INT)

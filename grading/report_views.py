@@ -20,8 +20,8 @@ from courses.models import Course
 from grading import csv_io, reports
 from grading.models import GradeChange, Test, TestResult
 from gradingsite.api.renderers import FastJSONRenderer
+from gradingsite.api.serializers import MAX_ID
 
-MAX_ID = 2**63 - 1  # PostgreSQL's bigint: a larger id names no row (a 404, not a database error)
 ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 

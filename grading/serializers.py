@@ -13,18 +13,24 @@ from rest_framework import serializers
 
 from grading import services
 from grading.models import SCORE_DIGITS, SCORE_PLACES, Test, TestResult, percent_of
-from gradingsite.api.serializers import StrictCharField, StrictInputMixin
+from gradingsite.api.serializers import (
+    MAX_ID,
+    StrictBooleanField,
+    StrictCharField,
+    StrictDecimalField,
+    StrictInputMixin,
+    StrictIntegerField,
+    StrictPrimaryKeyRelatedField,
+)
 from gradingsite.errors import Invalid
 
 User = get_user_model()
 
-# The largest id PostgreSQL's bigint holds: anything above is no row, never a database error.
-MAX_ID = 2**63 - 1
 BULK_MAX_ITEMS = 5000
 
 
 def _score_field(**kwargs):
-    return serializers.DecimalField(
+    return StrictDecimalField(
         max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, min_value=Decimal(0), coerce_to_string=False, **kwargs
     )
 
@@ -34,7 +40,7 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
 
     ignored_fields = ("id", "course", "updated_at")
     name = StrictCharField(max_length=200)
-    max_score = serializers.DecimalField(
+    max_score = StrictDecimalField(
         max_digits=SCORE_DIGITS,
         decimal_places=SCORE_PLACES,
         min_value=Decimal("0.01"),
@@ -42,7 +48,7 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
         required=False,
         help_text="Positive, at most 2 decimals; default 100.",
     )
-    results_published = serializers.BooleanField(
+    results_published = StrictBooleanField(
         required=False, help_text="While false, students don't see their results for this test."
     )
 
@@ -91,9 +97,9 @@ class ResultCreateSerializer(StrictInputMixin, serializers.Serializer):
 
     ignored_fields = _RESULT_READ_ONLY
 
-    student = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A student of the test's course.")
+    student = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="A student of the test's course.")
     score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
-    grader = serializers.PrimaryKeyRelatedField(
+    grader = StrictPrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
     )
 
@@ -104,7 +110,7 @@ class ResultUpdateSerializer(StrictInputMixin, serializers.Serializer):
     ignored_fields = (*_RESULT_READ_ONLY, "student")
 
     score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
-    grader = serializers.PrimaryKeyRelatedField(
+    grader = StrictPrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
     )
 
@@ -112,7 +118,7 @@ class ResultUpdateSerializer(StrictInputMixin, serializers.Serializer):
 class BulkItemSerializer(serializers.Serializer):
     """One item of the bulk upsert (documentation only: items are parsed by ``parse_bulk_items``)."""
 
-    student = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    student = StrictIntegerField(min_value=1, max_value=MAX_ID)
     score = _score_field()
 
 

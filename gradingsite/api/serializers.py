@@ -41,6 +41,61 @@ class StrictEmailField(serializers.EmailField):
         return super().to_internal_value(data)
 
 
+# The largest id PostgreSQL's bigint holds: a larger one names no row, and must not reach the database.
+MAX_ID = 2**63 - 1
+
+
+def _is_json_integer(data) -> bool:
+    return isinstance(data, int) and not isinstance(data, bool)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON ``true``/``false``: ``0``, ``"yes"`` or ``null`` where a boolean belongs is a 400."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Only JSON integers (not ``"5"``, ``5.0`` or ``true``)."""
+
+    def to_internal_value(self, data):
+        if not _is_json_integer(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """Only JSON numbers (not ``"85"`` or ``true``), then DRF's digit and range checks."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id as a JSON integer; one outside the database's range is simply no such object."""
+
+    def to_internal_value(self, data):
+        if not _is_json_integer(data):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 1 <= data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+_FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+
 def query_flag(request, name: str) -> bool:
-    """A boolean query parameter: ``?force=true`` / ``1`` / ``yes``."""
-    return request.query_params.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    """A boolean query parameter such as ``?force=true``: ``true``/``1`` or ``false``/``0``; absent is false."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    try:
+        return _FLAG_VALUES[raw.strip().lower()]
+    except KeyError:
+        raise serializers.ValidationError({name: ["Must be true or false."]}) from None
