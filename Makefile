@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 # The first of these that is Python 3.11 or newer (django-filter needs 3.11).
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
-PYTEST_ARGS ?=
+# The whole suite runs on every core (pytest-xdist); name tests to run just those, serially.
+PYTEST_ARGS ?= -n auto
 
 help:
 	@echo "make run    - install into .venv, migrate, seed, serve http://127.0.0.1:8000 (SQLite unless DATABASE_URL)"
