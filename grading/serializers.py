@@ -152,8 +152,9 @@ def parse_bulk_items(data) -> tuple[list[tuple[int, tuple[int, Decimal]]], list[
 
     Returns the well-typed items as ``(index, (student_id, score))`` and the errors as
     ``(index, field, message)``. Raises ``BulkInvalid`` when the body is not a list of at most
-    ``BULK_MAX_ITEMS`` items. Scores are JSON numbers (or numeric strings, as the single endpoint
-    takes); their range against ``max_score`` is the grade service's business.
+    ``BULK_MAX_ITEMS`` items. Ids are JSON integers and scores JSON numbers, as the single endpoint
+    takes them (a string is a type error); a score's range against ``max_score`` is the grade
+    service's business.
     """
     if not isinstance(data, list):
         raise BulkInvalid("Expected a JSON array of {student, score} objects.")
@@ -195,7 +196,7 @@ def _parse_score(item: dict, index: int, errors: list) -> Decimal | None:
         errors.append((index, "score", "This field is required."))
         return None
     value = item["score"]
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         errors.append((index, "score", "A valid number is required."))
         return None
     try:

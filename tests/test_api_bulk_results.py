@@ -173,10 +173,11 @@ def test_5000_items_are_accepted(client_for, teacher, course, test_):
     assert GradeChange.objects.count() == 5000
 
 
-def test_numeric_strings_are_scores(client_for, teacher, test_, students):
+def test_scores_are_json_numbers_not_strings(client_for, teacher, test_, students):
     response = put(client_for(teacher), test_, [{"student": students[0].pk, "score": "42.50"}])
-    assert response.status_code == 200
-    assert scores(test_) == {students[0].pk: Decimal("42.5")}
+    assert response.status_code == 400
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "score")]
+    assert not TestResult.objects.exists()
 
 
 def test_malformed_json_is_400(client_for, teacher, test_):
