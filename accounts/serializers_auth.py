@@ -3,6 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gradingsite.api.serializers import StrictInputMixin
+
 JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 
@@ -20,11 +22,11 @@ class TokenField(serializers.CharField):
         super().__init__(**kwargs)
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(StrictInputMixin, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
 
 
-class AuthenticateSerializer(serializers.Serializer):
+class AuthenticateSerializer(StrictInputMixin, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     code = CodeField(max_length=32, help_text="The 8-digit code from the email.")
 
@@ -36,7 +38,7 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(StrictInputMixin, serializers.Serializer):
     refresh = TokenField()
 
 
@@ -45,5 +47,5 @@ class TokenRefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class LogoutSerializer(serializers.Serializer):
+class LogoutSerializer(StrictInputMixin, serializers.Serializer):
     refresh = TokenField()

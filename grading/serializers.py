@@ -136,7 +136,7 @@ class BulkItemErrorSerializer(serializers.Serializer):
 
 class BulkErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    errors = BulkItemErrorSerializer(many=True)
+    errors = BulkItemErrorSerializer(many=True, required=False, help_text="Absent when the body isn't JSON at all.")
 
 
 class BulkInvalid(Exception):

@@ -66,3 +66,41 @@ def test_force_false_keeps_a_graded_test(client_for, teacher, student, test_):
     response = client_for(teacher).delete(f"/api/tests/{test_.pk}/?force=false")
     assert response.status_code == 409
     assert Test.objects.filter(pk=test_.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("score", "message"),
+    [
+        (0.3333333333333333, "Ensure that there are no more than 2 decimal places."),
+        (12.345, "Ensure that there are no more than 2 decimal places."),
+        (123456, "Ensure that there are no more than 5 digits before the decimal point."),
+        (1e300, "Ensure that there are no more than 5 digits before the decimal point."),
+    ],
+)
+def test_a_score_names_the_precision_rule_it_breaks(client_for, teacher, student, test_, score, message):
+    body = {"student": student.pk, "score": score}
+    response = client_for(teacher).post(f"/api/tests/{test_.pk}/results/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"score": [message]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/auth/login/", {"email": "a@example.com", "remember_me": True}),
+        ("/api/auth/authenticate/", {"email": "a@example.com", "code": "12345678", "extra": 1}),
+        ("/api/auth/refresh/", {"refresh": "a.b.c", "access": "a.b.c"}),
+    ],
+)
+def test_auth_bodies_refuse_unknown_fields(db, client, path, body):
+    response = client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert any(message == ["Unknown field."] for message in response.json().values())
+
+
+def test_a_bulk_body_that_is_not_utf8_is_a_400_with_a_detail(client_for, teacher, test_):
+    response = client_for(teacher).generic(
+        "PUT", f"/api/tests/{test_.pk}/results/", b"\xc8\x80\xff", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "detail" in response.json()

@@ -1,5 +1,7 @@
 """What every input serializer of the API shares."""
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 
@@ -74,6 +76,15 @@ class StrictDecimalField(serializers.DecimalField):
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+    def validate_precision(self, value):
+        # Name the rule a person breaks (0.333 has too many decimals, 123456 too many whole digits),
+        # rather than DRF's "too many digits in total" for both.
+        if self.max_whole_digits is not None and value.adjusted() >= self.max_whole_digits:
+            self.fail("max_whole_digits", max_whole_digits=self.max_whole_digits)
+        if self.decimal_places is not None and value != value.quantize(Decimal(1).scaleb(-self.decimal_places)):
+            self.fail("max_decimal_places", max_decimal_places=self.decimal_places)
+        return super().validate_precision(value)
 
 
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
