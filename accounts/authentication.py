@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication as _SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from accounts.tokens import issued_before_revocation
+from accounts.tokens import issued_before_revocation, token_user_id
 
 
 class JWTAuthentication(_SimpleJWTAuthentication):
@@ -15,6 +15,9 @@ class JWTAuthentication(_SimpleJWTAuthentication):
     """
 
     def get_user(self, validated_token):
+        if token_user_id(validated_token) is None:
+            # Only a token signed with our key gets here, but it must still never become a 500.
+            raise AuthenticationFailed(_("Token contained no recognizable user identification"), code="token_not_valid")
         user = super().get_user(validated_token)
         if issued_before_revocation(user, validated_token):
             raise AuthenticationFailed(_("Token has been revoked"), code="token_revoked")

@@ -25,6 +25,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
 from accounts.models import User
+from gradingsite.api.serializers import MAX_ID
 
 
 class TokenRefused(Exception):
@@ -78,11 +79,35 @@ def issue_tokens(user) -> dict:
     return _body(refresh, access)
 
 
+def token_user_id(token) -> int | None:
+    """The user id a token names (simplejwt writes it as a string), or None if it names no possible row."""
+    try:
+        user_id = int(str(token.get(api_settings.USER_ID_CLAIM)))
+    except ValueError:
+        return None
+    return user_id if 1 <= user_id <= MAX_ID else None
+
+
 def issued_before_revocation(user: User, token) -> bool:
     """True if ``token`` was issued no later than the user's last "log out everywhere"."""
     if user.tokens_valid_after is None:
         return False
-    return float(token.get("iat", 0)) <= _precise_epoch(user.tokens_valid_after)
+    try:
+        issued_at = float(token.get("iat", 0))
+    except (TypeError, ValueError):
+        return True
+    return issued_at <= _precise_epoch(user.tokens_valid_after)
+
+
+def _presented_refresh(raw: str) -> RefreshToken:
+    """A refresh token as presented, validated; ``TokenRefused`` if it isn't one of ours and live."""
+    try:
+        return RefreshToken(raw)
+    except TokenError as exc:
+        raise TokenRefused(str(exc)) from None
+    except KeyError:
+        # Signed with our key but missing a claim (simplejwt reads the jti unguarded).
+        raise TokenRefused("Token is invalid") from None
 
 
 def rotate(raw_refresh: str) -> dict:
@@ -91,10 +116,7 @@ def rotate(raw_refresh: str) -> dict:
     Raises ``TokenRefused`` for a token that is invalid, expired, blacklisted, of the wrong type,
     past its chain's end, issued before "log out everywhere", or whose user is deleted or inactive.
     """
-    try:
-        presented = RefreshToken(raw_refresh)
-    except TokenError as exc:
-        raise TokenRefused(str(exc)) from None
+    presented = _presented_refresh(raw_refresh)
     auth_time = presented.get("auth_time")
     if not isinstance(auth_time, int) or _chain_end(auth_time) <= timezone.now():
         raise TokenRefused("This sign-in is too old to refresh; sign in again.")
@@ -102,13 +124,14 @@ def rotate(raw_refresh: str) -> dict:
         # The model orders by its nullable user: without order_by("pk") the lock would need an outer join.
         outstanding = (
             OutstandingToken.objects.select_for_update(of=("self",))
-            .filter(jti=presented[api_settings.JTI_CLAIM])
+            .filter(jti=str(presented.get(api_settings.JTI_CLAIM)))
             .order_by("pk")
             .first()
         )
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise TokenRefused("Token is blacklisted")
-        user = User.objects.filter(pk=presented.get(api_settings.USER_ID_CLAIM)).first()
+        user_id = token_user_id(presented)
+        user = User.objects.filter(pk=user_id).first() if user_id is not None else None
         if user is None or not user.is_active or issued_before_revocation(user, presented):
             raise TokenRefused("Token is no longer valid")
         BlacklistedToken.objects.create(token=outstanding)
@@ -122,13 +145,10 @@ def revoke(raw_refresh: str, *, user: User) -> None:
     Raises ``TokenRefused`` for a token that is not a live refresh token, and ``PermissionError``
     for one that belongs to someone else.
     """
-    try:
-        presented = RefreshToken(raw_refresh)
-    except TokenError as exc:
-        raise TokenRefused(str(exc)) from None
+    presented = _presented_refresh(raw_refresh)
     if str(presented.get(api_settings.USER_ID_CLAIM)) != str(user.pk):
         raise PermissionError("This refresh token belongs to another user.")
-    outstanding = OutstandingToken.objects.filter(jti=presented[api_settings.JTI_CLAIM]).first()
+    outstanding = OutstandingToken.objects.filter(jti=str(presented.get(api_settings.JTI_CLAIM))).first()
     if outstanding is None:
         raise TokenRefused("Token is not known")
     BlacklistedToken.objects.get_or_create(token=outstanding)

@@ -143,6 +143,24 @@ def test_a_forged_refresh_token_is_401(student, kind):
     assert refresh(forged).status_code == 401
 
 
+@pytest.mark.parametrize("user_id", ["abc", [1], None, "99999999999999999999999", "-1", 1.5])
+def test_a_validly_signed_access_token_with_a_nonsense_user_is_401(student, user_id):
+    forged = sign({**claims(issue_tokens(student)["access"]), "user_id": user_id})
+    response = bearer(forged).get(PROFILE)
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("change", ["no jti", "nonsense user", "huge user"])
+def test_a_validly_signed_refresh_token_with_nonsense_claims_is_401(student, change):
+    payload = claims(issue_tokens(student)["refresh"])
+    if change == "no jti":
+        payload.pop("jti")
+    else:
+        payload["user_id"] = "abc" if change == "nonsense user" else str(10**30)
+    assert refresh(sign(payload)).status_code == 401
+
+
 def test_a_refresh_token_is_not_an_access_token(student):
     assert bearer(issue_tokens(student)["refresh"]).get(PROFILE).status_code == 401
 
