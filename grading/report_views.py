@@ -6,7 +6,7 @@ Anonymous → 401; another authenticated user → 403; an unknown id → 404.
 """
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import filters, generics, parsers, renderers, serializers
@@ -220,6 +220,10 @@ class GradebookCSVView(GradebookMixin):
     )
     def get(self, request, pk):
         return csv_io.gradebook_csv_response(self.course(pk))
+
+    def options(self, request, *args, **kwargs):
+        # The description of an endpoint is JSON like everywhere else, not CSV.
+        return JsonResponse(self.metadata_class().determine_metadata(request, self))
 
 
 class CSVParser(parsers.BaseParser):

@@ -10,7 +10,7 @@ urlpatterns = [
     path("api/", include("gradingsite.api.urls")),
 ]
 
-# Django's own error pages, answered as JSON for paths under /api/ (HTML elsewhere).
+# Django's own error pages, answered as JSON everywhere but the admin (which keeps its HTML).
 handler400 = "gradingsite.api.exceptions.bad_request"
 handler403 = "gradingsite.api.exceptions.permission_denied"
 handler404 = "gradingsite.api.exceptions.page_not_found"

@@ -146,12 +146,6 @@ def test_server_errors_elsewhere_stay_html():
     assert not response["Content-Type"].startswith("application/json")
 
 
-def test_not_found_outside_api_stays_html(client):
-    response = client.get("/nowhere/")
-    assert response.status_code == 404
-    assert not response["Content-Type"].startswith("application/json")
-
-
 def test_non_field_errors_read_as_detail(client_for, teacher, course):
     response = client_for(teacher).post(f"/api/courses/{course.pk}/members/", {"role": "STUDENT"}, format="json")
     assert response.status_code == 400

@@ -1,9 +1,9 @@
-"""The API's one exception handler, and Django's error views for paths under /api/.
+"""The API's one exception handler, and Django's error views answering JSON outside the admin.
 
 Every error a client can cause becomes a JSON 4xx: DRF's own exceptions, the domain errors of
 ``gradingsite.errors``, model validation, oversized bodies. Errors raised before or outside DRF
-(an unknown path, a bad Host header, a crash) reach Django's handlers, which answer JSON for
-``/api/`` paths too (see ``gradingsite/urls.py``).
+(an unknown path, a bad Host header, a crash) reach Django's handlers, which answer JSON
+everywhere but the admin (see ``gradingsite/urls.py``).
 """
 
 from django.core.exceptions import RequestDataTooBig
@@ -47,8 +47,9 @@ def exception_handler(exc, context):
     return response
 
 
-def _is_api(request) -> bool:
-    return request.path_info.startswith("/api/") or request.path_info == "/api"
+def _answers_json(request) -> bool:
+    """Everything but the admin answers errors in JSON: the API, the status routes, unknown paths."""
+    return not request.path_info.startswith("/admin/")
 
 
 @csrf_exempt
@@ -58,7 +59,7 @@ def api_not_found(request, *args, **kwargs):
 
 
 def bad_request(request, exception=None, template_name="400.html"):
-    if _is_api(request):
+    if _answers_json(request):
         if isinstance(exception, RequestDataTooBig):
             return JsonResponse({"detail": "Request body too large."}, status=413)
         return JsonResponse({"detail": "Bad request."}, status=400)
@@ -66,25 +67,25 @@ def bad_request(request, exception=None, template_name="400.html"):
 
 
 def permission_denied(request, exception=None, template_name="403.html"):
-    if _is_api(request):
+    if _answers_json(request):
         return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception=None, template_name="404.html"):
-    if _is_api(request):
+    if _answers_json(request):
         return api_not_found(request)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request, template_name="500.html"):
-    if _is_api(request):
+    if _answers_json(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return defaults.server_error(request)
 
 
 def csrf_failure(request, reason=""):
     """CSRF only guards cookie-authenticated forms (the admin); under /api/ it is a JSON 403."""
-    if _is_api(request):
+    if _answers_json(request):
         return JsonResponse({"detail": f"CSRF check failed: {reason}"}, status=403)
     return csrf.csrf_failure(request, reason=reason)

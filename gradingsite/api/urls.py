@@ -4,10 +4,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gradingsite.api.exceptions import api_not_found
+from gradingsite.views import read_only
 
 urlpatterns = [
-    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^schema/?$", read_only(SpectacularAPIView.as_view()), name="schema"),
+    re_path(r"^docs/?$", read_only(SpectacularSwaggerView.as_view(url_name="schema")), name="docs"),
     path("auth/", include("accounts.urls")),  # login, authenticate, refresh, logout
     path("", include("accounts.api_urls")),  # profile, users
     path("", include("courses.urls")),  # courses, members, enrollments, feedback
