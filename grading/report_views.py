@@ -20,13 +20,9 @@ from courses.models import Course
 from grading import csv_io, reports
 from grading.models import GradeChange, Test, TestResult
 from gradingsite.api.renderers import FastJSONRenderer
-from gradingsite.api.serializers import MAX_ID
+from gradingsite.api.serializers import MAX_ID, query_flag
 
 ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
-
-def _flag(request, name: str) -> bool:
-    return request.query_params.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def get_or_404(queryset, pk: str):
@@ -285,7 +281,7 @@ class GradebookImportView(GradebookMixin):
     def post(self, request, pk):
         course = self.course(pk)
         counts = csv_io.gradebook_import(
-            course=course, data=self._file(request), by=request.user, dry_run=_flag(request, "dry_run")
+            course=course, data=self._file(request), by=request.user, dry_run=query_flag(request, "dry_run")
         )
         return Response(counts)
 

@@ -238,6 +238,22 @@ def test_dry_run_counts_and_writes_nothing(course, teacher, student, bob, test_,
     assert db_state() == before
 
 
+@pytest.mark.parametrize("flag", ["maybe", "yes please", ""])
+def test_a_dry_run_flag_that_is_not_true_or_false_is_a_400_and_writes_nothing(
+    course, teacher, student, test_, client_for, flag
+):
+    body = to_csv([["email", f"Midterm (#{test_.pk})"], ["student@example.com", "87.5"]])
+    before = db_state()
+
+    response = client_for(teacher).generic(
+        "POST", f"/api/courses/{course.pk}/gradebook/import/?dry_run={flag}", body, content_type="text/csv"
+    )
+
+    assert response.status_code == 400
+    assert "dry_run" in response.json()
+    assert db_state() == before
+
+
 def test_dry_run_reports_the_same_errors(course, teacher, test_, client_for):
     body = to_csv([["email", f"Midterm (#{test_.pk})"], ["nobody@example.com", "1"]])
 
