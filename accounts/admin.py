@@ -8,6 +8,7 @@ anyone's email or admin flag, stay with superusers, as ``PATCH /api/users/{id}/`
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from accounts import user_services
 from accounts.models import User
 from courses import policy
 
@@ -41,3 +42,10 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return policy.is_admin(request.user)
+
+    def delete_model(self, request, obj):
+        user_services.user_delete(user=obj, by=request.user, via="admin")
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_services.user_delete(user=user, by=request.user, via="admin")

@@ -119,7 +119,7 @@ class UserDetailView(generics.GenericAPIView):
 
     @extend_schema(operation_id="users_destroy", responses={204: None})
     def delete(self, request, pk):
-        user_services.user_delete(user=target_user(request, pk))
+        user_services.user_delete(user=target_user(request, pk), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _update(self, request, pk, *, partial):

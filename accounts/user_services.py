@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 
 from accounts.models import SOCIAL_KEYS, User, normalize_email
+from grading import services as grading_services
 from gradingsite.errors import Conflict
 
 EMAIL_TAKEN = "A user with this email already exists."
@@ -60,5 +61,8 @@ def user_update(*, user: User, **changes) -> User:
     return user
 
 
-def user_delete(*, user: User) -> None:
+@transaction.atomic
+def user_delete(*, user: User, by=None, via: str = "api") -> None:
+    """Delete an account. Its results as a student go with it, each leaving a "deleted" history line."""
+    grading_services.results_delete(results=user.test_results.all(), by=by, via=via)
     user.delete()

@@ -72,8 +72,10 @@ class TestResult(models.Model):
 class GradeChange(models.Model):
     """One line of a result's history, appended in the same transaction as the change itself.
 
-    Never edited or deleted through the API or the admin. ``result`` becomes null when the result
-    is deleted; ``test`` and ``student`` keep the line attached to what it was about.
+    Never edited or deleted through the API or the admin, and never by a cascade: ``result``
+    becomes null when the result is deleted, and ``test`` and ``student`` keep the ids of what
+    the line was about even after that test or user is deleted (no foreign-key constraint, no
+    cascade; the columns are nullable only so that reads join them with an outer join).
     """
 
     class Action(models.TextChoices):
@@ -87,8 +89,16 @@ class GradeChange(models.Model):
         IMPORT = "import"
 
     result = models.ForeignKey(TestResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="history")
-    test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="grade_changes")
-    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grade_changes")
+    test = models.ForeignKey(
+        Test, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="grade_changes"
+    )
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="grade_changes",
+    )
     action = models.CharField(max_length=7, choices=Action.choices)
     old_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)
     new_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)

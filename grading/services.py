@@ -319,23 +319,44 @@ def test_update(*, test: Test, **changes) -> Test:
     return test
 
 
+def results_delete(*, results, by, via: str = Via.API) -> int:
+    """Delete these results, appending a "deleted" history line for each: two queries and the delete.
+
+    For deletions that take many results at once (a forced test or course deletion, a deleted
+    account); the history lines outlive the results, the test and the student.
+    """
+    rows = list(results.values_list("test_id", "student_id", "score"))
+    GradeChange.objects.bulk_create(
+        [
+            _change(
+                None, test_id=test_id, student_id=student_id, action=Action.DELETED, old=score, new=None, by=by, via=via
+            )
+            for test_id, student_id, score in rows
+        ],
+        batch_size=1000,
+    )
+    results.delete()
+    return len(rows)
+
+
 @transaction.atomic
-def test_delete(*, test: Test, force: bool = False, by=None) -> None:
-    """Delete a test. With results recorded, only when forced (its results and history go too)."""
+def test_delete(*, test: Test, force: bool = False, by=None, via: str = Via.API) -> None:
+    """Delete a test. With results recorded, only when forced: they are deleted too, and their history kept."""
     _lock_test(test)
-    if TestResult.objects.filter(test=test).exists():
+    results = TestResult.objects.filter(test=test)
+    if results.exists():
         if not force:
             raise Conflict("This test has recorded results; pass ?force=true to delete it with them.")
-        TestResult.objects.filter(test=test).delete()
+        results_delete(results=results, by=by, via=via)
     test.delete()
 
 
 @transaction.atomic
-def course_delete(*, course: Course, force: bool = False, by=None) -> None:
-    """Delete a course. With results recorded in it, only when forced."""
+def course_delete(*, course: Course, force: bool = False, by=None, via: str = Via.API) -> None:
+    """Delete a course. With results recorded in it, only when forced: as for a test."""
     results = TestResult.objects.filter(test__course=course)
     if results.exists():
         if not force:
             raise Conflict("This course has recorded results; pass ?force=true to delete it with them.")
-        results.delete()
+        results_delete(results=results, by=by, via=via)
     course.delete()

@@ -191,7 +191,11 @@ def test_forced_delete_removes_the_course_and_its_results(client_for, teacher, s
     assert response.status_code == 204
     assert not Course.objects.exists()
     assert not TestResult.objects.exists()
-    assert not GradeChange.objects.filter(test_id=test_.pk).exists()
+    # History is never deleted: the result's creation and its deletion stay on record.
+    assert list(GradeChange.objects.filter(test_id=test_.pk).values_list("action", flat=True).order_by("id")) == [
+        "created",
+        "deleted",
+    ]
 
 
 @pytest.mark.parametrize("who", ["student", "stranger", "other_teacher"])

@@ -288,12 +288,15 @@ def test_deleting_a_test_with_results_is_409(client_for, teacher, test_, graded)
     assert TestResult.objects.filter(pk=graded.pk).exists()
 
 
-def test_forced_delete_removes_the_test_and_its_results(client_for, admin_user, test_, graded):
+def test_forced_delete_removes_the_test_and_its_results_and_keeps_their_history(client_for, admin_user, test_, graded):
+    scores = set(TestResult.objects.values_list("student_id", "score"))
     response = client_for(admin_user).delete(f"{detail_url(test_)}?force=true")
     assert response.status_code == 204
     assert not Test.objects.exists()
     assert not TestResult.objects.exists()
-    assert not GradeChange.objects.exists()
+    deleted = GradeChange.objects.filter(test_id=test_.pk, action="deleted")
+    assert set(deleted.values_list("student_id", "old_score")) == scores
+    assert set(deleted.values_list("changed_by_id", "via", "new_score")) == {(admin_user.pk, "api", None)}
 
 
 def test_force_false_is_not_forcing(client_for, teacher, test_, graded):

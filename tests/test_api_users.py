@@ -1,9 +1,13 @@
 """/api/profile/ and /api/users/…: who may read and change a user, and the User representation."""
 
+from decimal import Decimal
+
 import pytest
 
 from accounts.models import User
 from courses.models import Enrollment, Role
+from grading import services as grading
+from grading.models import GradeChange, TestResult
 
 pytestmark = pytest.mark.django_db
 
@@ -402,3 +406,15 @@ def test_others_cannot_read_a_users_results_here(request, client_for, student, g
 
 def test_results_of_an_unknown_user_are_404(client_for, admin_user):
     assert client_for(admin_user).get("/api/users/77777/test-results/").status_code == 404
+
+
+def test_deleting_a_student_keeps_the_history_of_their_grades(client_for, admin_user, teacher, student, test_):
+    grading.result_record(test=test_, student=student, score=Decimal("42"), by=teacher)
+    response = client_for(admin_user).delete(f"/api/users/{student.pk}/")
+    assert response.status_code == 204
+    assert not TestResult.objects.exists()
+    history = GradeChange.objects.filter(student_id=student.pk).order_by("id")
+    assert list(history.values_list("action", "old_score", "new_score", "changed_by_id")) == [
+        ("created", None, Decimal("42"), teacher.pk),
+        ("deleted", Decimal("42"), None, admin_user.pk),
+    ]

@@ -200,3 +200,14 @@ def test_history_is_read_only(teacher, result, client_for):
     assert client.post(url(result.pk), {}, format="json").status_code == 405
     assert client.delete(url(result.pk)).status_code == 405
     assert GradeChange.objects.count() == 1
+
+
+def test_history_of_a_deleted_test_stays_readable_in_the_admin(admin_user, teacher, result, test_, client):
+    test_id = test_.pk
+    services.test_delete(test=test_, force=True, by=teacher)
+    client.force_login(admin_user)
+    response = client.get("/admin/grading/gradechange/")
+    assert response.status_code == 200
+    assert GradeChange.objects.filter(test_id=test_id).count() == 2
+    assert response.context["cl"].result_count == 2
+    assert len(response.context["cl"].result_list) == 2
