@@ -14,6 +14,13 @@ class JWTAuthentication(_SimpleJWTAuthentication):
     "log out everywhere" (``tokens_valid_after``); each failure is a 401.
     """
 
+    def get_raw_token(self, header: bytes):
+        # The scheme name is case-insensitive (RFC 9110): "bearer" and "BEARER" are "Bearer".
+        parts = header.split()
+        if parts and parts[0].lower() == b"bearer":
+            parts[0] = b"Bearer"
+        return super().get_raw_token(b" ".join(parts))
+
     def get_user(self, validated_token):
         if token_user_id(validated_token) is None:
             # Only a token signed with our key gets here, but it must still never become a 500.

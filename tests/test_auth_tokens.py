@@ -161,6 +161,13 @@ def test_a_validly_signed_refresh_token_with_nonsense_claims_is_401(student, cha
     assert refresh(sign(payload)).status_code == 401
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_the_bearer_scheme_name_is_case_insensitive(student, scheme):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {issue_tokens(student)['access']}")
+    assert client.get(PROFILE).status_code == 200
+
+
 def test_a_refresh_token_is_not_an_access_token(student):
     assert bearer(issue_tokens(student)["refresh"]).get(PROFILE).status_code == 401
 
