@@ -10,7 +10,6 @@ from django.http import Http404, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import filters, generics, parsers, renderers, serializers
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +18,7 @@ from courses import policy
 from courses.models import Course
 from grading import csv_io, reports
 from grading.models import GradeChange, Test, TestResult
+from gradingsite.api.negotiation import OnlyRepresentation
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import MAX_ID, query_flag
 
@@ -118,16 +118,6 @@ class CSVRenderer(renderers.BaseRenderer):
         return b"" if data is None else str(data).encode()
 
 
-class CSVOnly(BaseContentNegotiation):
-    """``/gradebook.csv`` is CSV whatever the Accept header says."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class GradebookTestSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -204,7 +194,7 @@ class GradebookView(GradebookMixin):
 
 class GradebookCSVView(GradebookMixin):
     renderer_classes = [CSVRenderer]
-    content_negotiation_class = CSVOnly
+    content_negotiation_class = OnlyRepresentation  # CSV whatever the Accept header says
 
     @extend_schema(
         operation_id="courses_gradebook_csv",

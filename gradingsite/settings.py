@@ -249,7 +249,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Grading API",
     "DESCRIPTION": "Courses, tests and grades: passwordless login, resource-based authorization.",
     "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_INCLUDE_SCHEMA": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gradingsite.api.schema.forbid_unknown_request_fields",

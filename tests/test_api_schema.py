@@ -46,8 +46,16 @@ def test_every_route_of_the_urlconf_is_in_the_schema_with_every_method(schema):
     assert missing == []
 
 
+# Routes the contract lists that aren't API resources: the schema describes them too.
+SERVICE_PATHS = {"/", "/healthz", "/api/schema/", "/api/docs/"}
+
+
 def test_schema_has_no_path_the_urlconf_lacks(schema):
-    assert set(schema["paths"]) == {path for path, _, _ in api_routes()}
+    assert set(schema["paths"]) == {path for path, _, _ in api_routes()} | SERVICE_PATHS
+
+
+def test_schema_describes_status_health_schema_and_docs(schema):
+    assert {path: set(schema["paths"][path]) for path in SERVICE_PATHS} == {path: {"get"} for path in SERVICE_PATHS}
 
 
 def test_bearer_security_scheme_is_declared_and_used(schema):

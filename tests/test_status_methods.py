@@ -35,3 +35,15 @@ def test_options_on_the_csv_gradebook_is_json(client_for, teacher, course):
     response = client_for(teacher).options(f"/api/courses/{course.pk}/gradebook.csv")
     assert response.status_code == 200
     assert response.json()["renders"] == ["text/csv"]
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz"])
+def test_status_routes_answer_json_whatever_the_accept_header(client, db, path):
+    response = client.get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response.json()["up"] is True
+
+
+def test_a_bad_token_does_not_stop_the_health_check(client, db):
+    response = client.get("/healthz", HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 200
