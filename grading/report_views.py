@@ -239,7 +239,9 @@ class ImportErrorSerializer(serializers.Serializer):
 
 
 class ImportErrorsSerializer(serializers.Serializer):
-    errors = ImportErrorSerializer(many=True)
+    """The file's errors; a bad query parameter (``dry_run``) is a field error like elsewhere instead."""
+
+    errors = ImportErrorSerializer(many=True, required=False)
 
 
 class GradebookImportView(GradebookMixin):

@@ -33,3 +33,14 @@ def test_request_bodies_declare_that_unknown_fields_are_refused(schema):
 def test_lists_document_400_for_bad_filters_and_404_for_a_page_past_the_end(schema):
     operation = schema["paths"]["/api/courses/"]["get"]
     assert {"200", "400", "401", "404"} <= set(operation["responses"])
+
+
+def test_free_text_request_fields_declare_that_nul_is_refused(schema):
+    name = schema["components"]["schemas"]["CourseInputRequest"]["properties"]["name"]
+    assert name["pattern"] == "^[^\\u0000]*$"
+
+
+def test_a_name_with_a_nul_character_is_a_400(client_for, teacher):
+    response = client_for(teacher).post("/api/courses/", {"name": "a\u0000b"}, format="json")
+    assert response.status_code == 400
+    assert "name" in response.json()

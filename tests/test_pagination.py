@@ -48,3 +48,10 @@ def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(db):
     response = Client(enforce_csrf_checks=True).post("/api/nowhere/", data="{}", content_type="application/json")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("page", ["x", "0", "1.5"])
+def test_the_results_list_checks_its_page_like_every_list(client_for, teacher, test_, page):
+    response = client_for(teacher).get(f"/api/tests/{test_.pk}/results/?page={page}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}

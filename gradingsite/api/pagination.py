@@ -21,11 +21,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
             raise ValidationError({self.page_size_query_param: ["A positive integer is required."]})
         return min(int(raw), self.max_page_size)
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param)
         if raw is not None and (not raw.isascii() or not raw.isdigit() or int(raw) < 1):
             raise NotFound("Invalid page.")
-        return super().paginate_queryset(queryset, request, view)
+        return super().get_page_number(request, paginator)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

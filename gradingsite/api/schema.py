@@ -94,9 +94,16 @@ class ApiAutoSchema(AutoSchema):
         return responses
 
 
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
 def forbid_unknown_request_fields(result, generator, request, public):
-    """Request bodies take only the fields they list: the API answers 400 for any other key."""
+    """Request bodies take only the fields they list (the API answers 400 for any other key), and
+    their free-text fields no NUL character (PostgreSQL can't store one; the API answers 400)."""
     for name, schema in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and schema.get("type") == "object":
             schema.setdefault("additionalProperties", False)
+            for field in schema.get("properties", {}).values():
+                if field.get("type") == "string" and not ({"format", "pattern", "enum"} & set(field)):
+                    field["pattern"] = NO_NUL_PATTERN
     return result
