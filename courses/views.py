@@ -6,6 +6,7 @@ representation from ``values()`` rows in a fixed number of queries.
 
 from collections import defaultdict
 
+from django.db import connection
 from django.db.models import F, OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -34,7 +35,7 @@ from courses.serializers import (
     user_summary_from,
 )
 from grading.models import Test
-from gradingsite.api.serializers import query_flag
+from gradingsite.api.serializers import MAX_ID, query_flag
 from gradingsite.errors import NotAllowed
 
 COURSE_FIELDS = ("id", "name", "details", "my_role")
@@ -120,10 +121,55 @@ class CourseListView(generics.GenericAPIView):
 
 
 def _course_detail(user, pk) -> dict:
+    """One course's representation: one query on PostgreSQL, three elsewhere (``course_data``)."""
+    if connection.vendor == "postgresql":
+        return _course_detail_postgresql(user, pk)
     rows = list(courses_for(user).filter(pk=pk).values(*COURSE_FIELDS))
     if not rows:
         raise Course.DoesNotExist
     return course_data(rows)[0]
+
+
+# The course page is the most requested read: PostgreSQL builds its teachers and tests as JSON in
+# the same statement as the course, in the same shapes, order and time format (microseconds only
+# when there are some, "Z" for UTC) as ``course_data`` and the tests' own endpoint give.
+_COURSE_DETAIL_SQL = """
+SELECT c.id, c.name, c.details,
+  (SELECT e.role FROM {enrollment} e WHERE e.course_id = c.id AND e.user_id = %(user)s LIMIT 1),
+  COALESCE((
+    SELECT json_agg(json_build_object(
+      'id', u.id, 'email', u.email, 'first_name', u.first_name, 'last_name', u.last_name) ORDER BY e.id)
+    FROM {enrollment} e JOIN {user} u ON u.id = e.user_id
+    WHERE e.course_id = c.id AND e.role = %(teacher)s), '[]'::json),
+  COALESCE((
+    SELECT json_agg(json_build_object(
+      'id', t.id, 'course', t.course_id, 'name', t.name, 'date', t.date, 'max_score', t.max_score,
+      'results_published', t.results_published,
+      'updated_at', to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN date_trunc('second', t.updated_at) = t.updated_at THEN ''
+                ELSE to_char(t.updated_at AT TIME ZONE 'UTC', '.US') END || 'Z')
+      ORDER BY t.date, t.id)
+    FROM {test} t WHERE t.course_id = c.id), '[]'::json)
+FROM {course} c WHERE c.id = %(course)s
+"""
+
+
+def _course_detail_postgresql(user, pk) -> dict:
+    if not 1 <= int(pk) <= MAX_ID:
+        raise Course.DoesNotExist
+    sql = _COURSE_DETAIL_SQL.format(
+        enrollment=Enrollment._meta.db_table,
+        user=User._meta.db_table,
+        test=Test._meta.db_table,
+        course=Course._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"user": user.pk, "teacher": Role.TEACHER.value, "course": int(pk)})
+        row = cursor.fetchone()
+    if row is None:
+        raise Course.DoesNotExist
+    course_id, name, details, my_role, teachers, tests = row
+    return {"id": course_id, "name": name, "details": details, "teachers": teachers, "tests": tests, "my_role": my_role}
 
 
 class CourseDetailView(generics.GenericAPIView):

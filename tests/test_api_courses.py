@@ -218,3 +218,20 @@ def test_course_tests_are_ordered_by_date(client_for, teacher, course):
     earlier = Test.objects.create(course=course, name="Quiz", date=date(2026, 10, 1))
     body = client_for(teacher).get(f"/api/courses/{course.pk}/").json()
     assert [t["id"] for t in body["tests"]] == [earlier.pk, later.pk]
+
+
+def test_the_course_page_shows_tests_and_teachers_exactly_as_their_own_endpoints_do(client_for, teacher, course, test_):
+    from datetime import UTC, datetime
+
+    # A whole-second timestamp too, where formats most often differ.
+    Test.objects.filter(pk=test_.pk).update(updated_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    second = Test.objects.create(course=course, name="Final", date=test_.date, max_score=Decimal("12.5"))
+    client = client_for(teacher)
+    page = client.get(f"/api/courses/{course.pk}/").json()
+    listed = next(c for c in client.get("/api/courses/").json()["results"] if c["id"] == course.pk)
+    assert page == listed
+    assert page["tests"] == [client.get(f"/api/tests/{t.pk}/").json() for t in (test_, second)]
+    assert page["teachers"] == [
+        {"id": teacher.pk, "email": teacher.email, "first_name": teacher.first_name, "last_name": teacher.last_name}
+    ]
+    assert page["my_role"] == "TEACHER"
