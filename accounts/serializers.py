@@ -23,13 +23,9 @@ class UserSummarySerializer(serializers.Serializer):
     last_name = serializers.CharField(read_only=True)
 
 
-class UserSerializer(serializers.Serializer):
+class UserSerializer(UserSummarySerializer):
     """A user as the API shows it. ``is_admin`` is the Django superuser flag."""
 
-    id = serializers.IntegerField(read_only=True)
-    email = serializers.EmailField(read_only=True)
-    first_name = serializers.CharField(read_only=True)
-    last_name = serializers.CharField(read_only=True)
     social = SocialSerializer(read_only=True)
     is_admin = serializers.BooleanField(read_only=True)
 
