@@ -82,3 +82,14 @@ def test_bulk_seed_inserts_in_bulk_not_row_by_row():
         return len(queries)
 
     assert queries_to_seed(200) == queries_to_seed(10)
+
+
+@pytest.mark.django_db
+def test_the_demo_course_is_in_the_admin_for_its_teacher_and_a_superuser(client):
+    call_command("seed", stdout=StringIO())
+    boss = User.objects.create_superuser("boss@example.com")
+    for user in (User.objects.get(email="grace@hey.com"), boss):
+        client.force_login(user)
+        response = client.get("/admin/courses/course/")
+        assert response.status_code == 200
+        assert "CRUD with Prisma" in response.content.decode()
