@@ -66,6 +66,14 @@ def course(teacher, student):
 
 
 @pytest.fixture
+def classmate(make_user, course):
+    """A second student of ``course``."""
+    user = make_user("classmate@example.com")
+    Enrollment.objects.create(user=user, course=course, role=Role.STUDENT)
+    return user
+
+
+@pytest.fixture
 def other_course(other_teacher):
     course = Course.objects.create(name="Computability")
     Enrollment.objects.create(user=other_teacher, course=course, role=Role.TEACHER)

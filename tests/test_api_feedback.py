@@ -2,16 +2,9 @@
 
 import pytest
 
-from courses.models import Enrollment, Feedback, Role
+from courses.models import Feedback
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def classmate(make_user, course):
-    user = make_user("classmate@example.com")
-    Enrollment.objects.create(user=user, course=course, role=Role.STUDENT)
-    return user
 
 
 def test_student_leaves_feedback(client_for, student, course):

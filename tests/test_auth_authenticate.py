@@ -1,16 +1,16 @@
 """POST /api/auth/authenticate/: trading an emailed one-time code for tokens."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import codes
 from accounts.models import LoginCode, LoginThrottle, User
+from tests.concurrency import run_at_once
 
 LOGIN = "/api/auth/login/"
 AUTHENTICATE = "/api/auth/authenticate/"
@@ -198,21 +198,7 @@ def test_successful_sign_ins_are_not_counted_against_an_address(api, fake_sendgr
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_redemptions_of_one_code_give_exactly_one_success(fake_sendgrid):
     code = ask_code(APIClient(), fake_sendgrid, "ada@example.com")
-    contenders = 4
-    barrier = threading.Barrier(contenders)
-    statuses = []
 
-    def contend():
-        try:
-            barrier.wait()
-            statuses.append(redeem(APIClient(), "ada@example.com", code).status_code)
-        finally:
-            connections.close_all()
+    responses = run_at_once(*[lambda: redeem(APIClient(), "ada@example.com", code)] * 4)
 
-    threads = [threading.Thread(target=contend) for _ in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(statuses) == [200] + [401] * (contenders - 1)
+    assert sorted(response.status_code for response in responses) == [200, 401, 401, 401]

@@ -2,7 +2,6 @@
 
 import base64
 import json
-import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -11,13 +10,13 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import issue_tokens
+from tests.concurrency import run_at_once
 
 PROFILE = "/api/profile/"
 REFRESH = "/api/auth/refresh/"
@@ -255,24 +254,10 @@ def test_a_chain_keeps_its_login_time(student):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refreshes_of_one_token_give_exactly_one_success(make_user):
     raw = issue_tokens(make_user("ada@example.com"))["refresh"]
-    contenders = 4
-    barrier = threading.Barrier(contenders)
-    statuses = []
 
-    def contend():
-        try:
-            barrier.wait()
-            statuses.append(refresh(raw).status_code)
-        finally:
-            connections.close_all()
+    responses = run_at_once(*[lambda: refresh(raw)] * 4)
 
-    threads = [threading.Thread(target=contend) for _ in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(statuses) == [200] + [401] * (contenders - 1)
+    assert sorted(response.status_code for response in responses) == [200, 401, 401, 401]
     assert OutstandingToken.objects.count() == 2
 
 

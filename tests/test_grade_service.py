@@ -1,25 +1,18 @@
 """The grade service on its own: every grade write, its checks, and the history it appends."""
 
-import threading
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
-from courses.models import Course, Enrollment, Role
+from courses.models import Course
 from grading import services
 from grading.models import GradeChange, Test, TestResult
 from gradingsite.errors import Conflict, Invalid
+from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def classmate(make_user, course):
-    user = make_user("classmate@example.com")
-    Enrollment.objects.create(user=user, course=course, role=Role.STUDENT)
-    return user
 
 
 def test_recording_a_result_appends_its_history(test_, student, teacher):
@@ -159,25 +152,13 @@ def test_parse_score_refuses_what_is_not_a_score(raw):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_graders_of_one_student_record_one_result(course, test_, student, teacher):
     """Two requests grading the same student at once: the test's row lock lets exactly one through."""
-    outcomes = []
-    barrier = threading.Barrier(2)
-
-    def grade(score):
-        try:
-            barrier.wait()
-            services.result_record(test=test_, student=student, score=Decimal(score), by=teacher)
-            outcomes.append("created")
-        except Conflict:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=grade, args=(s,)) for s in ("10", "20")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["conflict", "created"]
+    outcomes = run_at_once(
+        *[
+            lambda score=score: services.result_record(test=test_, student=student, score=Decimal(score), by=teacher)
+            for score in ("10", "20")
+        ]
+    )
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "TestResult"]
     assert TestResult.objects.count() == 1
     assert GradeChange.objects.count() == 1
 
@@ -185,27 +166,10 @@ def test_concurrent_graders_of_one_student_record_one_result(course, test_, stud
 @pytest.mark.django_db(transaction=True)
 def test_two_deletes_of_one_result_write_one_history_line(course, test_, student, teacher):
     result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
-    outcomes = []
-    barrier = threading.Barrier(2)
-
-    def delete():
-        try:
-            # Both read the result before either deletes it, as two graders' pages would.
-            loaded = TestResult.objects.select_related("test").get(pk=result.pk)
-            barrier.wait()
-            services.result_delete(result=loaded, by=teacher)
-            outcomes.append("deleted")
-        except Conflict:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=delete) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["conflict", "deleted"]
+    # Both read the result before either deletes it, as two graders' pages would.
+    loaded = [TestResult.objects.select_related("test").get(pk=result.pk) for _ in range(2)]
+    outcomes = run_at_once(*[lambda r=r: services.result_delete(result=r, by=teacher) for r in loaded])
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "NoneType"]
     assert list(GradeChange.objects.values_list("action", flat=True).order_by("id")) == ["created", "deleted"]
 
 
