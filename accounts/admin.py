@@ -8,9 +8,8 @@ anyone's email or admin flag, stay with superusers, as ``PATCH /api/users/{id}/`
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts import user_services
+from accounts import policy, user_services
 from accounts.models import User
-from courses import policy
 
 
 @admin.register(User)

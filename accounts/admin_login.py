@@ -4,7 +4,7 @@ One URL, ``/admin/login/`` (``GradingAdminSite.login`` hands its requests here):
 
 - ``GET`` shows "email me a code"; ``GET ?with=password`` shows Django's password form.
 - ``POST step=request-code`` (``email``) counts the request against the login limits and emails
-  a code to an active user who may use the admin (``courses.policy.can_use_admin``); the answer
+  a code to an active user who may use the admin (``site.may_enter``, the policy's answer); the answer
   is the same for any address, then the "enter the code" form.
 - ``POST step=verify-code`` (``email``, ``code``) checks the code through
   ``accounts.backends.EmailCodeBackend`` and signs the person in with Django's ``login()``.
@@ -26,7 +26,6 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import codes, ratelimit
 from accounts.email import EmailUnavailable
-from courses import policy
 
 CODE_TEMPLATE = "admin/code_login.html"
 PASSWORD_TEMPLATE = "admin/password_login.html"
@@ -98,7 +97,7 @@ def _request_code(site, request, extra_context):
     email = form.cleaned_data["email"]
     try:
         codes.request_login_code(
-            email=email, ip=ratelimit.client_ip(request), create_user=False, allowed=policy.can_use_admin
+            email=email, ip=ratelimit.client_ip(request), create_user=False, allowed=site.may_enter
         )
     except ratelimit.LimitExceeded as exc:
         form.add_error(None, f"Too many sign-in requests. Try again in {max(1, round(exc.wait / 60))} minutes.")
@@ -127,7 +126,7 @@ def _verify_code(site, request, extra_context):
     if user is None:
         form.add_error(None, "That code is wrong, expired or already used. Check the email, or ask for a new code.")
         return _render(site, request, extra_context, form=form, stage="code", status=400, email=email)
-    if not policy.can_use_admin(user):
+    if not site.may_enter(user):
         form = CodeRequestForm({"email": email})
         form.is_valid()
         form.add_error(None, "This account cannot use the admin.")

@@ -78,23 +78,3 @@ def user_summary(user) -> dict:
 
 
 USER_SUMMARY_FIELDS = ("id", "email", "first_name", "last_name")
-
-
-class ResultCourseSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(read_only=True)
-
-
-class StudentResultSerializer(serializers.Serializer):
-    """One of a student's results, with the name of its test and its course."""
-
-    id = serializers.IntegerField(read_only=True)
-    test = serializers.IntegerField(read_only=True)
-    student = serializers.IntegerField(read_only=True)
-    grader = serializers.IntegerField(read_only=True, allow_null=True)
-    score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True)
-    percent = serializers.FloatField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
-    test_name = serializers.CharField(read_only=True)
-    course = ResultCourseSerializer(read_only=True)

@@ -1,13 +1,13 @@
-"""Routes under /api/auth/; the trailing slash is optional."""
-
-from django.urls import re_path
+"""The routes of ``accounts``: /api/auth/…, /api/profile/, /api/users/ and /api/users/{id}/."""
 
 from accounts import views
+from gradingsite.api.routers import Router, SingletonRouter
 
-urlpatterns = [
-    re_path(r"^login/?$", views.LoginView.as_view(), name="auth-login"),
-    re_path(r"^authenticate/?$", views.AuthenticateView.as_view(), name="auth-authenticate"),
-    re_path(r"^refresh/?$", views.RefreshView.as_view(), name="auth-refresh"),
-    re_path(r"^logout/?$", views.LogoutView.as_view(), name="auth-logout"),
-    re_path(r"^logout-all/?$", views.LogoutAllView.as_view(), name="auth-logout-all"),
-]
+router = Router()
+router.register("auth", views.AuthViewSet, basename="auth")
+router.register("users", views.UserViewSet, basename="user")
+
+singletons = SingletonRouter()
+singletons.register("profile", views.ProfileViewSet, basename="profile")
+
+routers = [router, singletons]

@@ -3,7 +3,7 @@
 from django.db import IntegrityError, transaction
 
 from accounts.models import SOCIAL_KEYS, User, normalize_email
-from grading import services as grading_services
+from accounts.signals import user_deleting
 from gradingsite.errors import Conflict
 
 EMAIL_TAKEN = "A user with this email already exists."
@@ -63,6 +63,7 @@ def user_update(*, user: User, **changes) -> User:
 
 @transaction.atomic
 def user_delete(*, user: User, by=None, via: str = "api") -> None:
-    """Delete an account. Its results as a student go with it, each leaving a "deleted" history line."""
-    grading_services.results_delete(results=user.test_results.all(), by=by, via=via)
+    """Delete an account. Its results as a student go with it, each leaving a "deleted" history line
+    (``grading`` receives ``user_deleting``)."""
+    user_deleting.send(sender=User, user=user, by=by, via=via)
     user.delete()

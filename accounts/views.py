@@ -1,17 +1,23 @@
-"""The /api/auth/ endpoints: sign in by emailed code, refresh, log out.
+"""The API's people: sign-in (``/api/auth/``), the caller's profile, and users.
 
 ``login``, ``authenticate`` and ``refresh`` are open (and ignore any Authorization header, so a
 stale token never blocks signing in again); ``logout`` and ``logout-all`` need a valid access token.
+Users are listed and created by admins; a user's own record is read, changed and deleted by the
+user themself or an admin.
 """
 
 from django.contrib.auth import authenticate
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts import codes, ratelimit, tokens
+from accounts import codes, policy, ratelimit, tokens, user_services
+from accounts.models import User, normalize_email
+from accounts.serializers import UserCreateSerializer, UserSerializer, UserUpdateSerializer, social_data, user_data
 from accounts.serializers_auth import (
     AuthenticateSerializer,
     LoginSerializer,
@@ -20,12 +26,15 @@ from accounts.serializers_auth import (
     TokenPairSerializer,
     TokenRefreshSerializer,
 )
+from gradingsite.api.permissions import IsAdmin
 from gradingsite.api.schema import DetailSerializer
-from gradingsite.errors import NotAllowed
+from gradingsite.api.viewsets import ApiViewSet, path_id
+from gradingsite.errors import Invalid, NotAllowed
 
 _DETAIL = OpenApiResponse(DetailSerializer)
 LOGIN_SENT = "If the address can sign in, a sign-in code is on its way to it. It works for 10 minutes."
 WRONG_CODE = "The code is wrong, expired or already used. Ask for a new one."
+WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 
 def _throttled(exc: ratelimit.LimitExceeded) -> exceptions.Throttled:
@@ -33,16 +42,18 @@ def _throttled(exc: ratelimit.LimitExceeded) -> exceptions.Throttled:
     return exceptions.Throttled(wait=exc.wait, detail="Too many sign-in requests.")
 
 
-class _OpenAuthView(APIView):
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
+_OPEN = {"authentication_classes": (), "permission_classes": (AllowAny,)}
+
+
+class AuthViewSet(viewsets.ViewSet):
+    """Sign in by emailed code, refresh, log out."""
+
+    schema_forbidden = True
 
     def get_authenticate_header(self, request):
-        # Without an authentication class DRF would turn a 401 into a 403.
-        return 'Bearer realm="api"'
+        # Without an authentication class (the open actions) DRF would turn a 401 into a 403.
+        return WWW_AUTHENTICATE
 
-
-class LoginView(_OpenAuthView):
     @extend_schema(
         tags=["auth"],
         summary="Email a one-time sign-in code (creates the user if new)",
@@ -50,7 +61,8 @@ class LoginView(_OpenAuthView):
         responses={200: _DETAIL, 429: _DETAIL, 503: _DETAIL},
         auth=[],
     )
-    def post(self, request):
+    @action(detail=False, methods=["post"], **_OPEN)
+    def login(self, request):
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -59,8 +71,6 @@ class LoginView(_OpenAuthView):
             raise _throttled(exc) from None
         return Response({"detail": LOGIN_SENT})
 
-
-class AuthenticateView(_OpenAuthView):
     @extend_schema(
         tags=["auth"],
         summary="Trade an emailed code for tokens",
@@ -69,7 +79,8 @@ class AuthenticateView(_OpenAuthView):
         responses={200: TokenPairSerializer, 401: _DETAIL, 429: _DETAIL},
         auth=[],
     )
-    def post(self, request):
+    @action(detail=False, methods=["post"], **_OPEN)
+    def authenticate(self, request):
         body = AuthenticateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -81,8 +92,6 @@ class AuthenticateView(_OpenAuthView):
         pair = tokens.issue_tokens(user)
         return Response(pair, headers={"Authorization": f"Bearer {pair['access']}"})
 
-
-class RefreshView(_OpenAuthView):
     @extend_schema(
         tags=["auth"],
         summary="Trade a refresh token for a new pair (the old one stops working)",
@@ -90,7 +99,8 @@ class RefreshView(_OpenAuthView):
         responses={200: TokenRefreshSerializer, 401: _DETAIL},
         auth=[],
     )
-    def post(self, request):
+    @action(detail=False, methods=["post"], **_OPEN)
+    def refresh(self, request):
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -102,17 +112,14 @@ class RefreshView(_OpenAuthView):
             headers={"Authorization": f"Bearer {pair['access']}"},
         )
 
-
-class LogoutView(APIView):
-    permission_classes = (IsAuthenticated,)
-
     @extend_schema(
         tags=["auth"],
         summary="Revoke one of the caller's refresh tokens",
         request=LogoutSerializer,
         responses={204: None},
     )
-    def post(self, request):
+    @action(detail=False, methods=["post"], permission_classes=(IsAuthenticated,))
+    def logout(self, request):
         body = LogoutSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -123,17 +130,150 @@ class LogoutView(APIView):
             raise NotAllowed(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-
-class LogoutAllView(APIView):
-    permission_classes = (IsAuthenticated,)
-    schema_forbidden = False  # any signed-in user may log themself out
-
     @extend_schema(
         tags=["auth"],
         summary="Revoke every token of the caller, access tokens included",
         request=None,
         responses={204: None},
     )
-    def post(self, request):
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="logout-all",
+        permission_classes=(IsAuthenticated,),
+        schema_forbidden=False,  # any signed-in user may log themself out
+    )
+    def logout_all(self, request):
         tokens.revoke_all(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileViewSet(viewsets.GenericViewSet):
+    """The caller's own user record."""
+
+    serializer_class = UserSerializer
+    schema_forbidden = False
+
+    @extend_schema(operation_id="profile_retrieve", responses=UserSerializer)
+    def retrieve(self, request):
+        """The caller's own user record."""
+        return Response(user_data(request.user))
+
+
+def target_user(request, pk) -> User:
+    """The user named in the path, when the caller is that user or an admin (404 unknown, 403 other)."""
+    pk = path_id(pk)
+    if pk == request.user.pk:
+        return request.user
+    user = User.objects.filter(pk=pk).first()
+    if user is None:
+        raise exceptions.NotFound
+    if not policy.can_act_on_user(request.user, user):
+        raise NotAllowed("You may only act on your own account.")
+    return user
+
+
+def user_in_path(request, pk) -> User:
+    """The user named in the path, whoever the caller (404 unknown); the caller's policy check follows."""
+    pk = path_id(pk)
+    if pk == request.user.pk:
+        return request.user
+    user = User.objects.filter(pk=pk).first()
+    if user is None:
+        raise exceptions.NotFound
+    return user
+
+
+class UserFilter(filters.FilterSet):
+    email = filters.CharFilter(method="filter_email", help_text="Exact email address (case-insensitive).")
+
+    class Meta:
+        model = User
+        fields = ["email"]
+
+    def filter_email(self, queryset, name, value):
+        return queryset.filter(email=normalize_email(value))
+
+
+USER_ROW_FIELDS = ("id", "email", "first_name", "last_name", "social", "is_superuser")
+
+
+def _user_row(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "social": social_data(row["social"]),
+        "is_admin": row["is_superuser"],
+    }
+
+
+class UserViewSet(ApiViewSet):
+    """Users: admins list and create them; a user themself or an admin reads, changes and deletes one."""
+
+    serializer_class = UserSerializer
+    queryset = User.objects.all()
+    filter_backends = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filterset_class = UserFilter
+    search_fields = ["email", "first_name", "last_name"]
+    ordering_fields = ["id", "email", "first_name", "last_name"]
+    ordering = ["id"]
+    schema_errors = {"POST": ["409"], "PUT": ["409"], "PATCH": ["409"]}
+
+    def get_permissions(self):
+        if self.action in ("list", "create"):
+            return [IsAuthenticated(), IsAdmin()]
+        return super().get_permissions()
+
+    def get_object(self):
+        return target_user(self.request, self.kwargs["pk"])
+
+    @extend_schema(operation_id="users_list", responses=UserSerializer(many=True))
+    def list(self, request):
+        """All users (admins only): list and create."""
+        queryset = self.filter_queryset(self.get_queryset()).values(*USER_ROW_FIELDS)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response([_user_row(row) for row in page])
+
+    @extend_schema(operation_id="users_create", request=UserCreateSerializer, responses={201: UserSerializer})
+    def create(self, request):
+        """All users (admins only): list and create."""
+        serializer = UserCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_services.user_create(**serializer.validated_data)
+        return Response(user_data(user), status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="users_retrieve", responses=UserSerializer)
+    def retrieve(self, request, pk):
+        """One user: the user themself or an admin reads, changes and deletes it."""
+        return Response(user_data(self.get_object()))
+
+    @extend_schema(operation_id="users_update", request=UserUpdateSerializer, responses=UserSerializer)
+    def update(self, request, pk, partial=False):
+        """One user: the user themself or an admin reads, changes and deletes it."""
+        user = self.get_object()
+        serializer = UserUpdateSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        if not policy.can_change_account_flags(request.user):
+            errors = {}
+            if "email" in changes and normalize_email(changes["email"]) != user.email:
+                errors["email"] = ["Only an admin may change the email address."]
+            if "is_admin" in changes and changes["is_admin"] != user.is_superuser:
+                errors["is_admin"] = ["Only an admin may change is_admin."]
+            if errors:
+                raise Invalid(errors)
+        user = user_services.user_update(user=user, **changes)
+        return Response(user_data(user))
+
+    @extend_schema(operation_id="users_partial_update", request=UserUpdateSerializer, responses=UserSerializer)
+    def partial_update(self, request, pk):
+        """One user: the user themself or an admin reads, changes and deletes it."""
+        return self.update(request, pk, partial=True)
+
+    @extend_schema(operation_id="users_destroy", responses={204: None})
+    def destroy(self, request, pk):
+        """One user: the user themself or an admin reads, changes and deletes it."""
+        user_services.user_delete(user=self.get_object(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,20 +5,17 @@ Who sees what (every check calls ``courses.policy``, as the API does):
 - superusers (the API's admins) see and change everything;
 - a teacher sees only the courses they teach and what belongs to them. Another course's page,
   by URL or otherwise, is a 404, as if it didn't exist. A teacher may rename and describe their
-  courses and download their gradebooks; enrollments and feedback are read-only here (a teacher
+  courses (``grading.admin`` adds their tests and gradebook to the course's page); enrollments
+  and feedback are read-only here (a teacher
   enrolls people through the API, which applies the enrollment rules). Creating and deleting
   courses is for the API (where the creator becomes the teacher) or a superuser.
 """
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import Http404
-from django.urls import path, reverse
-from django.utils.html import format_html
 
 from courses import policy
 from courses.models import Course, Enrollment, Feedback, Role
-from grading import csv_io
-from grading.models import Test
 
 
 class CourseScopedAdmin(admin.ModelAdmin):
@@ -106,15 +103,6 @@ class EnrollmentInline(ReadOnlyForTeachersInline):
         return super().get_queryset(request).select_related("user")
 
 
-class TestInline(ReadOnlyForTeachersInline):
-    model = Test
-    fields = ["name", "date", "max_score", "results_published"]
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Course)
 class CourseAdmin(CourseScopedAdmin):
     course_field = "id"
@@ -122,10 +110,8 @@ class CourseAdmin(CourseScopedAdmin):
     list_display = ["name", "teacher_list", "created_at"]
     search_fields = ["name", "details"]
     ordering = ["name"]
-    fields = ["name", "details", "gradebook_link"]
-    readonly_fields = ["gradebook_link"]
-    inlines = [TestInline, EnrollmentInline]
-    actions = ["download_gradebook"]
+    fields = ["name", "details"]
+    inlines = [EnrollmentInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("enrollments__user")
@@ -133,34 +119,6 @@ class CourseAdmin(CourseScopedAdmin):
     @admin.display(description="Teachers")
     def teacher_list(self, course):
         return ", ".join(str(e.user) for e in course.enrollments.all() if e.role == Role.TEACHER)
-
-    @admin.display(description="Gradebook")
-    def gradebook_link(self, course):
-        if not course.pk:
-            return "-"
-        url = reverse("admin:courses_course_gradebook", args=[course.pk])
-        return format_html('<a href="{}">Download the gradebook (CSV)</a>', url)
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.gradebook_view)
-        return [path("<path:object_id>/gradebook.csv", view, name="courses_course_gradebook"), *super().get_urls()]
-
-    def gradebook_view(self, request, object_id):
-        course = self.get_object(request, object_id)
-        if not self.has_view_permission(request, course):
-            raise Http404
-        return csv_io.gradebook_csv_response(course)
-
-    @admin.action(description="Download the gradebook (CSV) of the selected course")
-    def download_gradebook(self, request, queryset):
-        courses = list(queryset[:2])
-        if len(courses) != 1:
-            self.message_user(request, "Select exactly one course to download its gradebook.", messages.WARNING)
-            return None
-        course = courses[0]
-        if not policy.can_manage_course(request.user, course):
-            raise Http404
-        return csv_io.gradebook_csv_response(course)
 
 
 @admin.register(Enrollment)

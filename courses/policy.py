@@ -7,15 +7,26 @@ all call these; nothing else decides access.
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 
+from accounts.policy import (  # the rules about accounts alone, re-exported: ask this module
+    can_act_on_user as can_act_on_user,
+)
+from accounts.policy import (
+    can_change_account_flags as can_change_account_flags,
+)
+from accounts.policy import (
+    can_list_users as can_list_users,
+)
+from accounts.policy import (
+    is_admin as is_admin,
+)
+from accounts.policy import (
+    sees_unpublished_results as sees_unpublished_results,
+)
 from courses.models import Course, Enrollment, Role
 
 
 def _course_id(course) -> int:
     return course if isinstance(course, int) else course.pk
-
-
-def is_admin(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and user.is_superuser)
 
 
 def role_in(user, course) -> str | None:
@@ -66,11 +77,6 @@ def can_enroll(actor, target, course, role: str) -> bool:
 
 def can_unenroll(actor, target, course) -> bool:
     return is_admin(actor) or actor.pk == target.pk or is_teacher_of(actor, course)
-
-
-def can_act_on_user(actor, target) -> bool:
-    """Read or change a user's own record: the user themself or an admin."""
-    return is_admin(actor) or (actor.is_authenticated and actor.pk == target.pk)
 
 
 def can_view_result(user, result) -> bool:
@@ -146,15 +152,6 @@ def result_hidden_from(user, result) -> bool:
     return user.pk == result.student_id and not result.test.results_published and not is_admin(user)
 
 
-def can_change_account_flags(actor) -> bool:
-    """Change a user's ``email`` or ``is_admin``: admins only, even on their own record."""
-    return is_admin(actor)
-
-
-def can_list_users(actor) -> bool:
-    return is_admin(actor)
-
-
 def can_view_members(user, course) -> bool:
     return can_manage_course(user, course)
 
@@ -174,8 +171,3 @@ def feedback_scope(user, course) -> str | None:
 def can_leave_feedback(user, course) -> bool:
     """Only the course's students leave feedback on it."""
     return is_student_of(user, course)
-
-
-def sees_unpublished_results(actor, student) -> bool:
-    """Reading a student's results: an admin sees unpublished ones; the student themself does not."""
-    return is_admin(actor)

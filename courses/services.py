@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from accounts import user_services
 from accounts.models import User, normalize_email
 from courses.models import Course, Enrollment, Feedback, Role
+from courses.signals import course_deleting
 from gradingsite.errors import Conflict
 
 ALREADY_ENROLLED = "This user is already enrolled in this course."
@@ -32,11 +33,12 @@ def course_update(*, course: Course, **changes) -> Course:
     return course
 
 
-def course_delete(*, course: Course, force: bool = False, by: User | None = None) -> None:
-    """Delete a course; with results recorded in it, only when forced (see the grade service)."""
-    from grading import services as grading_services
-
-    grading_services.course_delete(course=course, force=force, by=by)
+@transaction.atomic
+def course_delete(*, course: Course, force: bool = False, by: User | None = None, via: str = "api") -> None:
+    """Delete a course. With results recorded in it, only when forced: ``grading`` refuses otherwise
+    (``Conflict``), and deletes them with their history when forced (it receives ``course_deleting``)."""
+    course_deleting.send(sender=Course, course=course, force=force, by=by, via=via)
+    course.delete()
 
 
 @transaction.atomic

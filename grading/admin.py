@@ -7,18 +7,20 @@ student choices limited to the course's students, each score checked against the
 history in the same transaction; the ORM is never written directly. The test's page also shows
 its statistics and a histogram of percents drawn by the server as SVG.
 
-History (``GradeChange``) is read-only for everyone, superusers included.
+History (``GradeChange``) is read-only for everyone, superusers included. A course's page
+(``courses.admin.CourseAdmin``) gains its tests and its gradebook (CSV) here.
 """
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from courses import policy
-from courses.admin import CourseScopedAdmin
-from grading import reports, services
+from courses.admin import CourseAdmin, CourseScopedAdmin, ReadOnlyForTeachersInline
+from courses.models import Course
+from grading import csv_io, reports, services
 from grading.models import GradeChange, Test, TestResult
 from gradingsite.errors import DomainError
 
@@ -395,3 +397,56 @@ class GradeChangeAdmin(CourseScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# A course's page: its tests and its gradebook --------------------------------------------------
+
+
+class TestInline(ReadOnlyForTeachersInline):
+    model = Test
+    fields = ["name", "date", "max_score", "results_published"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class GradingCourseAdmin(CourseAdmin):
+    """The course's page with what grading adds to it: its tests, and its gradebook as CSV."""
+
+    fields = [*CourseAdmin.fields, "gradebook_link"]
+    readonly_fields = ["gradebook_link"]
+    inlines = [TestInline, *CourseAdmin.inlines]
+    actions = ["download_gradebook"]
+
+    @admin.display(description="Gradebook")
+    def gradebook_link(self, course):
+        if not course.pk:
+            return "-"
+        url = reverse("admin:courses_course_gradebook", args=[course.pk])
+        return format_html('<a href="{}">Download the gradebook (CSV)</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.gradebook_view)
+        return [path("<path:object_id>/gradebook.csv", view, name="courses_course_gradebook"), *super().get_urls()]
+
+    def gradebook_view(self, request, object_id):
+        course = self.get_object(request, object_id)
+        if not self.has_view_permission(request, course):
+            raise Http404
+        return csv_io.gradebook_csv_response(course)
+
+    @admin.action(description="Download the gradebook (CSV) of the selected course")
+    def download_gradebook(self, request, queryset):
+        courses = list(queryset[:2])
+        if len(courses) != 1:
+            self.message_user(request, "Select exactly one course to download its gradebook.", messages.WARNING)
+            return None
+        course = courses[0]
+        if not policy.can_manage_course(request.user, course):
+            raise Http404
+        return csv_io.gradebook_csv_response(course)
+
+
+admin.site.unregister(Course)
+admin.site.register(Course, GradingCourseAdmin)

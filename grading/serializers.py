@@ -9,10 +9,11 @@ schema. The bulk upsert's items are parsed by ``parse_bulk_items``, not by a ser
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from grading import services
-from grading.models import SCORE_DIGITS, SCORE_PLACES, Test, TestResult, percent_of
+from grading.models import SCORE_DIGITS, SCORE_PLACES, GradeChange, Test, TestResult, percent_of
 from gradingsite.api.serializers import (
     MAX_ID,
     StrictBooleanField,
@@ -204,3 +205,123 @@ def _parse_score(item: dict, index: int, errors: list) -> Decimal | None:
     except Invalid as exc:
         errors.append((index, "score", str(exc.detail)))
         return None
+
+
+# A student's results, with their tests' names and courses.
+
+
+class ResultCourseSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class StudentResultSerializer(serializers.Serializer):
+    """One of a student's results, with the name of its test and its course."""
+
+    id = serializers.IntegerField(read_only=True)
+    test = serializers.IntegerField(read_only=True)
+    student = serializers.IntegerField(read_only=True)
+    grader = serializers.IntegerField(read_only=True, allow_null=True)
+    score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True)
+    percent = serializers.FloatField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    test_name = serializers.CharField(read_only=True)
+    course = ResultCourseSerializer(read_only=True)
+
+
+# Reports: statistics, the gradebook, its import, a result's history.
+
+
+class BucketSerializer(serializers.Serializer):
+    to = serializers.IntegerField(help_text="Upper bound: exclusive, except 100 (the last bucket is 90-100).")
+    count = serializers.IntegerField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.IntegerField(help_text="Lower bound, inclusive.")
+        return {"from": fields.pop("from"), **fields}
+
+
+class StatsSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Results recorded.")
+    mean = serializers.FloatField(allow_null=True, help_text="Mean percent; null with no results.")
+    median = serializers.FloatField(allow_null=True)
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    stddev = serializers.FloatField(
+        allow_null=True, help_text="Population standard deviation of the percents (0 for a single result)."
+    )
+
+
+class TestStatsSerializer(StatsSerializer):
+    test = serializers.IntegerField()
+    histogram = BucketSerializer(many=True, help_text="10 buckets of 10 points over percent.")
+
+
+class GradebookTestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    date = serializers.DateField()
+    max_score = serializers.FloatField()
+    stats = StatsSerializer()
+
+
+class GradebookStudentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    scores = serializers.DictField(
+        child=serializers.FloatField(allow_null=True), help_text="Test id → score, null where there is no result."
+    )
+    average_percent = serializers.FloatField(
+        allow_null=True, help_text="Mean percent over the tests with a result, 1 decimal; null if none."
+    )
+
+
+class GradebookSerializer(serializers.Serializer):
+    course = inline_serializer(
+        "GradebookCourse", fields={"id": serializers.IntegerField(), "name": serializers.CharField()}
+    )
+    tests = GradebookTestSerializer(many=True)
+    students = GradebookStudentSerializer(many=True)
+
+
+class ImportCountsSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The row in the file as a spreadsheet numbers it: the header is row 1.")
+    column = serializers.CharField(help_text="The column's header (`email`, a test column), or empty for a whole row.")
+    message = serializers.CharField()
+
+
+class ImportErrorsSerializer(serializers.Serializer):
+    """The file's errors; a bad query parameter (``dry_run``) is a field error like elsewhere instead."""
+
+    errors = ImportErrorSerializer(many=True, required=False)
+
+
+class GradeChangeSerializer(serializers.ModelSerializer):
+    old_score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
+    new_score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
+
+    class Meta:
+        model = GradeChange
+        fields = [
+            "id",
+            "result",
+            "test",
+            "student",
+            "action",
+            "old_score",
+            "new_score",
+            "changed_by",
+            "changed_at",
+            "via",
+        ]
+        read_only_fields = fields

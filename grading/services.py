@@ -351,12 +351,17 @@ def test_delete(*, test: Test, force: bool = False, by=None, via: str = Via.API)
     test.delete()
 
 
-@transaction.atomic
-def course_delete(*, course: Course, force: bool = False, by=None, via: str = Via.API) -> None:
-    """Delete a course. With results recorded in it, only when forced: as for a test."""
+def before_course_delete(*, course: Course, force: bool, by=None, via: str = Via.API, **signal) -> None:
+    """A course is being deleted (``courses.signals.course_deleting``): with results recorded in it,
+    refuse unless forced, as for a test; when forced, delete them, writing their history."""
     results = TestResult.objects.filter(test__course=course)
     if results.exists():
         if not force:
             raise Conflict("This course has recorded results; pass ?force=true to delete it with them.")
         results_delete(results=results, by=by, via=via)
-    course.delete()
+
+
+def before_user_delete(*, user, by=None, via: str = Via.API, **signal) -> None:
+    """An account is being deleted (``accounts.signals.user_deleting``): its results as a student go
+    with it, each leaving a "deleted" history line."""
+    results_delete(results=TestResult.objects.filter(student_id=user.pk), by=by, via=via)

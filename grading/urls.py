@@ -1,12 +1,14 @@
-"""Tests and results. Ids are matched loosely (``[^/]+``) so a bad one is the views' JSON 404."""
+"""The routes of ``grading``: tests, results, reports, and the parts of courses and users that are grades."""
 
-from django.urls import re_path
+from grading import report_views, views
+from gradingsite.api.routers import Router
 
-from grading import views
+router = Router()
+router.register(r"courses/(?P<pk>[^/]+)/tests", views.CourseTestViewSet, basename="course-tests")
+router.register("courses", report_views.GradebookViewSet, basename="course")
+router.register("tests", views.TestViewSet, basename="test")
+router.register(r"tests/(?P<pk>[^/]+)/results", views.TestResultViewSet, basename="test-results")
+router.register("test-results", views.ResultViewSet, basename="testresult")
+router.register("users", views.StudentResultViewSet, basename="user")
 
-urlpatterns = [
-    re_path(r"^courses/(?P<id>[^/]+)/tests/?$", views.CourseTestsView.as_view(), name="course-tests"),
-    re_path(r"^tests/(?P<id>[^/]+)/?$", views.TestDetailView.as_view(), name="test-detail"),
-    re_path(r"^tests/(?P<id>[^/]+)/results/?$", views.TestResultsView.as_view(), name="test-results"),
-    re_path(r"^test-results/(?P<id>[^/]+)/?$", views.TestResultDetailView.as_view(), name="testresult-detail"),
-]
+routers = [router]

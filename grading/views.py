@@ -1,9 +1,14 @@
-"""Tests and results: thin views over the policy (``courses.policy``) and the grade service.
+"""Tests and results: thin viewsets over the policy (``courses.policy``) and the grade service.
 
-Each view fetches the object it is about together with the caller's role in its course (one
+Each viewset fetches the object it is about together with the caller's role in its course (one
 query, ``policy.with_caller_role``), asks the policy, and hands writes to ``grading.services``.
 An object that exists but isn't the caller's to see or change is a 403; a student's own result
 while its test is unpublished reads as absent, a 404.
+
+Routes (``grading/urls.py``): a course's tests (``/api/courses/{id}/tests/``), a test
+(``/api/tests/{id}/``, and its ``stats``), a test's results (``/api/tests/{id}/results/``), one
+result (``/api/test-results/{id}/``, and its ``history``), a student's results
+(``/api/users/{id}/test-results/``). In nested collections ``pk`` is the parent's id.
 """
 
 from decimal import Decimal
@@ -15,36 +20,40 @@ from django.core.paginator import InvalidPage
 from django.db import connections
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Cast, Round
-from django.http import Http404
 from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, status
+from rest_framework import mixins, status
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.views import target_user
 from courses import policy
 from courses.models import Course
-from grading import services
+from grading import reports, services
 from grading.filters import TestResultFilter
 from grading.models import GradeChange, Test, TestResult, percent_of
 from grading.serializers import (
-    MAX_ID,
     BulkErrorSerializer,
     BulkInvalid,
     BulkItemSerializer,
     BulkOutcomeSerializer,
+    GradeChangeSerializer,
     ResultCreateSerializer,
     ResultUpdateSerializer,
+    StudentResultSerializer,
     TestResultSerializer,
     TestSerializer,
+    TestStatsSerializer,
     parse_bulk_items,
     result_data,
 )
 from gradingsite.api.serializers import query_flag
+from gradingsite.api.viewsets import ApiViewSet, get_or_404, swagger_fake
 
 User = get_user_model()
 
@@ -52,21 +61,6 @@ _ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 _FORCE_PARAM = OpenApiParameter(
     "force", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Delete even though results are recorded."
 )
-
-
-def _id(raw) -> int:
-    """A path id as an integer; anything else, or beyond the database's range, is a 404."""
-    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
-        raise Http404
-    value = int(raw)
-    if not 1 <= value <= MAX_ID:
-        raise Http404
-    return value
-
-
-def _fake(view) -> bool:
-    """True while drf-spectacular inspects the view for the schema (no request, no objects)."""
-    return getattr(view, "swagger_fake_view", False)
 
 
 # Permissions: each a one-line question to the policy.
@@ -79,6 +73,17 @@ class CourseTestsPermission(BasePermission):
         if request.method in SAFE_METHODS:
             return policy.can_view_course_tests(request.user, view.course)
         return policy.can_manage_course(request.user, view.course)
+
+
+class TeachesCourse(BasePermission):
+    """Reports over a test's or a result's grades: a teacher of its course, or an admin."""
+
+    message = "Only a teacher of this course or an admin may do this."
+
+    def has_object_permission(self, request, view, obj):
+        if isinstance(obj, Test):
+            return policy.can_manage_test(request.user, obj)
+        return policy.can_manage_result(request.user, obj)
 
 
 class TestPermission(BasePermission):
@@ -112,10 +117,17 @@ class TestResultPermission(BasePermission):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="List a course's tests", parameters=[_ID_PARAM]),
-    post=extend_schema(summary="Add a test to a course", parameters=[_ID_PARAM], responses={201: TestSerializer}),
+    list=extend_schema(operation_id="courses_tests_list", summary="List a course's tests", parameters=[_ID_PARAM]),
+    create=extend_schema(
+        operation_id="courses_tests_create",
+        summary="Add a test to a course",
+        parameters=[_ID_PARAM],
+        responses={201: TestSerializer},
+    ),
 )
-class CourseTestsView(generics.ListCreateAPIView):
+class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewSet):
+    """A course's tests (``/api/courses/{id}/tests/``)."""
+
     serializer_class = TestSerializer
     permission_classes = [IsAuthenticated, CourseTestsPermission]
     filter_backends = [OrderingFilter]
@@ -124,11 +136,10 @@ class CourseTestsView(generics.ListCreateAPIView):
 
     @cached_property
     def course(self) -> Course:
-        queryset = policy.with_caller_role(Course.objects.all(), self.request.user, "pk")
-        return generics.get_object_or_404(queryset, pk=_id(self.kwargs["id"]))
+        return get_or_404(policy.with_caller_role(Course.objects.all(), self.request.user, "pk"), self.kwargs["pk"])
 
     def get_queryset(self):
-        if _fake(self):
+        if swagger_fake(self):
             return Test.objects.none()
         return Test.objects.filter(course_id=self.course.pk)
 
@@ -137,35 +148,46 @@ class CourseTestsView(generics.ListCreateAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Read a test", parameters=[_ID_PARAM]),
-    put=extend_schema(summary="Replace a test", parameters=[_ID_PARAM]),
-    patch=extend_schema(summary="Change a test", parameters=[_ID_PARAM]),
-    delete=extend_schema(
+    retrieve=extend_schema(operation_id="tests_retrieve", summary="Read a test", parameters=[_ID_PARAM]),
+    update=extend_schema(operation_id="tests_update", summary="Replace a test", parameters=[_ID_PARAM]),
+    partial_update=extend_schema(operation_id="tests_partial_update", summary="Change a test", parameters=[_ID_PARAM]),
+    destroy=extend_schema(
+        operation_id="tests_destroy",
         summary="Delete a test",
         parameters=[_ID_PARAM, _FORCE_PARAM],
         responses={204: None},
     ),
 )
-class TestDetailView(generics.RetrieveUpdateDestroyAPIView):
+class TestViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, ApiViewSet):
+    """A test: its course's members and admins read it; its teachers and admins change or delete it."""
+
     serializer_class = TestSerializer
     permission_classes = [IsAuthenticated, TestPermission]
     schema_errors = {"DELETE": ["409"]}
 
     def get_queryset(self):
-        if _fake(self):
+        if swagger_fake(self):
             return Test.objects.none()
         return policy.with_caller_role(Test.objects.all(), self.request.user)
-
-    def get_object(self):
-        test = generics.get_object_or_404(self.get_queryset(), pk=_id(self.kwargs["id"]))
-        self.check_object_permissions(self.request, test)
-        return test
 
     def perform_update(self, serializer):
         serializer.instance = services.test_update(test=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
         services.test_delete(test=instance, force=query_flag(self.request, "force"), by=self.request.user)
+
+    @extend_schema(
+        operation_id="tests_stats",
+        summary="A test's statistics over its results' percents",
+        description="Computed by the database over each result's `percent`. `stddev` is the population "
+        "standard deviation. With no results, `count` is 0, the statistics are null and the buckets empty.",
+        parameters=[_ID_PARAM],
+        responses={200: TestStatsSerializer},
+        tags=["reports"],
+    )
+    @action(detail=True, permission_classes=[IsAuthenticated, TeachesCourse])
+    def stats(self, request, pk):
+        return Response(reports.test_stats(self.get_object()))
 
 
 # Results.
@@ -212,21 +234,19 @@ def with_row_columns(queryset, max_score):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="List a test's results", parameters=[_ID_PARAM]),
-    post=extend_schema(
+    list=extend_schema(operation_id="tests_results_list", summary="List a test's results", parameters=[_ID_PARAM]),
+    create=extend_schema(
+        operation_id="tests_results_create",
         summary="Grade one student",
         parameters=[_ID_PARAM],
         request=ResultCreateSerializer,
         responses={201: TestResultSerializer},
     ),
-    put=extend_schema(
-        summary="Create or update many results (all or nothing)",
-        parameters=[_ID_PARAM],
-        request=BulkItemSerializer(many=True),
-        responses={200: BulkOutcomeSerializer, 400: BulkErrorSerializer},
-    ),
 )
-class TestResultsView(generics.ListCreateAPIView):
+class TestResultViewSet(ApiViewSet):
+    """A test's results (``/api/tests/{id}/results/``): its course's teachers and admins list them,
+    grade one student (``POST``) or many at once (``PUT``, all or nothing)."""
+
     serializer_class = TestResultSerializer
     permission_classes = [IsAuthenticated, ManageTestResultsPermission]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
@@ -237,11 +257,10 @@ class TestResultsView(generics.ListCreateAPIView):
 
     @cached_property
     def test(self) -> Test:
-        queryset = policy.with_caller_role(Test.objects.all(), self.request.user)
-        return generics.get_object_or_404(queryset, pk=_id(self.kwargs["id"]))
+        return get_or_404(policy.with_caller_role(Test.objects.all(), self.request.user), self.kwargs["pk"])
 
     def get_queryset(self):
-        if _fake(self):
+        if swagger_fake(self):
             return TestResult.objects.none()
         return with_row_columns(TestResult.objects.filter(test_id=self.test.pk), self.test.max_score)
 
@@ -249,7 +268,7 @@ class TestResultsView(generics.ListCreateAPIView):
         # The object a PUT changes is the test's set of results; DRF's OPTIONS metadata asks for it.
         return self.test
 
-    def list(self, request, *args, **kwargs):
+    def list(self, request, pk):
         queryset = self.filter_queryset(self.get_queryset()).values_list(*_ROW_COLUMNS)
         return self.get_paginated_response(result_rows(self._page_rows(queryset)))
 
@@ -289,7 +308,7 @@ class TestResultsView(generics.ListCreateAPIView):
             cursor.execute(sql, params)
             return cursor.fetchall()
 
-    def create(self, request, *args, **kwargs):
+    def create(self, request, pk):
         serializer = ResultCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -304,7 +323,14 @@ class TestResultsView(generics.ListCreateAPIView):
         )
         return Response(result_data(result), status=status.HTTP_201_CREATED)
 
-    def put(self, request, *args, **kwargs):
+    @extend_schema(
+        operation_id="tests_results_update",
+        summary="Create or update many results (all or nothing)",
+        parameters=[_ID_PARAM],
+        request=BulkItemSerializer(many=True),
+        responses={200: BulkOutcomeSerializer, 400: BulkErrorSerializer},
+    )
+    def bulk_update(self, request, pk):
         try:
             typed, errors = parse_bulk_items(request.data)
         except BulkInvalid as exc:
@@ -330,42 +356,49 @@ def _bulk_error(detail: str, errors) -> Response:
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Read a result", parameters=[_ID_PARAM], responses={200: TestResultSerializer}),
-    put=extend_schema(
+    retrieve=extend_schema(
+        operation_id="test_results_retrieve",
+        summary="Read a result",
+        parameters=[_ID_PARAM],
+        responses={200: TestResultSerializer},
+    ),
+    update=extend_schema(
+        operation_id="test_results_update",
         summary="Change a result's score",
         parameters=[_ID_PARAM],
         request=ResultUpdateSerializer,
         responses={200: TestResultSerializer},
     ),
-    patch=extend_schema(
+    partial_update=extend_schema(
+        operation_id="test_results_partial_update",
         summary="Change a result's score",
         parameters=[_ID_PARAM],
         request=ResultUpdateSerializer,
         responses={200: TestResultSerializer},
     ),
-    delete=extend_schema(summary="Delete a result", parameters=[_ID_PARAM], responses={204: None}),
+    destroy=extend_schema(
+        operation_id="test_results_destroy", summary="Delete a result", parameters=[_ID_PARAM], responses={204: None}
+    ),
 )
-class TestResultDetailView(generics.RetrieveUpdateDestroyAPIView):
+class ResultViewSet(mixins.DestroyModelMixin, ApiViewSet):
+    """One result: the student reads their own (published) one; teachers of the course and admins
+    read, change and delete it, and read its history."""
+
     serializer_class = TestResultSerializer
     permission_classes = [IsAuthenticated, TestResultPermission]
 
     def get_queryset(self):
-        if _fake(self):
+        if swagger_fake(self):
             return TestResult.objects.none()
         queryset = TestResult.objects.select_related("test")
         return policy.with_caller_role(queryset, self.request.user, "test__course_id")
 
-    def get_object(self):
-        result = generics.get_object_or_404(self.get_queryset(), pk=_id(self.kwargs["id"]))
-        self.check_object_permissions(self.request, result)
-        return result
-
-    def retrieve(self, request, *args, **kwargs):
+    def retrieve(self, request, pk):
         return Response(result_data(self.get_object()))
 
-    def update(self, request, *args, **kwargs):
+    def update(self, request, pk, partial=False):
         result = self.get_object()
-        serializer = ResultUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer = ResultUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         result = services.result_update(
@@ -377,5 +410,95 @@ class TestResultDetailView(generics.RetrieveUpdateDestroyAPIView):
         )
         return Response(result_data(result))
 
+    def partial_update(self, request, pk):
+        return self.update(request, pk, partial=True)
+
     def perform_destroy(self, instance):
         services.result_delete(result=instance, by=self.request.user, via=GradeChange.Via.API)
+
+    @extend_schema(
+        operation_id="test_results_history",
+        summary="A result's grade history, oldest first",
+        parameters=[_ID_PARAM],
+        responses=GradeChangeSerializer(many=True),
+        tags=["reports"],
+    )
+    @action(
+        detail=True,
+        serializer_class=GradeChangeSerializer,
+        permission_classes=[IsAuthenticated, TeachesCourse],
+        filter_backends=[OrderingFilter],
+        ordering_fields=["changed_at", "id"],
+        ordering=["changed_at", "id"],
+    )
+    def history(self, request, pk):
+        """A result's history, oldest first: one line per create, update and delete."""
+        result = self.get_object()
+        page = self.paginate_queryset(self.filter_queryset(GradeChange.objects.filter(result_id=result.pk)))
+        return self.get_paginated_response(GradeChangeSerializer(page, many=True).data)
+
+
+class StudentResultViewSet(ApiViewSet):
+    """A user's results as a student (``/api/users/{id}/test-results/``), each with its test's name
+    and its course: the user themself (published results only) and admins (all of them)."""
+
+    serializer_class = StudentResultSerializer
+    queryset = TestResult.objects.all()
+    filter_backends = [OrderingFilter]
+
+    @extend_schema(operation_id="users_test_results_list", responses=StudentResultSerializer(many=True))
+    @action(
+        detail=True,
+        url_path="test-results",
+        url_name="test-results",
+        ordering_fields=["id", "score", "created_at", "updated_at", "test_name", "test_date"],
+        ordering=["test_date", "id"],
+    )
+    def test_results(self, request, pk):
+        """A user's results as a student, each with its test's name and its course.
+
+        The student themself doesn't see results of tests whose results are not published; an admin
+        sees them all. Rows are read with ``values()`` in one query (plus the page count).
+        """
+        student = target_user(request, pk)
+        queryset = self.get_queryset().filter(student_id=student.pk)
+        if not policy.sees_unpublished_results(request.user, student):
+            queryset = queryset.filter(test__results_published=True)
+        queryset = queryset.annotate(
+            test_name=F("test__name"),
+            test_date=F("test__date"),
+            max_score=F("test__max_score"),
+            course_id=F("test__course_id"),
+            course_name=F("test__course__name"),
+        ).values(
+            "id",
+            "test_id",
+            "student_id",
+            "grader_id",
+            "score",
+            "created_at",
+            "updated_at",
+            "test_name",
+            "test_date",
+            "max_score",
+            "course_id",
+            "course_name",
+        )
+        page = self.paginate_queryset(self.filter_queryset(queryset))
+        return self.get_paginated_response(
+            [
+                {
+                    "id": row["id"],
+                    "test": row["test_id"],
+                    "student": row["student_id"],
+                    "grader": row["grader_id"],
+                    "score": row["score"],
+                    "percent": percent_of(row["score"], row["max_score"]),
+                    "created_at": row["created_at"],
+                    "updated_at": row["updated_at"],
+                    "test_name": row["test_name"],
+                    "course": {"id": row["course_id"], "name": row["course_name"]},
+                }
+                for row in page
+            ]
+        )

@@ -25,5 +25,9 @@ class GradingAdminSite(admin.AdminSite):
 
         return admin_login.login(request, self, extra_context)
 
+    def may_enter(self, user) -> bool:
+        """Whether this user may sign in here (asked by the sign-in page before it emails a code)."""
+        return policy.can_use_admin(user)
+
     def has_permission(self, request):
-        return policy.can_use_admin(request.user)
+        return self.may_enter(request.user)

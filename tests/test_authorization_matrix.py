@@ -1,7 +1,8 @@
 """Who may call what: every route of the URLconf, every method, every role: the expected status.
 
-The routes are enumerated from the URLconf, so a new endpoint without an entry here fails
-``test_matrix_covers_every_route_and_method``. The roles are the contract's: anonymous, a
+The routes are enumerated from the API's routers, so a new endpoint without an entry here fails
+``test_matrix_covers_every_route_and_method``; a route under /api/ that no router made fails
+``test_every_api_route_comes_from_a_router``. The roles are the contract's: anonymous, a
 stranger (enrolled nowhere), a student of the course, a teacher of another course, the course's
 teacher, an admin. Every refused write (any 4xx to POST/PUT/PATCH/DELETE) must leave the
 database exactly as it was.
@@ -20,7 +21,7 @@ from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import services as grading
 from grading.models import GradeChange, Test, TestResult
-from tests.api_routes import METHODS, api_routes, methods_of
+from tests.api_routes import METHODS, NOT_OPERATIONS, api_routes, api_url_names
 
 ROLES = ("anonymous", "stranger", "student", "other_teacher", "teacher", "admin")
 OPEN = "open"  # an endpoint anyone may call: its own status, never 401/403 for lack of a role
@@ -101,15 +102,15 @@ MATRIX = {
         {"email": "enrollee@example.com", "role": "STUDENT"},
         course_staff(201),
     ),
-    ("course-feedback", "GET"): ("/api/courses/{course}/feedback/", None, MEMBERS),
-    ("course-feedback", "POST"): (
+    ("course-feedback-list", "GET"): ("/api/courses/{course}/feedback/", None, MEMBERS),
+    ("course-feedback-list", "POST"): (
         "/api/courses/{course}/feedback/",
         {"feedback": "Lovely."},
         by_role(401, 403, 201, 403, 403, 403),
     ),
     # Tests and results.
-    ("course-tests", "GET"): ("/api/courses/{course}/tests/", None, MEMBERS),
-    ("course-tests", "POST"): (
+    ("course-tests-list", "GET"): ("/api/courses/{course}/tests/", None, MEMBERS),
+    ("course-tests-list", "POST"): (
         "/api/courses/{course}/tests/",
         {"name": "Quiz", "date": "2026-12-24"},
         course_staff(201),
@@ -122,13 +123,13 @@ MATRIX = {
     ),
     ("test-detail", "PATCH"): ("/api/tests/{test}/", {"name": "Midterm 2"}, course_staff(200)),
     ("test-detail", "DELETE"): ("/api/tests/{test}/", None, course_staff(409)),  # results are recorded
-    ("test-results", "GET"): ("/api/tests/{test}/results/", None, course_staff(200)),
-    ("test-results", "POST"): (
+    ("test-results-list", "GET"): ("/api/tests/{test}/results/", None, course_staff(200)),
+    ("test-results-list", "POST"): (
         "/api/tests/{test}/results/",
         lambda w, user: {"student": w["classmate"].pk, "score": 50},
         course_staff(201),
     ),
-    ("test-results", "PUT"): (
+    ("test-results-list", "PUT"): (
         "/api/tests/{test}/results/",
         lambda w, user: [{"student": w["classmate"].pk, "score": 50}],
         course_staff(200),
@@ -142,12 +143,12 @@ MATRIX = {
     ("course-gradebook", "GET"): ("/api/courses/{course}/gradebook/", None, course_staff(200)),
     ("course-gradebook-csv", "GET"): ("/api/courses/{course}/gradebook.csv", None, course_staff(200)),
     ("course-gradebook-import", "POST"): ("/api/courses/{course}/gradebook/import/", "csv", course_staff(200)),
-    ("test-result-history", "GET"): ("/api/test-results/{result}/history/", None, course_staff(200)),
+    ("testresult-history", "GET"): ("/api/test-results/{result}/history/", None, course_staff(200)),
 }
 
 # Routes open to anyone: a method they don't take is a 405 even without a token.
 OPEN_ROUTES = {"auth-login", "auth-authenticate", "auth-refresh"}
-ROUTES = {name: (path, view) for path, name, view in api_routes()}
+ROUTES = {name: (path, methods) for path, name, methods in api_routes()}
 
 
 def _cases():
@@ -157,9 +158,9 @@ def _cases():
 
 
 def _unsupported_cases():
-    for name, (_, view) in sorted(ROUTES.items()):
+    for name, (_, methods) in sorted(ROUTES.items()):
         for method in METHODS:
-            if method in methods_of(view):
+            if method in methods:
                 continue
             for role in ("anonymous", "student", "admin"):
                 if role == "anonymous":
@@ -266,9 +267,13 @@ def test_methods_a_route_does_not_take(client_for, world, name, method, role, ex
 
 
 def test_matrix_covers_every_route_and_method():
-    routes = {(name, method) for name, (_, view) in ROUTES.items() for method in methods_of(view)}
+    routes = {(name, method) for name, (_, methods) in ROUTES.items() for method in methods}
     assert sorted(routes - set(MATRIX)) == [], "routes without an entry in the authorization matrix"
     assert sorted(set(MATRIX) - routes) == [], "matrix entries for routes the URLconf doesn't have"
+
+
+def test_every_api_route_comes_from_a_router():
+    assert api_url_names() - NOT_OPERATIONS == set(ROUTES)
 
 
 def test_matrix_paths_match_the_urlconf():

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
+from courses import services as course_services
 from courses.models import Course
 from grading import services
 from grading.models import GradeChange, Test, TestResult
@@ -133,8 +134,8 @@ def test_deleting_a_graded_test_needs_force(test_, student, teacher):
 def test_deleting_a_graded_course_needs_force(course, test_, student, teacher):
     services.result_record(test=test_, student=student, score=Decimal("60"), by=teacher)
     with pytest.raises(Conflict):
-        services.course_delete(course=course)
-    services.course_delete(course=course, force=True)
+        course_services.course_delete(course=course)
+    course_services.course_delete(course=course, force=True)
     assert not Course.objects.exists() and not Test.objects.exists()
 
 

@@ -58,8 +58,8 @@ def test_course_list_queries_do_not_grow(client_for, teacher, student):
     add_courses(198)
     large, body = queries_for(client, "/api/courses/")
     assert body["count"] == 200
-    # auth user, count, page (with my_role), teachers, tests
-    assert small == large == 5
+    # auth user, count, the page (each course with my_role, and its teachers and tests as JSON)
+    assert small == large == 3
 
 
 def test_course_detail_is_two_queries(client_for, student, course, test_):
@@ -67,7 +67,7 @@ def test_course_detail_is_two_queries(client_for, student, course, test_):
     with CaptureQueriesContext(connection) as captured:
         response = client.get(f"/api/courses/{course.pk}/")
     assert response.status_code == 200
-    # auth user; the course with my_role, its teachers and its tests (PostgreSQL builds the lists)
+    # auth user; the course with my_role, its teachers and its tests (the database writes the lists)
     assert len(captured) == 2
 
 

@@ -6,6 +6,8 @@ what its view declares, so a generated client knows every status and its JSON bo
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_parameter_type, get_doc
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 
 DETAIL_SCHEMA = {
@@ -72,6 +74,20 @@ class ApiAutoSchema(AutoSchema):
         codes.update(str(code) for code in extra.get(self.method, ()))
         codes.update(str(code) for code in extra.get("*", ()))
         return codes
+
+    def get_description(self):
+        # A viewset's operation is described by its action's docstring; the viewset's own docstring is
+        # about the code (drf-spectacular would give it to every action without one).
+        if not hasattr(self.view, "action"):
+            return super().get_description()
+        return get_doc(getattr(self.view, self.view.action, None))
+
+    def _resolve_path_parameters(self, variables):
+        # Every variable in an API path is an id: a positive integer (anything else is a 404).
+        return [
+            build_parameter_type(name=name, location=OpenApiParameter.PATH, schema={"type": "integer"})
+            for name in variables
+        ]
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)

@@ -1,0 +1,49 @@
+"""What the API's viewsets share: ids in paths, and the objects they name."""
+
+from django.http import Http404
+from rest_framework import viewsets
+
+from gradingsite.api.serializers import MAX_ID
+
+
+def path_id(raw) -> int:
+    """A path id as an integer; anything else (``abc``, ``-1``, ``1.5``, beyond bigint) is a 404."""
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
+        raise Http404
+    value = int(raw)
+    if not 1 <= value <= MAX_ID:
+        raise Http404
+    return value
+
+
+def get_or_404(queryset, raw_id):
+    """The row of ``queryset`` with this path id, or a 404."""
+    try:
+        return queryset.get(pk=path_id(raw_id))
+    except queryset.model.DoesNotExist:
+        raise Http404 from None
+
+
+class ApiViewSet(viewsets.GenericViewSet):
+    """A viewset of the API. Any path segment reaches it as an id; ``path_id`` decides."""
+
+    lookup_value_regex = "[^/]+"
+
+    # Set per viewset or per @action (an action's options must name attributes of the class).
+    filterset_class = None
+    search_fields = None
+    ordering_fields = None
+    ordering = None
+    # How the schema documents refusals (gradingsite.api.schema.ApiAutoSchema).
+    schema_forbidden = True
+    schema_errors: dict = {}
+
+    def get_object(self):
+        obj = get_or_404(self.get_queryset(), self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+
+def swagger_fake(view) -> bool:
+    """True while drf-spectacular inspects the view for the schema (no request user, no objects)."""
+    return getattr(view, "swagger_fake_view", False)

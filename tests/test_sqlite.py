@@ -1,0 +1,55 @@
+"""``make run`` serves from SQLite: the representations the database writes are the same there.
+
+The course page's teachers and tests are written as JSON by the database (``gradingsite.sql``);
+this runs the demo data on a fresh SQLite file in a separate process and reads the API as a client
+would.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+READ_THE_API = """
+import json
+from django.test import Client
+from accounts.models import User
+from accounts.tokens import issue_tokens
+from courses.models import Course
+
+teacher = User.objects.get(email="grace@hey.com")
+client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION="Bearer " + issue_tokens(teacher)["access"])
+course = Course.objects.get(name="CRUD with Prisma")
+out = {
+    "course": client.get(f"/api/courses/{course.pk}/").json(),
+    "list": client.get("/api/courses/").json(),
+    "tests": client.get(f"/api/courses/{course.pk}/tests/").json(),
+}
+print(json.dumps(out))
+"""
+
+
+def _run(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+
+
+def test_the_course_page_on_sqlite_matches_the_tests_endpoint(tmp_path):
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    _run("migrate", "--noinput", env=env)
+    _run("seed", env=env)
+    body = json.loads(_run("shell", "--verbosity", "0", "-c", READ_THE_API, env=env).stdout.splitlines()[-1])
+
+    course = body["course"]
+    assert course["my_role"] == "TEACHER"
+    assert [t["email"] for t in course["teachers"]] == ["grace@hey.com"]
+    assert set(course["teachers"][0]) == {"id", "email", "first_name", "last_name"}
+    # The embedded tests are the tests endpoint's rows: same keys, types, order and time format.
+    assert len(course["tests"]) == 3
+    assert course["tests"] == body["tests"]["results"]
+    assert all(t["results_published"] is True and t["updated_at"].endswith("Z") for t in course["tests"])
+    assert body["list"]["results"] == [course]
