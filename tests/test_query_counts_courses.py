@@ -127,3 +127,27 @@ def test_a_students_results_queries_do_not_grow(client_for, student, teacher, co
     assert body["count"] == 200
     # auth user, count, page: the caller reading their own results needs no lookup of the user
     assert small == large == 3
+
+
+@pytest.mark.parametrize("n", [1, 50])
+def test_a_course_page_is_two_queries_for_any_number_of_teachers_and_tests(client_for, student, course, n):
+    teachers = User.objects.bulk_create(User(email=f"teacher{i}@example.com") for i in range(n))
+    Enrollment.objects.bulk_create(Enrollment(user=t, course=course, role=Role.TEACHER) for t in teachers)
+    Test.objects.bulk_create(Test(course=course, name=f"T{i}", date=date(2026, 12, 1)) for i in range(n))
+    client = client_for(student)
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get(f"/api/courses/{course.pk}/").json()
+    assert len(body["teachers"]) == n + 1 and len(body["tests"]) == n
+    # auth user; the course with my_role, its teachers and its tests
+    assert len(captured) == 2
+
+
+@pytest.mark.parametrize("n", [2, 200])
+def test_reading_a_user_is_one_query_whatever_the_number_of_users(client_for, admin_user, student, n):
+    User.objects.bulk_create(User(email=f"many{i}@example.com") for i in range(n))
+    client = client_for(admin_user)
+    for path in (f"/api/users/{student.pk}/", "/api/profile/"):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        # auth user, and for another user than the caller, that user
+        assert len(captured) == (2 if "users" in path else 1)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from courses.models import Enrollment, Role
+from courses.models import Course, Enrollment, Role
 from grading import services
 from grading.models import Test, TestResult
 
@@ -83,3 +83,59 @@ def test_reading_one_result_runs_two_queries(client_for, teacher, student, test_
 def test_reading_one_test_runs_two_queries(client_for, student, test_):
     # AUTH, the test with the caller's role.
     assert _count(client_for(student), "get", f"/api/tests/{test_.pk}/") == AUTH + 1
+
+
+def _graded(test, teacher, n, prefix):
+    """n more students of the test's course, each with a result on it."""
+    students = _students(test.course, n, prefix)
+    services.results_upsert(test=test, items=[(s.pk, Decimal(i % 100)) for i, s in enumerate(students)], by=teacher)
+    return students
+
+
+@pytest.mark.parametrize("n", [2, 200])
+def test_reading_a_test_or_a_result_runs_two_queries_whatever_else_is_recorded(client_for, teacher, test_, n):
+    students = _graded(test_, teacher, n, "r")
+    result = TestResult.objects.get(test=test_, student=students[0])
+    client = client_for(teacher)
+    # AUTH, the object with the caller's role.
+    assert _count(client, "get", f"/api/tests/{test_.pk}/") == AUTH + 1
+    assert _count(client, "get", f"/api/test-results/{result.pk}/") == AUTH + 1
+
+
+@pytest.mark.parametrize("n", [2, 200])
+def test_stats_run_three_queries_for_any_size(client_for, teacher, test_, n):
+    _graded(test_, teacher, n, "s")
+    # AUTH, the test with the caller's role, the statistics.
+    assert _count(client_for(teacher), "get", f"/api/tests/{test_.pk}/stats/") == AUTH + 2
+
+
+@pytest.mark.parametrize("n", [2, 200])
+def test_history_runs_four_queries_for_any_length(client_for, teacher, test_, student, n):
+    result = services.result_record(test=test_, student=student, score=Decimal(0), by=teacher)
+    for score in range(1, n):
+        result = services.result_update(result=result, score=Decimal(score % 100), by=teacher)
+    # AUTH, the result with its test and the caller's role, COUNT(*), the page.
+    assert _count(client_for(teacher), "get", f"/api/test-results/{result.pk}/history/?page_size=1000") == AUTH + 3
+
+
+@pytest.mark.parametrize("elsewhere", [0, 180])
+def test_a_students_first_page_runs_three_queries_whatever_they_have_elsewhere(client_for, student, course, elsewhere):
+    """20 results in one course, and none or 180 more in other courses: the same queries for the first page."""
+    teacher = User.objects.create_user("t@example.com")
+
+    def take_tests(course, n, day):
+        Enrollment.objects.get_or_create(user=student, course=course, defaults={"role": Role.STUDENT})
+        tests = Test.objects.bulk_create(
+            [Test(course=course, name=f"T{i}", date=date(2026, 1, 1) + timedelta(days=day + i)) for i in range(n)]
+        )
+        TestResult.objects.bulk_create([TestResult(test=t, student=student, grader=teacher, score=1) for t in tests])
+
+    take_tests(course, 20, day=0)
+    for i in range(elsewhere // 20):
+        take_tests(Course.objects.create(name=f"Other {i}"), 20, day=100 + 20 * i)
+    client = client_for(student)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/api/users/{student.pk}/test-results/", {"page_size": 20})
+    assert response.json()["count"] == 20 + elsewhere
+    # AUTH, COUNT(*), the page.
+    assert len(queries) == AUTH + 2
