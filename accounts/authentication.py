@@ -2,7 +2,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication as _SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from accounts.models import User
 from accounts.tokens import issued_before_revocation, token_user_id
+from gradingsite.sql import Statement
+
+
+# Every authenticated request loads its user: compiled once (gradingsite.sql.Statement).
+_USER = Statement(lambda pk: User.objects.filter(pk=pk))
 
 
 class JWTAuthentication(_SimpleJWTAuthentication):
@@ -22,10 +28,16 @@ class JWTAuthentication(_SimpleJWTAuthentication):
         return super().get_raw_token(b" ".join(parts))
 
     def get_user(self, validated_token):
-        if token_user_id(validated_token) is None:
+        user_id = token_user_id(validated_token)
+        if user_id is None:
             # Only a token signed with our key gets here, but it must still never become a 500.
             raise AuthenticationFailed(_("Token contained no recognizable user identification"), code="token_not_valid")
-        user = super().get_user(validated_token)
+        users = _USER.objects(pk=user_id)
+        if not users:
+            raise AuthenticationFailed(_("User not found"), code="user_not_found")
+        user = users[0]
+        if not user.is_active:
+            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         if issued_before_revocation(user, validated_token):
             raise AuthenticationFailed(_("Token has been revoked"), code="token_revoked")
         return user

@@ -138,6 +138,10 @@ DATABASES = {
         ssl_require=env_bool("DATABASE_SSL_REQUIRE", False),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+    # Parameters bound by the server: psycopg prepares a statement a connection runs again and
+    # again (after 5 runs), so PostgreSQL plans it once instead of on every request.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -79,6 +79,15 @@ def test_gunicorn_config_follows_heroku_env(monkeypatch, web_concurrency):
     assert config["control_socket_disable"] is True
 
 
+def test_gunicorn_keeps_connections_alive_past_the_routers_idle_timeout():
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    # The sync worker closes the connection after every response; gthread keeps it.
+    assert config["worker_class"] == "gthread"
+    assert config["threads"] >= 2
+    # Heroku's router closes idle keep-alive connections after 90 s: it must close first.
+    assert config["keepalive"] > 90
+
+
 def test_app_json_generates_the_secrets_and_asks_for_email_settings():
     app = json.loads((ROOT / "app.json").read_text())
     env = app["env"]
