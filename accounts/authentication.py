@@ -6,7 +6,6 @@ from accounts.models import User
 from accounts.tokens import issued_before_revocation, token_user_id
 from gradingsite.sql import Statement
 
-
 # Every authenticated request loads its user: compiled once (gradingsite.sql.Statement).
 _USER = Statement(lambda pk: User.objects.filter(pk=pk))
 

@@ -5,7 +5,9 @@
 -- BENCH_PAIRS (one "test_id student_id" per line); thread i of n takes pairs i, i+n, i+2n, ...
 -- so no pair is graded twice and every request should be a 201.
 --
--- Each thread counts its responses by status class; done() prints one JSON line for run.py.
+-- BENCH_TOKEN, when not empty, is sent as a bearer token (GET / goes without one).
+-- Each thread counts its responses by status class, and 201s apart (every POST must be one);
+-- done() prints one JSON line for run.py.
 
 local token = os.getenv("BENCH_TOKEN")
 local mode = os.getenv("BENCH_MODE") or "get"
@@ -21,8 +23,10 @@ function setup(thread)
 end
 
 function init(args)
-    counts = { s2xx = 0, s3xx = 0, s4xx = 0, s5xx = 0, s409 = 0 }
-    wrk.headers["Authorization"] = "Bearer " .. token
+    counts = { s2xx = 0, s201 = 0, s3xx = 0, s4xx = 0, s5xx = 0, s409 = 0 }
+    if token ~= nil and token ~= "" then
+        wrk.headers["Authorization"] = "Bearer " .. token
+    end
     if mode == "post" then
         wrk.method = "POST"
         wrk.headers["Content-Type"] = "application/json"
@@ -56,6 +60,8 @@ end
 function response(status, headers, body)
     if status == 409 then
         counts.s409 = counts.s409 + 1
+    elseif status == 201 then
+        counts.s201 = counts.s201 + 1
     end
     if status >= 500 then
         counts.s5xx = counts.s5xx + 1
@@ -69,7 +75,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-    local total = { s2xx = 0, s3xx = 0, s4xx = 0, s5xx = 0, s409 = 0 }
+    local total = { s2xx = 0, s201 = 0, s3xx = 0, s4xx = 0, s5xx = 0, s409 = 0 }
     for _, thread in ipairs(threads) do
         local c = thread:get("counts")
         for k, v in pairs(c) do
@@ -77,10 +83,10 @@ function done(summary, latency, requests)
         end
     end
     io.write(string.format(
-        'BENCH_JSON {"duration_us": %d, "requests": %d, "s2xx": %d, "s3xx": %d, "s4xx": %d, "s5xx": %d, '
+        'BENCH_JSON {"duration_us": %d, "requests": %d, "s2xx": %d, "s201": %d, "s3xx": %d, "s4xx": %d, "s5xx": %d, '
             .. '"s409": %d, "connect_errors": %d, "read_errors": %d, "write_errors": %d, "timeouts": %d, '
             .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
-        summary.duration, summary.requests, total.s2xx, total.s3xx, total.s4xx, total.s5xx, total.s409,
+        summary.duration, summary.requests, total.s2xx, total.s201, total.s3xx, total.s4xx, total.s5xx, total.s409,
         summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout,
         latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max
     ))

@@ -1,21 +1,27 @@
 #!/usr/bin/env python3
-"""Load benchmark of the API under production settings, compared with the original Node app.
+"""Load benchmark of the API as production serves it, per worker, against the original Node app.
 
 What it does, start to end (nothing outside this machine is touched):
 
 1. creates a fresh PostgreSQL database ``bench_<random>`` on the server of ``$DATABASE_URL``
-   (default ``postgres://postgres@127.0.0.1:5432``; user ``postgres`` with trust auth);
-2. migrates it and loads ``manage.py seed --students 1000 --tests 20 --courses 3``;
-3. gets access tokens with ``manage.py issue_token`` for a bulk course's teacher and a student;
-4. starts gunicorn as production runs it (``gunicorn.conf.py``: sync workers, access log; DEBUG off,
-   generated ``SECRET_KEY``/``JWT_SECRET``), 2 workers bound to ``127.0.0.1:<port>``, no control socket;
-5. runs wrk (``bench/requests.lua``) at 16 and 64 connections, ~10 s each, against five endpoints;
-   the POST grades a fresh (test, student) pair on every request, so each should be a 201;
-6. prints requests/s (2xx only) and p50/p99 latency per endpoint, writes ``bench/RESULTS.md``,
-   stops gunicorn and drops the database.
+   (default ``postgres://postgres@127.0.0.1:5432``; user ``postgres`` with trust auth), migrates it
+   and loads the issue's data set: ``manage.py seed --students 1000 --tests 20 --courses 1`` (one
+   course of 1,000 students x 20 tests), then, in one ``manage.py shell``, users up to 2,000 and
+   courses up to 50, among them 40 courses of 50 tests in which one student has 2,000 results, and
+   a course whose own students the POST grades;
+2. gets access tokens with ``manage.py issue_token``;
+3. starts one gunicorn per worker count of ``--workers`` (default ``1,2``), each with the Procfile's
+   ``web`` command and ``gunicorn.conf.py``, ``WEB_CONCURRENCY`` set to that count, on
+   ``127.0.0.1:<free port>``, DEBUG off, generated ``SECRET_KEY``/``JWT_SECRET``;
+4. checks every endpoint once on every server (status and size; the POST must answer 201), warms
+   every server up, then runs wrk (``bench/requests.lua``) at 16 and 64 connections against seven
+   endpoints, alternating the servers run by run (1 worker, 2 workers, 1 worker, ...);
+5. prints requests/s (2xx only), p50/p99 per run, then a table per endpoint and worker count with
+   requests/s per worker and the ratio to the Node app, writes it to ``bench/RESULTS.md``, stops
+   the servers and drops the database.
 
 Run it from the project root: ``.venv/bin/python bench/run.py`` (``--help`` for options). Needs
-``wrk`` (``apt-get install wrk``). It takes about three minutes.
+``wrk`` (``apt-get install wrk``). It takes about six minutes.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import json
 import os
 import platform
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -32,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,34 +49,46 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV_BIN = ROOT / ".venv" / "bin"
 
-# Requests/s of the original app (Node 20, Hapi, Prisma 6) on this machine at 16 connections.
-BASELINE_16 = {
+# Requests/s of the original app (Node 20, Hapi, Prisma 6), one process, on this machine with the
+# same data (from the issue). Node runs JavaScript on one core: these are its figures per core.
+NODE = {
+    "root": 18_800,
+    "profile": 590,
     "course": 490,
-    "results": 140,
-    "user_results": 490,
-    "profile": 650,
-    "post_result": 330,
+    "results": 166,
+    "user_results": 540,
+    "post_result": 337,
 }
+ENDPOINT_KEYS = ["root", "profile", "course", "results", "user_results", "user_results_2000", "post_result"]
 
-STUDENTS, TESTS, COURSES = 1000, 20, 3
+# The issue's data set: 2,000 users, 50 courses, one course of 1,000 students x 20 tests.
+STUDENTS, TESTS = 1000, 20
+USERS, COURSES = 2000, 50
+# The student with many results: this many courses of this many tests, a result in each.
+HEAVY_COURSES, HEAVY_TESTS = 40, 50
+# The POST makes at most this many requests per second: enough fresh pairs for any run.
+POST_MAX_RATE = 3000
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", default="16,64", help="comma-separated connection counts (default 16,64)")
+    parser.add_argument(
+        "--workers", default="1,2", help="comma-separated WEB_CONCURRENCY values, one server each (default 1,2)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--port", type=int, default=0, help="port for gunicorn (default: a free one)")
     parser.add_argument(
         "--gunicorn-arg",
         action="append",
         default=[],
-        help="one more gunicorn argument, e.g. --gunicorn-arg=--threads=4",
+        help="one more gunicorn argument for every server, e.g. --gunicorn-arg=--threads=4",
     )
-    parser.add_argument("--only", default="", help="comma-separated endpoint keys to run (default: all)")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs per endpoint and connection count; the best is kept (default 1)"
+        "--only", default="", help=f"comma-separated endpoint keys to run (default: all of {','.join(ENDPOINT_KEYS)})"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds over every run; each figure is the median round's (default 1)"
     )
     parser.add_argument("--keep-db", action="store_true", help="don't drop the database at the end")
     parser.add_argument("--output", default=str(BENCH / "RESULTS.md"), help="markdown file to write")
@@ -77,111 +97,87 @@ def main() -> int:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
     connections = [int(c) for c in args.connections.split(",") if c.strip()]
-    port = args.port or _free_port()
+    worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    keys = ENDPOINT_KEYS
+    if args.only:
+        wanted = {key.strip() for key in args.only.split(",")}
+        unknown = wanted - set(ENDPOINT_KEYS)
+        if unknown:
+            sys.exit(f"unknown endpoint key(s) {', '.join(sorted(unknown))}: choose from {', '.join(ENDPOINT_KEYS)}")
+        keys = [key for key in ENDPOINT_KEYS if key in wanted]
+    rounds = max(1, args.repeat)
 
     server = _server_url(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres")
     db_name = f"bench_{secrets.token_hex(4)}"
     env = _production_env(_with_db(server, db_name))
 
-    gunicorn = None
-    log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    servers: list[Server] = []
     _psql(server, f'CREATE DATABASE "{db_name}"')
     try:
-        _step(f"database {db_name}: migrate")
-        _manage(env, "migrate", "--noinput", quiet=True)
-        _step(f"seed --students {STUDENTS} --tests {TESTS} --courses {COURSES}")
-        started = time.monotonic()
-        _manage(env, "seed", "--students", str(STUDENTS), "--tests", str(TESTS), "--courses", str(COURSES))
-        print(f"    seeded in {time.monotonic() - started:.1f} s")
-        world = _world(env)
-        teacher_token = _manage(env, "issue_token", world["teacher_email"], capture=True).strip()
-        post_teacher_token = _manage(env, "issue_token", world["post_teacher_email"], capture=True).strip()
-        student_token = _manage(env, "issue_token", world["student_email"], capture=True).strip()
+        world = _prepare(env)
+        endpoints = {key: _endpoint(key, world) for key in keys}
+        # One file of fresh (test, student) pairs per POST run, made in one go before any load.
+        post_runs = rounds * len(connections) * len(worker_counts) if "post_result" in endpoints else 0
+        pair_files = _fresh_pairs(env, world, post_runs + len(worker_counts), args.duration)
+        check_pairs = pair_files[post_runs:]
 
-        _step(f"gunicorn: {args.workers} workers on 127.0.0.1:{port} (log: {log.name})")
-        gunicorn = subprocess.Popen(  # noqa: S603
-            [
-                str(VENV_BIN / "gunicorn"),
-                "gradingsite.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(args.workers),
-                "--no-control-socket",
-                *args.gunicorn_arg,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base, gunicorn)
-
-        endpoints = {
-            "course": ("GET /api/courses/{id}/", f"/api/courses/{world['course_id']}/", teacher_token),
-            "results": (
-                "GET /api/tests/{id}/results/?page_size=1000",
-                f"/api/tests/{world['test_id']}/results/?page_size=1000",
-                teacher_token,
-            ),
-            "user_results": (
-                "GET /api/users/{id}/test-results/?page_size=20",
-                f"/api/users/{world['student_id']}/test-results/?page_size=20",
-                student_token,
-            ),
-            "profile": ("GET /api/profile/", "/api/profile/", student_token),
-            "post_result": ("POST /api/tests/{id}/results/", None, post_teacher_token),
-        }
-        if args.only:
-            wanted = {key.strip() for key in args.only.split(",")}
-            endpoints = {key: value for key, value in endpoints.items() if key in wanted}
-
-        _check_responses(base, endpoints)
-        _step("warm-up: 2 s per GET endpoint")
-        for _, path, token in endpoints.values():
-            if path:
-                _wrk(base + path, token, connections=16, duration=2, threads=args.threads)
-
-        # Rounds over every endpoint rather than repeats back to back: a burst of other work on the
-        # machine then spoils one run of several endpoints instead of every run of one.
-        best: dict[tuple[str, int], dict] = {}
-        for round_ in range(1, max(1, args.repeat) + 1):
-            for key, (label, path, token) in endpoints.items():
-                for conns in connections:
-                    extra = {}
-                    if key == "post_result":
-                        # Enough fresh (test, student) pairs for far more requests than a run can make.
-                        pairs = _fresh_pairs(env, world, 3000 * args.duration, conns)
-                        extra = {"BENCH_MODE": "post", "BENCH_PAIRS": pairs}
-                    _step(f"{label} at {conns} connections for {args.duration} s (round {round_})")
-                    load = os.getloadavg()[0]
-                    url = base + (path or "/")
-                    stats = _wrk(url, token, connections=conns, duration=args.duration, threads=args.threads, env=extra)
-                    row = _row(key, label, conns, stats, load)
-                    print(
-                        f"    {row['rps']:8.1f} req/s (2xx)   p50 {row['p50']:7.1f} ms   p99 {row['p99']:7.1f} ms"
-                        f"   non-2xx {row['non_2xx']}   errors {row['errors']}   (load before: {load:.2f})"
+        for count in worker_counts:
+            servers.append(Server.start(env, count, args.gunicorn_arg))
+        for srv in servers:
+            srv.wait_until_up()
+        for srv, pairs in zip(servers, check_pairs, strict=True):
+            _step(f"{srv.workers} worker(s): check each endpoint once")
+            for key, endpoint in endpoints.items():
+                _check(srv.base, endpoint, pairs if key == "post_result" else None)
+        _step("warm-up: 2 s per GET endpoint and server")
+        for srv in servers:
+            for endpoint in endpoints.values():
+                if endpoint["method"] == "GET":
+                    _wrk(
+                        srv.base + endpoint["path"], endpoint["token"], connections=16, duration=2, threads=args.threads
                     )
-                    kept = best.get((key, conns))
-                    if kept is None or row["rps"] > kept["rps"]:
-                        best[(key, conns)] = row
-        rows = list(best.values())
-        table = _table(rows, connections)
+
+        # The servers take turns run by run (A B A B ...), and rounds go over everything rather than
+        # repeating one run back to back: a burst of other work on the machine then spoils one run
+        # of several configurations instead of every run of one.
+        runs: dict[tuple[str, int, int], list[dict]] = {}
+        post_files = iter(pair_files[:post_runs])
+        for round_ in range(1, rounds + 1):
+            for key, endpoint in endpoints.items():
+                for conns in connections:
+                    for srv in servers:
+                        extra = {}
+                        if key == "post_result":
+                            extra = {"BENCH_MODE": "post", "BENCH_PAIRS": next(post_files)}
+                        load = os.getloadavg()[0]
+                        stats = _wrk(
+                            srv.base + (endpoint["path"] or "/"),
+                            endpoint["token"],
+                            connections=conns,
+                            duration=args.duration,
+                            threads=args.threads,
+                            env=extra,
+                        )
+                        row = _row(stats, load)
+                        runs.setdefault((key, srv.workers, conns), []).append(row)
+                        print(
+                            f"    [{round_}] {endpoint['label']:<44} {srv.workers}w @{conns:<3} "
+                            f"{row['rps']:8.1f} req/s  p50 {row['p50']:6.1f} ms  p99 {row['p99']:6.1f} ms"
+                            f"  non-2xx {row['non_2xx']}  errors {row['errors']}"
+                            + (f"  non-201 {row['non_201']}" if key == "post_result" else "")
+                            + f"  (load {load:.2f})",
+                            flush=True,
+                        )
+        table = _table(endpoints, runs, worker_counts, connections)
         print("\n" + table)
-        _write_results(Path(args.output), table, args)
+        _write_results(Path(args.output), table, args, rounds, worker_counts, servers)
         print(f"\nwritten to {args.output}")
         return 0
     finally:
         for path in _PAIR_FILES:
             Path(path).unlink(missing_ok=True)
-        if gunicorn is not None:
-            os.killpg(gunicorn.pid, signal.SIGTERM)
-            try:
-                gunicorn.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(gunicorn.pid, signal.SIGKILL)
+        for srv in servers:
+            srv.stop()
         if args.keep_db:
             print(f"kept database {db_name}")
         else:
@@ -209,14 +205,14 @@ def _with_db(server: str, name: str) -> str:
 
 
 def _production_env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"}}
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY=secrets.token_urlsafe(50),
         JWT_SECRET=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         # The tokens must outlive the whole run.
-        ACCESS_TOKEN_MINUTES="120",
+        ACCESS_TOKEN_MINUTES="240",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -243,35 +239,130 @@ def _manage(env: dict, *args: str, capture: bool = False, quiet: bool = False) -
     return ""
 
 
-_WORLD = """
-import json
+# Everything the issue's data set has beyond the seed, in bulk (a few seconds): users up to USERS,
+# courses up to COURSES, each with a teacher; HEAVY_COURSES of them with HEAVY_TESTS tests and the
+# heavy student's result in each; and the POST course, whose students are the remaining users (not
+# the bulk course's, so the results the POST adds never show in another endpoint's data).
+_EXTRA = """
+import json, random
+from datetime import date, timedelta
+from decimal import Decimal
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
 from accounts.models import User
 from courses.models import Course, Enrollment, Role
-from grading.models import Test
-course = Course.objects.get(name="Bulk course 001")
-post_course = Course.objects.get(name="Bulk course 003")
-test = Test.objects.filter(course=course).order_by("date", "id").first()
-student = User.objects.get(email="student00001@bulk.example.com")
-enrolled = Enrollment.objects.filter(course=post_course, role=Role.STUDENT).order_by("user_id")
-students = list(enrolled.values_list("user_id", flat=True))
-print(json.dumps({
-    "course_id": course.pk,
-    "test_id": test.pk,
-    "results": test.results.count(),
+from grading.models import Test, TestResult
+
+rng = random.Random(7)
+with transaction.atomic():
+    new_courses = {courses} - Course.objects.count()
+    teachers = User.objects.bulk_create(
+        [User(email=f"teacher-x{{i:03d}}@bench.example.com", first_name="Teacher", last_name=f"X{{i:03d}}",
+              password=make_password(None)) for i in range(new_courses)]
+    )
+    heavy = User.objects.create(email="student-heavy@bench.example.com", first_name="Heavy", last_name="Student")
+    others = User.objects.bulk_create(
+        [User(email=f"student-p{{i:04d}}@bench.example.com", first_name="Student", last_name=f"P{{i:04d}}",
+              password=make_password(None)) for i in range({users} - User.objects.count())]
+    )
+    courses = Course.objects.bulk_create(
+        [Course(name=f"Bench course {{i:03d}}", details="Load-test data.") for i in range(new_courses)]
+    )
+    Enrollment.objects.bulk_create(
+        [Enrollment(user=t, course=c, role=Role.TEACHER) for t, c in zip(teachers, courses)]
+        + [Enrollment(user=heavy, course=c, role=Role.STUDENT) for c in courses[:{heavy_courses}]]
+        + [Enrollment(user=s, course=courses[-1], role=Role.STUDENT) for s in others]
+    )
+    tests = Test.objects.bulk_create(
+        [Test(course=c, name=f"Test {{m:02d}}", date=date(2025, 1, 1) + timedelta(days=m))
+         for c in courses[:{heavy_courses}] for m in range(1, {heavy_tests} + 1)]
+    )
+    grader = {{c.pk: t.pk for t, c in zip(teachers, courses)}}
+    TestResult.objects.bulk_create(
+        [TestResult(test=t, student=heavy, grader_id=grader[t.course_id], score=Decimal(rng.randint(0, 10_000)) / 100)
+         for t in tests],
+        batch_size=1000,
+    )
+    bulk_course = Course.objects.get(name="Bulk course 001")
+    bulk_test = Test.objects.filter(course=bulk_course).order_by("date", "id").first()
+    student = User.objects.get(email="student00001@bulk.example.com")
+print(json.dumps({{
+    "users": User.objects.count(),
+    "courses": Course.objects.count(),
+    "results": TestResult.objects.count(),
+    "course_id": bulk_course.pk,
+    "test_id": bulk_test.pk,
+    "test_results": bulk_test.results.count(),
     "teacher_email": "teacher001@bulk.example.com",
-    "post_course_id": post_course.pk,
-    "post_teacher_email": "teacher003@bulk.example.com",
     "student_id": student.pk,
     "student_email": student.email,
-    "post_students": students,
-}))
+    "student_results": TestResult.objects.filter(student=student).count(),
+    "heavy_id": heavy.pk,
+    "heavy_email": heavy.email,
+    "heavy_results": TestResult.objects.filter(student=heavy).count(),
+    "post_course_id": courses[-1].pk,
+    "post_teacher_email": teachers[-1].email,
+    "post_students": [s.pk for s in others],
+}}))
 """
 
 
-def _world(env: dict) -> dict:
-    world = json.loads(_manage(env, "shell", "-c", _WORLD, capture=True))
-    print(f"    course {world['course_id']}, test {world['test_id']} with {world['results']} results")
+def _prepare(env: dict) -> dict:
+    db = env["DATABASE_URL"].rsplit("/", 1)[1]
+    _step(f"database {db}: migrate")
+    _manage(env, "migrate", "--noinput", quiet=True)
+    started = time.monotonic()
+    _step(f"seed --students {STUDENTS} --tests {TESTS} --courses 1, then the rest of the data set")
+    _manage(env, "seed", "--students", str(STUDENTS), "--tests", str(TESTS), "--courses", "1", quiet=True)
+    code = _EXTRA.format(users=USERS, courses=COURSES, heavy_courses=HEAVY_COURSES, heavy_tests=HEAVY_TESTS)
+    world = json.loads(_manage(env, "shell", "-c", code, capture=True))
+    print(
+        f"    {world['users']} users, {world['courses']} courses, {world['results']} results"
+        f" (test {world['test_id']}: {world['test_results']}; student {world['student_id']}:"
+        f" {world['student_results']}; student {world['heavy_id']}: {world['heavy_results']})"
+        f" in {time.monotonic() - started:.1f} s"
+    )
+    for who in ("teacher", "post_teacher", "student", "heavy"):
+        world[f"{who}_token"] = _manage(env, "issue_token", world[f"{who}_email"], capture=True).strip()
     return world
+
+
+def _endpoint(key: str, world: dict) -> dict:
+    course, test = world["course_id"], world["test_id"]
+    student, heavy = world["student_id"], world["heavy_id"]
+    table = {
+        "root": ("GET /", "/", None, None),
+        "profile": ("GET /api/profile/", "/api/profile/", "student", None),
+        "course": ("GET /api/courses/{id}/", f"/api/courses/{course}/", "teacher", None),
+        "results": (
+            "GET /api/tests/{id}/results/?page_size=1000",
+            f"/api/tests/{test}/results/?page_size=1000",
+            "teacher",
+            world["test_results"],
+        ),
+        "user_results": (
+            f"GET /api/users/{{id}}/test-results/ ({world['student_results']:,})",
+            f"/api/users/{student}/test-results/",
+            "student",
+            world["student_results"],
+        ),
+        "user_results_2000": (
+            f"GET /api/users/{{id}}/test-results/ ({world['heavy_results']:,})",
+            f"/api/users/{heavy}/test-results/",
+            "heavy",
+            world["heavy_results"],
+        ),
+        "post_result": ("POST /api/tests/{id}/results/", None, "post_teacher", None),
+    }
+    label, path, who, count = table[key]
+    return {
+        "key": key,
+        "label": label,
+        "method": "POST" if key == "post_result" else "GET",
+        "path": path,
+        "token": world[f"{who}_token"] if who else "",
+        "count": count,
+    }
 
 
 _FRESH_TESTS = """
@@ -288,44 +379,121 @@ print(json.dumps([t.pk for t in tests]))
 _PAIR_FILES: list[str] = []
 
 
-def _fresh_pairs(env: dict, world: dict, needed: int, tag: int) -> str:
-    """New tests with no results in the POST course, and a file of (test, student) pairs to grade."""
+def _fresh_pairs(env: dict, world: dict, files: int, duration: int) -> list[str]:
+    """Files of fresh (test, student) pairs to grade, one per POST run, from new tests of the POST course."""
+    if not files:
+        return []
     students = world["post_students"]
-    code = _FRESH_TESTS.format(course_id=int(world["post_course_id"]), count=-(-needed // len(students)))
+    per_file = -(-POST_MAX_RATE * duration // len(students))
+    code = _FRESH_TESTS.format(course_id=int(world["post_course_id"]), count=per_file * files)
     test_ids = json.loads(_manage(env, "shell", "-c", code, capture=True))
-    handle, path = tempfile.mkstemp(prefix=f"bench-pairs-{tag}-", suffix=".txt")
-    _PAIR_FILES.append(path)
-    with os.fdopen(handle, "w") as out:
-        for test_id in test_ids:  # test by test, as a teacher grades: concurrent POSTs share a test
-            for student_id in students:
-                out.write(f"{test_id} {student_id}\n")
-    return path
+    paths = []
+    for n in range(files):
+        handle, path = tempfile.mkstemp(prefix=f"bench-pairs-{n}-", suffix=".txt")
+        _PAIR_FILES.append(path)
+        paths.append(path)
+        with os.fdopen(handle, "w") as out:
+            # Test by test, as a teacher grades: concurrent POSTs grade the same test.
+            for test_id in test_ids[n * per_file : (n + 1) * per_file]:
+                for student_id in students:
+                    out.write(f"{test_id} {student_id}\n")
+    return paths
 
 
-def _wait_until_up(base: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit("gunicorn exited while starting: see its log")
+class Server:
+    """One gunicorn, started with the Procfile's web command and WEB_CONCURRENCY=workers."""
+
+    def __init__(self, workers: int, port: int, process: subprocess.Popen, log: str):
+        self.workers = workers
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = process
+        self.log = log
+
+    @classmethod
+    def start(cls, env: dict, workers: int, extra_args: list[str]) -> Server:
+        port = _free_port()
+        command = _web_command()
+        command[0] = str(VENV_BIN / command[0])
+        # Bound to loopback only (the Procfile's [::]:$PORT would listen on every address).
+        command += ["--bind", f"127.0.0.1:{port}", "--no-control-socket", *extra_args]
+        log = tempfile.NamedTemporaryFile(prefix=f"bench-gunicorn-{workers}w-", suffix=".log", delete=False)  # noqa: SIM115
+        _step(f"gunicorn, WEB_CONCURRENCY={workers}, on 127.0.0.1:{port}: {shlex.join(command[1:])} (log: {log.name})")
+        process = subprocess.Popen(  # noqa: S603
+            command,
+            cwd=ROOT,
+            env=dict(env, WEB_CONCURRENCY=str(workers), PORT=str(port)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return cls(workers, port, process, log.name)
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"gunicorn exited while starting: see {self.log}")
+            try:
+                with urllib.request.urlopen(self.base + "/", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        print(f"    {self.workers} worker(s) up: {self.worker_class()}")
+                        return
+            except OSError:
+                time.sleep(0.2)
+        sys.exit(f"gunicorn did not answer within 30 s: see {self.log}")
+
+    def worker_class(self) -> str:
+        """The worker class gunicorn reports it uses (sync with threads > 1 silently becomes gthread)."""
+        for line in Path(self.log).read_text(errors="replace").splitlines():
+            if "Using worker: " in line:
+                return line.split("Using worker: ", 1)[1].strip()
+        return "?"
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            with urllib.request.urlopen(base + "/", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("gunicorn did not answer within 30 s")
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def _check_responses(base: str, endpoints: dict) -> None:
-    """One request per GET endpoint before loading it: a 4xx/5xx here would make the numbers meaningless."""
-    for label, path, token in endpoints.values():
-        if not path:
-            continue
-        request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+def _web_command() -> list[str]:
+    """The Procfile's web command as a list, with $PORT left for gunicorn.conf.py to read."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == "web":
+            return shlex.split(command)
+    sys.exit("the Procfile has no web process")
+
+
+def _check(base: str, endpoint: dict, pairs: str | None) -> None:
+    """One request before any load: a wrong status here would make the numbers meaningless."""
+    headers = {"Authorization": f"Bearer {endpoint['token']}"} if endpoint["token"] else {}
+    if endpoint["method"] == "POST":
+        test_id, student_id = Path(pairs).read_text().split("\n", 1)[0].split()
+        url = f"{base}/api/tests/{test_id}/results/"
+        body = json.dumps({"student": int(student_id), "score": 73.5}).encode()
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        expected = 201
+    else:
+        request = urllib.request.Request(base + endpoint["path"], headers=headers)  # noqa: S310
+        expected = 200
+    try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            body = json.loads(response.read())
-        size = len(body["results"]) if isinstance(body, dict) and "results" in body else 1
-        print(f"    {label}: {response.status}, {size} item(s)")
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    if status != expected:
+        sys.exit(f"{endpoint['label']}: expected {expected}, got {status}: {raw[:300]!r}")
+    body = json.loads(raw)
+    items = len(body["results"]) if isinstance(body, dict) and "results" in body else 1
+    total = f" of {body['count']}" if isinstance(body, dict) and "count" in body else ""
+    print(f"    {endpoint['label']}: {status}, {items} item(s){total}, {len(raw):,} bytes")
+    if endpoint["count"] is not None and body.get("count") != endpoint["count"]:
+        sys.exit(f"{endpoint['label']}: expected a count of {endpoint['count']}, got {body.get('count')}")
 
 
 def _wrk(url: str, token: str, *, connections: int, duration: int, threads: int, env: dict | None = None) -> dict:
@@ -348,45 +516,58 @@ def _wrk(url: str, token: str, *, connections: int, duration: int, threads: int,
     raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
 
 
-def _row(key: str, label: str, connections: int, stats: dict, load: float) -> dict:
+def _row(stats: dict, load: float) -> dict:
     seconds = stats["duration_us"] / 1e6
     return {
         "load": load,
-        "key": key,
-        "label": label,
-        "connections": connections,
         "rps": stats["s2xx"] / seconds,
         "p50": stats["p50_us"] / 1000,
         "p99": stats["p99_us"] / 1000,
         "non_2xx": stats["requests"] - stats["s2xx"],
+        "non_201": stats["requests"] - stats["s201"],
         "errors": stats["connect_errors"] + stats["read_errors"] + stats["write_errors"] + stats["timeouts"],
     }
 
 
-def _table(rows: list[dict], connections: list[int]) -> str:
-    header = ["Endpoint", "Node @16"]
+def _median_run(rows: list[dict]) -> dict:
+    """The run with the median rate (the lower of the two middle ones for an even count)."""
+    ordered = sorted(rows, key=lambda row: row["rps"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _table(endpoints: dict, runs: dict, worker_counts: list[int], connections: list[int]) -> str:
+    header = ["Endpoint", "Node", "workers"]
     for conns in connections:
         header += [f"req/s @{conns}", f"p50 ms @{conns}", f"p99 ms @{conns}"]
-    header += ["vs Node @16", "non-2xx", "load avg"]
+    header += ["req/s per worker", "per worker / Node", "non-2xx", "load avg"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    by_key: dict[str, dict[int, dict]] = {}
-    for row in rows:
-        by_key.setdefault(row["key"], {})[row["connections"]] = row
-    for key, runs in by_key.items():
-        first = next(iter(runs.values()))
-        cells = [f"`{first['label']}`", str(BASELINE_16[key])]
-        for conns in connections:
-            run = runs.get(conns)
-            cells += [f"{run['rps']:.0f}", f"{run['p50']:.1f}", f"{run['p99']:.1f}"] if run else ["", "", ""]
-        at16 = runs.get(16)
-        cells.append(f"{at16['rps'] / BASELINE_16[key]:.2f}x" if at16 else "")
-        cells.append(str(sum(run["non_2xx"] + run["errors"] for run in runs.values())))
-        cells.append(" / ".join(f"{run['load']:.1f}" for run in runs.values()))
-        lines.append("| " + " | ".join(cells) + " |")
+    for key, endpoint in endpoints.items():
+        node = NODE.get(key)
+        for workers in worker_counts:
+            cells = [f"`{endpoint['label']}`", f"{node:,}" if node else "-", str(workers)]
+            kept, bad, loads = [], 0, []
+            for conns in connections:
+                rows = runs.get((key, workers, conns), [])
+                # For the POST every answer must be a 201: a 200 counts too.
+                miss = "non_201" if key == "post_result" else "non_2xx"
+                bad += sum(row[miss] + row["errors"] for row in rows)
+                if not rows:
+                    cells += ["", "", ""]
+                    continue
+                run = _median_run(rows)
+                kept.append(run)
+                loads.append(run["load"])
+                cells += [f"{run['rps']:,.0f}", f"{run['p50']:.1f}", f"{run['p99']:.1f}"]
+            per_worker = max((run["rps"] for run in kept), default=0) / workers
+            cells.append(f"{per_worker:,.0f}")
+            cells.append(f"{per_worker / node:.2f}x" if node and kept else "-")
+            cells.append(str(bad))
+            cells.append(" / ".join(f"{load:.1f}" for load in loads))
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _write_results(path: Path, table: str, args) -> None:
+def _write_results(path: Path, table: str, args, rounds: int, worker_counts: list[int], servers: list[Server]) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
         cwd=ROOT,
@@ -394,17 +575,33 @@ def _write_results(path: Path, table: str, args) -> None:
         text=True,
         check=False,
     ).stdout.strip()
-    extra = f" (also {' '.join(args.gunicorn_arg)})" if args.gunicorn_arg else " (sync)"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    command = shlex.join(_web_command() + args.gunicorn_arg)
+    worker_class = ", ".join(sorted({srv.worker_class() for srv in servers}))
+    changes = " with local changes" if dirty else ""
     text = f"""# Load benchmark results
 
-Written by `bench/run.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{commit or "?"}`, on
-{os.cpu_count()} CPU cores ({platform.machine()}, Python {platform.python_version()}).
-gunicorn with production settings, {args.workers} workers{extra}, PostgreSQL on the same machine; wrk with
-{args.threads} threads, {args.duration} s per run, from 127.0.0.1, best of {max(1, args.repeat)} run(s) each. Data:
-`seed --students {STUDENTS} --tests {TESTS} --courses {COURSES}`. Requests/s count 2xx responses only;
-"non-2xx" adds up every other response and socket error over the kept runs of that endpoint. "Node @16"
-is the original app on the same machine. "load avg" is the machine's 1-minute load average just
-before each kept run (16 / 64 connections): other work on the machine lowers the numbers.
+Written by `bench/run.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{commit or "?"}`{changes},
+on {os.cpu_count()} CPU cores ({platform.machine()}, Python {platform.python_version()}), PostgreSQL and wrk
+on the same machine. Server: `{command}` with `gunicorn.conf.py` (worker class {worker_class}),
+WEB_CONCURRENCY = {", ".join(map(str, worker_counts))}. wrk with {args.threads} threads, {args.duration} s per run, the
+servers taking turns run by run; {rounds} round(s), each figure from the median round. Data: {USERS:,} users,
+{COURSES} courses, one course of {STUDENTS:,} students x {TESTS} tests, a student with {HEAVY_COURSES * HEAVY_TESTS:,}
+results.
+
+Requests/s count 2xx responses only. "Node" is the original app (one process, so one core) on
+this machine with the same data. "req/s per worker" is the better of the connection counts
+divided by the workers; with 1 worker it is our rate per core, and "per worker / Node" is then
+the per-core ratio (the goal is 2x). With 2 workers the two cores are shared with PostgreSQL and
+wrk, so the rate per worker drops. "non-2xx" adds up other responses (for the POST: any but a 201)
+and socket errors over every run of that row; "load avg" is the 1-minute load average before each
+kept run.
 
 {table}
 """
