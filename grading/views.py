@@ -52,6 +52,7 @@ from grading.serializers import (
     parse_bulk_items,
     result_data,
 )
+from gradingsite.api.pagination import CountedBy
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, swagger_fake
 
@@ -461,10 +462,10 @@ class StudentResultViewSet(ApiViewSet):
         sees them all. Rows are read with ``values()`` in one query (plus the page count).
         """
         student = target_user(request, pk)
-        queryset = self.get_queryset().filter(student_id=student.pk)
+        results = self.get_queryset().filter(student_id=student.pk)
         if not policy.sees_unpublished_results(request.user, student):
-            queryset = queryset.filter(test__results_published=True)
-        queryset = queryset.annotate(
+            results = results.filter(test__results_published=True)
+        queryset = results.annotate(
             test_name=F("test__name"),
             test_date=F("test__date"),
             max_score=F("test__max_score"),
@@ -484,7 +485,7 @@ class StudentResultViewSet(ApiViewSet):
             "course_id",
             "course_name",
         )
-        page = self.paginate_queryset(self.filter_queryset(queryset))
+        page = self.paginate_queryset(CountedBy(self.filter_queryset(queryset), results))
         return self.get_paginated_response(
             [
                 {

@@ -32,3 +32,22 @@ class PageNumberPagination(pagination.PageNumberPagination):
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
         return parameters
+
+
+class CountedBy:
+    """A list's rows from ``queryset``, its count from ``count_queryset``: the same rows without the
+    joins that only add names to them (a student's results count without joining their courses).
+    Everything else is ``queryset``'s."""
+
+    def __init__(self, queryset, count_queryset):
+        self.queryset = queryset
+        self.count_queryset = count_queryset
+
+    def count(self) -> int:
+        return self.count_queryset.count()
+
+    def __getitem__(self, key):
+        return self.queryset[key]
+
+    def __getattr__(self, name):
+        return getattr(self.queryset, name)
