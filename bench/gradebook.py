@@ -6,7 +6,7 @@ What it does (nothing outside this machine is touched):
 1. creates a fresh PostgreSQL database on the server of ``$DATABASE_URL`` (default
    ``postgres://postgres@127.0.0.1:5432``), migrates it and loads
    ``manage.py seed --students 1000 --tests 20 --courses 1`` (20,000 results);
-2. starts gunicorn as production runs it (DEBUG off, generated secrets, sync worker), one worker,
+2. starts gunicorn as production runs it (DEBUG off, generated secrets, gunicorn.conf.py), one worker,
    so every request lands on the process whose memory is read;
 3. times ``GET /api/courses/{id}/gradebook/`` (JSON) and ``/gradebook.csv`` for that course,
    ``--repeat`` times each after a warm-up, to the last byte of the body;
@@ -194,7 +194,7 @@ def _free_port() -> int:
 def _start(env: dict):
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench-gradebook-", suffix=".log", delete=False)  # noqa: SIM115
-    _step(f"gunicorn: 1 sync worker on 127.0.0.1:{port} (log: {log.name})")
+    _step(f"gunicorn: 1 worker on 127.0.0.1:{port} (log: {log.name})")
     process = subprocess.Popen(  # noqa: S603
         [str(GUNICORN), "gradingsite.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket"],
         cwd=ROOT,
