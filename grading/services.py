@@ -70,23 +70,34 @@ def _lock_test(test: Test) -> Test:
     return locked
 
 
-def _share_lock_test(test: Test) -> Test:
+def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
     """Lock the test's row against change while one result is written, and read its current ``max_score``.
 
     A shared lock (``FOR SHARE``): writes of different results of one test go on side by side, while
     a change of ``max_score``, the test's deletion and a bulk upsert (which take ``_lock_test``)
     wait for them, and they for those. Two writes of the same result are kept apart by the result's
     own row lock or, for two creations, by the unique constraint.
+
+    With ``student_id``, the same statement also answers whether that user is a student of the
+    test's course (returned; one round trip less for grading one student). Without, True.
     """
     table = connection.ops.quote_name(Test._meta.db_table)
     lock = " FOR SHARE" if connection.features.has_select_for_update else ""
+    enrolled, params = "TRUE", [test.pk]
+    if student_id is not None:
+        enrollments = connection.ops.quote_name(Enrollment._meta.db_table)
+        enrolled = (
+            f"EXISTS (SELECT 1 FROM {enrollments} e WHERE e.course_id = {table}.course_id"  # noqa: S608
+            " AND e.role = %s AND e.user_id = %s)"
+        )
+        params = [Role.STUDENT.value, student_id, test.pk]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT max_score FROM {table} WHERE id = %s{lock}", [test.pk])  # noqa: S608
+        cursor.execute(f"SELECT max_score, {enrolled} FROM {table} WHERE id = %s{lock}", params)  # noqa: S608
         row = cursor.fetchone()
     if row is None:
         raise Conflict("This test was deleted meanwhile.")
     test.max_score = Decimal(str(row[0])).quantize(_QUANTUM)
-    return test
+    return bool(row[1])
 
 
 def _student_ids_enrolled(test: Test, student_ids: Iterable[int]) -> set[int]:
@@ -124,9 +135,9 @@ def _change(result: TestResult | None, *, test_id, student_id, action, old, new,
 @transaction.atomic
 def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
     """Record a new result. ``Conflict`` if the student already has one for this test."""
-    _share_lock_test(test)
+    enrolled = _share_lock_test(test, student_id=student.pk)
     score = _check_score(score, test)
-    if not Enrollment.objects.filter(course_id=test.course_id, role=Role.STUDENT, user_id=student.pk).exists():
+    if not enrolled:
         raise Invalid({"student": ["This user is not enrolled as a student in the test's course."]})
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
     # "Graded already?" is the unique constraint's answer: one query less than asking first, and
@@ -146,7 +157,8 @@ def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API
 @transaction.atomic
 def result_update(*, result: TestResult, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
     """Change a result's score (and grader). A change to the same score writes no history."""
-    test = _share_lock_test(result.test)
+    test = result.test
+    _share_lock_test(test)
     score = _check_score(score, test)
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
     current = _lock_result(result)

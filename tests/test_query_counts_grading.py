@@ -66,12 +66,12 @@ def test_bulk_upsert_runs_the_same_queries_for_10_and_1000_items(client_for, tea
     assert _count(client_for(teacher), "put", f"/api/tests/{test_.pk}/results/", items) == AUTH + 9
 
 
-def test_grading_one_student_runs_seven_queries(client_for, teacher, course, test_, student):
-    # AUTH, the test with the caller's role, SAVEPOINT, the test's row share-locked, "enrolled?",
-    # INSERT the result (the unique constraint answers "graded already?"), INSERT its history,
-    # RELEASE SAVEPOINT. (Outside a test's transaction the savepoint pair is BEGIN/COMMIT.)
+def test_grading_one_student_runs_six_queries(client_for, teacher, course, test_, student):
+    # AUTH, the test with the caller's role, SAVEPOINT, the test's row share-locked together with
+    # "enrolled?", INSERT the result (the unique constraint answers "graded already?"), INSERT its
+    # history, RELEASE SAVEPOINT. (Outside a test's transaction the savepoint pair is BEGIN/COMMIT.)
     url = f"/api/tests/{test_.pk}/results/"
-    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 7
+    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 6
 
 
 def test_reading_one_result_runs_two_queries(client_for, teacher, student, test_):
