@@ -160,19 +160,6 @@ class ProfileViewSet(viewsets.GenericViewSet):
         return Response(user_data(request.user))
 
 
-def target_user(request, pk) -> User:
-    """The user named in the path, when the caller is that user or an admin (404 unknown, 403 other)."""
-    pk = path_id(pk)
-    if pk == request.user.pk:
-        return request.user
-    user = User.objects.filter(pk=pk).first()
-    if user is None:
-        raise exceptions.NotFound
-    if not policy.can_act_on_user(request.user, user):
-        raise NotAllowed("You may only act on your own account.")
-    return user
-
-
 def user_in_path(request, pk) -> User:
     """The user named in the path, whoever the caller (404 unknown); the caller's policy check follows."""
     pk = path_id(pk)
@@ -181,6 +168,14 @@ def user_in_path(request, pk) -> User:
     user = User.objects.filter(pk=pk).first()
     if user is None:
         raise exceptions.NotFound
+    return user
+
+
+def target_user(request, pk) -> User:
+    """The user named in the path, when the caller is that user or an admin (404 unknown, 403 other)."""
+    user = user_in_path(request, pk)
+    if not policy.can_act_on_user(request.user, user):
+        raise NotAllowed("You may only act on your own account.")
     return user
 
 
