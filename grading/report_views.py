@@ -11,28 +11,19 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import parsers, renderers, serializers
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from courses import policy
 from courses.models import Course
 from grading import csv_io, reports
 from grading.serializers import GradebookSerializer, ImportCountsSerializer, ImportErrorsSerializer
+from grading.views import TeachesCourse
 from gradingsite.api.negotiation import OnlyRepresentation
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet
 
 ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
-
-class TeachesCourse(BasePermission):
-    """A teacher of the course, or an admin."""
-
-    message = "Only a teacher of this course or an admin may do this."
-
-    def has_object_permission(self, request, view, course):
-        return policy.can_manage_course(request.user, course)
 
 
 class CSVRenderer(renderers.BaseRenderer):

@@ -13,7 +13,6 @@ result (``/api/test-results/{id}/``, and its ``history``), a student's results
 
 from decimal import Decimal
 
-import psycopg
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import InvalidPage
@@ -55,6 +54,7 @@ from grading.serializers import (
 from gradingsite.api.pagination import CountedBy
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, swagger_fake
+from gradingsite.sql import cursor as sql_cursor
 
 User = get_user_model()
 
@@ -77,11 +77,14 @@ class CourseTestsPermission(BasePermission):
 
 
 class TeachesCourse(BasePermission):
-    """Reports over a test's or a result's grades: a teacher of its course, or an admin."""
+    """Reports over grades (a course's gradebook, a test's statistics, a result's history): a
+    teacher of the object's course, or an admin."""
 
     message = "Only a teacher of this course or an admin may do this."
 
     def has_object_permission(self, request, view, obj):
+        if isinstance(obj, Course):
+            return policy.can_manage_course(request.user, obj)
         if isinstance(obj, Test):
             return policy.can_manage_test(request.user, obj)
         return policy.can_manage_result(request.user, obj)
@@ -300,12 +303,7 @@ class TestResultViewSet(ApiViewSet):
             sql, params = page.query.sql_with_params()
         except EmptyResultSet:  # an empty page, or a filter no row can match
             return []
-        connection.ensure_connection()
-        # Django's connections make client-side-binding cursors, which can't read binary results.
-        raw = psycopg.Cursor(connection.connection)
-        raw.format = psycopg.pq.Format.BINARY
-        cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-        with cursor:
+        with sql_cursor(connection, binary=True) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 

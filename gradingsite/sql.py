@@ -84,10 +84,11 @@ def fragment(text: str | None) -> orjson.Fragment:
     return orjson.Fragment(text if text is not None else "[]")
 
 
-def cursor(connection):
+def cursor(connection, *, binary: bool = False):
     """A Django cursor (queries logged, errors translated). On PostgreSQL it runs over a psycopg
     cursor with server-side binding, so a statement run again and again on one connection is
-    prepared there after a few runs (planned once, not on every run); results may be read in binary.
+    prepared there after a few runs (planned once, not on every run); with ``binary``, results are
+    read in binary (ints, floats and time stamps decoded in C, nothing formatted by PostgreSQL).
     """
     if connection.vendor != "postgresql":
         return connection.cursor()
@@ -96,6 +97,8 @@ def cursor(connection):
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
+    if binary:
+        raw.format = psycopg.pq.Format.BINARY
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
