@@ -2,6 +2,22 @@ from django.conf import settings
 from django.db import models
 
 
+def default_grading_scheme() -> list[dict]:
+    """Letters by percent: A from 90, B from 80, C from 70, D from 60, F below."""
+    return [
+        {"letter": "A", "min_percent": 90},
+        {"letter": "B", "min_percent": 80},
+        {"letter": "C", "min_percent": 70},
+        {"letter": "D", "min_percent": 60},
+        {"letter": "F", "min_percent": 0},
+    ]
+
+
+class Weighting(models.TextChoices):
+    POINTS = "points", "Total points"
+    CATEGORIES = "categories", "Weighted categories"
+
+
 class Role(models.TextChoices):
     STUDENT = "STUDENT", "Student"
     TEACHER = "TEACHER", "Teacher"
@@ -21,11 +37,19 @@ class Course(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Enrollment", related_name="courses")
+    # How the course grade is computed (grading.grades): the categories' weights or the total points,
+    # the letters by percent (null: no letters), and the time zone in which a test's date falls due.
+    weighting = models.CharField(max_length=10, choices=Weighting.choices, default=Weighting.POINTS)
+    grading_scheme = models.JSONField(null=True, blank=True, default=default_grading_scheme)
+    time_zone = models.CharField(max_length=64, default="UTC")
 
     objects = CourseQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weighting__in=Weighting.values), name="course_weighting_valid"),
+        ]
 
     def __str__(self):
         return self.name

@@ -168,6 +168,21 @@ def feedback_scope(user, course) -> str | None:
     return None
 
 
+def grades_scope(user, course) -> str | None:
+    """Which course grades the user may read: "all" (teacher, admin), "own" (a student's own row), or None."""
+    return feedback_scope(user, course)
+
+
+def can_view_category(user, category) -> bool:
+    """Read a course's grade categories: its members and admins."""
+    return is_admin(user) or _role(user, category, category.course_id) is not None
+
+
+def can_manage_category(user, category) -> bool:
+    """Add, change or delete a course's grade categories: its teachers and admins."""
+    return is_admin(user) or _role(user, category, category.course_id) == Role.TEACHER
+
+
 def can_leave_feedback(user, course) -> bool:
     """Only the course's students leave feedback on it."""
     return is_student_of(user, course)

@@ -4,12 +4,16 @@ Output serializers describe the representations for the schema; the views build 
 from ``values()`` rows (``*_data`` functions below), which is several times faster on long lists.
 """
 
+from decimal import Decimal
+from functools import cache
+from zoneinfo import available_timezones
+
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY_FIELDS, UserSummarySerializer
-from courses.models import Course, Role
+from courses.models import Course, Role, Weighting
 from gradingsite.api.serializers import (
     StrictCharField,
     StrictEmailField,
@@ -28,7 +32,14 @@ class CourseTestSerializer(serializers.Serializer):
     date = serializers.DateField(read_only=True)
     max_score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True)
     results_published = serializers.BooleanField(read_only=True)
+    category = serializers.IntegerField(read_only=True)
+    never_drop = serializers.BooleanField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+
+class SchemeRowSerializer(serializers.Serializer):
+    letter = serializers.CharField(max_length=20)
+    min_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
 
 
 class CourseSerializer(serializers.Serializer):
@@ -38,6 +49,64 @@ class CourseSerializer(serializers.Serializer):
     teachers = UserSummarySerializer(many=True, read_only=True)
     tests = CourseTestSerializer(many=True, read_only=True)
     my_role = serializers.ChoiceField(choices=Role.choices, allow_null=True, read_only=True)
+    weighting = serializers.ChoiceField(choices=Weighting.choices, read_only=True)
+    grading_scheme = SchemeRowSerializer(many=True, allow_null=True, read_only=True)
+    time_zone = serializers.CharField(read_only=True)
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+SCHEME_MAX_ROWS = 50
+
+
+def check_grading_scheme(value) -> list[dict] | None:
+    """A grading scheme as a course stores it, or ``ValidationError`` saying what is wrong.
+
+    ``null`` (no letters) or a list of ``{"letter", "min_percent"}``: letters non-empty and unique,
+    ``min_percent`` numbers from 0 to 999.99 with at most 2 decimals, strictly descending, the last 0.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise serializers.ValidationError("Expected a non-empty list of {letter, min_percent} objects, or null.")
+    if len(value) > SCHEME_MAX_ROWS:
+        raise serializers.ValidationError(f"At most {SCHEME_MAX_ROWS} rows.")
+    rows = []
+    for index, row in enumerate(value):
+        if not isinstance(row, dict) or set(row) != {"letter", "min_percent"}:
+            raise serializers.ValidationError(f"Row {index}: expected exactly the keys letter and min_percent.")
+        letter, minimum = row["letter"], row["min_percent"]
+        if not isinstance(letter, str) or not letter.strip() or len(letter) > 20:
+            raise serializers.ValidationError(
+                f"Row {index}: letter must be a non-empty string of at most 20 characters."
+            )
+        if isinstance(minimum, bool) or not isinstance(minimum, int | float):
+            raise serializers.ValidationError(f"Row {index}: min_percent must be a number.")
+        number = Decimal(str(minimum))
+        if not number.is_finite() or number < 0 or number >= 1000 or number != number.quantize(Decimal("0.01")):
+            raise serializers.ValidationError(f"Row {index}: min_percent must be from 0 to 999.99, at most 2 decimals.")
+        if rows and number >= Decimal(str(rows[-1]["min_percent"])):
+            raise serializers.ValidationError(
+                f"Row {index}: min_percent must be lower than the row before (descending)."
+            )
+        if any(r["letter"] == letter.strip() for r in rows):
+            raise serializers.ValidationError(f"Row {index}: the letter {letter.strip()!r} appears more than once.")
+        rows.append(
+            {"letter": letter.strip(), "min_percent": int(number) if number == number.to_integral() else float(number)}
+        )
+    if rows[-1]["min_percent"] != 0:
+        raise serializers.ValidationError("The last row's min_percent must be 0, so every percent has a letter.")
+    return rows
+
+
+class GradingSchemeField(serializers.JSONField):
+    """A grading scheme (see ``check_grading_scheme``), or null for no letters."""
+
+    def to_internal_value(self, data):
+        return check_grading_scheme(data)
 
 
 @extend_schema_serializer(component_name="CourseInput")
@@ -46,6 +115,24 @@ class CourseInputSerializer(StrictInputMixin, serializers.Serializer):
 
     name = StrictCharField(max_length=200)
     details = StrictCharField(required=False, allow_blank=True, max_length=100_000)
+    weighting = serializers.ChoiceField(
+        choices=Weighting.choices,
+        required=False,
+        help_text='"points": total points over total max points; "categories": the weighted mean of category percents.',
+    )
+    grading_scheme = GradingSchemeField(
+        required=False,
+        allow_null=True,
+        help_text="Letters by minimum percent, descending, the last 0; null for no letters.",
+    )
+    time_zone = StrictCharField(
+        required=False, max_length=64, help_text="An IANA time zone: a test is due once its date is before today there."
+    )
+
+    def validate_time_zone(self, value):
+        if value not in _time_zones():
+            raise serializers.ValidationError("Not a known IANA time zone (like 'Europe/Paris' or 'UTC').")
+        return value
 
 
 class CourseSummarySerializer(serializers.Serializer):

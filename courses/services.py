@@ -17,16 +17,16 @@ LAST_TEACHER = "This is the course's last teacher; enroll another teacher first.
 
 
 @transaction.atomic
-def course_create(*, name: str, details: str = "", by: User) -> Course:
-    """A new course taught by its creator."""
-    course = Course.objects.create(name=name, details=details)
+def course_create(*, name: str, details: str = "", by: User, **settings) -> Course:
+    """A new course taught by its creator (``settings``: ``weighting``, ``grading_scheme``, ``time_zone``)."""
+    course = Course.objects.create(name=name, details=details, **settings)
     Enrollment.objects.create(user=by, course=course, role=Role.TEACHER)
     return course
 
 
 @transaction.atomic
 def course_update(*, course: Course, **changes) -> Course:
-    for name in ("name", "details"):
+    for name in ("name", "details", "weighting", "grading_scheme", "time_zone"):
         if name in changes:
             setattr(course, name, changes[name])
     course.save()

@@ -39,7 +39,18 @@ from gradingsite.api.viewsets import ApiViewSet, get_or_404, path_id
 from gradingsite.errors import NotAllowed
 from gradingsite.sql import JSONBoolean, JSONDateTime, JSONList, JSONObject, Statement, fragment
 
-COURSE_FIELDS = ("id", "name", "details", "my_role", "teachers_json", "tests_json")
+# Model fields first, then annotations: the order values() gives its columns in.
+COURSE_FIELDS = (
+    "id",
+    "name",
+    "details",
+    "weighting",
+    "grading_scheme",
+    "time_zone",
+    "my_role",
+    "teachers_json",
+    "tests_json",
+)
 ENROLLMENT_FIELDS = ("course_id", "role", "created_at", *USER_PREFIXED)
 FEEDBACK_FIELDS = ("id", "course_id", "student_id", "feedback", "created_at")
 
@@ -80,6 +91,8 @@ def courses_for(user):
                 date="date",
                 max_score="max_score",
                 results_published=JSONBoolean("results_published"),
+                category="category_id",
+                never_drop=JSONBoolean("never_drop"),
                 updated_at=JSONDateTime("updated_at"),
             )
         )
@@ -98,6 +111,9 @@ def course_data(row: dict) -> dict:
         "teachers": fragment(row["teachers_json"]),
         "tests": fragment(row["tests_json"]),
         "my_role": row["my_role"],
+        "weighting": row["weighting"],
+        "grading_scheme": row["grading_scheme"],
+        "time_zone": row["time_zone"],
     }
 
 

@@ -6,9 +6,15 @@ class GradingConfig(AppConfig):
     name = "grading"
 
     def ready(self):
+        from django.db.models.signals import post_save
+
         from accounts.signals import user_deleting
+        from courses.models import Course
         from courses.signals import course_deleting
         from grading import services
+
+        # Every course has a grade category from its first moment, however it was created.
+        post_save.connect(services.after_course_save, sender=Course, dispatch_uid="grading.after_course_save")
 
         # Deleting a course or an account takes its results with it, through the grade service.
         course_deleting.connect(services.before_course_delete, dispatch_uid="grading.before_course_delete")

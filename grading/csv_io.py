@@ -1,7 +1,9 @@
 """The gradebook as CSV: a streamed export, and an import of that same format back.
 
-Format: header ``email,first_name,last_name,<test name> (#<test id>),...,average_percent``, one
-row a student (ordered as the gradebook), an empty cell where a student has no result. UTF-8.
+Format: header ``email,first_name,last_name,<test name> (#<test id>),...,average_percent,
+current_percent,final_percent,letter``, one row a student (ordered as the gradebook), an empty cell
+where a student has no result and ``EX`` where they are excused. UTF-8. The import reads ``EX`` (any
+case) as "excused", and ignores the columns after the tests.
 
 Formula injection: a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage
 return, which some spreadsheets skip before reading a formula) is written with a leading single
@@ -31,7 +33,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE = "'"
 FIXED_COLUMNS = ("email", "first_name", "last_name")
 AVERAGE_COLUMN = "average_percent"
-IGNORED_COLUMNS = {"first_name", "last_name", AVERAGE_COLUMN}
+GRADE_COLUMNS = ("current_percent", "final_percent", "letter")
+IGNORED_COLUMNS = {"first_name", "last_name", AVERAGE_COLUMN, *GRADE_COLUMNS}
 TEST_COLUMN = re.compile(r"\(#(\d+)\)\s*$")
 # An import file larger than this is refused (413): 5,000 students x 20 tests fit in about 1 MB.
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
@@ -53,6 +56,7 @@ def unescape_cell(text: str) -> str:
 
 
 def format_score(score: Decimal | None) -> str:
+    """A score cell: empty for none, ``EX`` for excused (a result whose score is None)."""
     if score is None:
         return ""
     # 87.50 → 87.5, 90.00 → 90: the shortest exact spelling.
@@ -77,14 +81,33 @@ class _Echo:
 def gradebook_csv_lines(course: Course) -> Iterator[str]:
     """The gradebook CSV, one line at a time, from the streamed gradebook rows."""
     tests = reports.course_tests(course.pk)
+    grades = reports.grades_by_student(course)
     writer = csv.writer(_Echo(), lineterminator="\r\n")
-    yield writer.writerow([escape_cell(c) for c in (*FIXED_COLUMNS, *map(test_column, tests), AVERAGE_COLUMN)])
+    header = (*FIXED_COLUMNS, *map(test_column, tests), AVERAGE_COLUMN, *GRADE_COLUMNS)
+    yield writer.writerow([escape_cell(c) for c in header])
     for row in reports.gradebook_rows(course.pk, tests):
         student = row.student
         cells = [student.email, student.first_name, student.last_name]
-        cells.extend(format_score(row.scores.get(test.pk)) for test in tests)
+        cells.extend(_score_cell(row.scores, test.pk) for test in tests)
         cells.append("" if row.average_percent is None else f"{row.average_percent:.1f}")
+        grade = grades.get(student.pk)
+        if grade is None:
+            cells.extend(("", "", ""))
+        else:
+            cells.append(_percent_cell(grade["current_percent"]))
+            cells.append(_percent_cell(grade["final_percent"]))
+            cells.append(grade["letter"] or "")
         yield writer.writerow([escape_cell(c) for c in cells])
+
+
+def _score_cell(scores: dict, test_id: int) -> str:
+    if test_id in scores and scores[test_id] is None:
+        return services.EXCUSED_CELL
+    return format_score(scores.get(test_id))
+
+
+def _percent_cell(percent: Decimal | None) -> str:
+    return "" if percent is None else f"{percent:.2f}"
 
 
 def _encoded(lines: Iterable[str], batch: int = 200) -> Iterator[bytes]:
@@ -129,8 +152,8 @@ class ImportRejected(Invalid):
 
 @dataclass
 class _Plan:
-    # test id → [(student id, score, row number)]
-    items: dict[int, list[tuple[int, Decimal, int]]] = field(default_factory=dict)
+    # test id → [(student id, score or None for excused, row number)]
+    items: dict[int, list[tuple[int, Decimal | None, int]]] = field(default_factory=dict)
     columns: dict[int, str] = field(default_factory=dict)  # test id → its header text
     errors: list[RowError] = field(default_factory=list)
 
@@ -215,6 +238,10 @@ def _plan(course: Course, text: str) -> _Plan:
                 raw = cells[index].strip() if index < len(cells) else ""
                 if not raw:
                     continue  # an empty cell changes nothing
+                if raw.upper() == services.EXCUSED_CELL:
+                    if student_id is not None:
+                        plan.items.setdefault(test_id, []).append((student_id, None, row_number))
+                    continue
                 error = _score_error(raw, tests[test_id])
                 if error:
                     plan.errors.append(RowError(row_number, header[index], error))

@@ -22,7 +22,8 @@ class IdFilter(filters.NumberFilter):
 
 class TestResultFilter(filters.FilterSet):
     student = IdFilter(field_name="student_id", help_text="Only this student's result.")
+    excused = filters.BooleanFilter(help_text="true: only excused results; false: only scored ones.")
 
     class Meta:
         model = TestResult
-        fields = ["student"]
+        fields = ["student", "excused"]

@@ -15,14 +15,49 @@ def percent_of(score: Decimal, max_score: Decimal) -> float:
     return float(value)
 
 
+WEIGHT_DIGITS = 5
+WEIGHT_PLACES = 2
+DEFAULT_CATEGORY = "Tests"
+
+
+class GradeCategory(models.Model):
+    """A group of a course's tests with its weight in the course grade and its drop rules.
+
+    Every course has at least one (a new course gets "Tests", weight 100). A category holding tests
+    can't be deleted (``RESTRICT``) until they are moved, except with its course.
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="grade_categories")
+    name = models.CharField(max_length=200)
+    weight = models.DecimalField(max_digits=WEIGHT_DIGITS, decimal_places=WEIGHT_PLACES, default=Decimal("100"))
+    drop_lowest = models.PositiveIntegerField(default=0)
+    drop_highest = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = "grade categories"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weight__gte=0), name="category_weight_not_negative"),
+        ]
+        indexes = [models.Index(fields=["course", "position"], name="category_course_position")]
+
+    def __str__(self):
+        return self.name
+
+
 class Test(models.Model):
     """An exam of a course. Deleting a course deletes its tests, unless results protect them."""
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="tests")
+    category = models.ForeignKey(GradeCategory, on_delete=models.RESTRICT, related_name="tests")
     name = models.CharField(max_length=200)
     date = models.DateField()
     max_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, default=Decimal("100"))
     results_published = models.BooleanField(default=True)
+    never_drop = models.BooleanField(default=False, help_text="Drop rules never drop this test.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -35,6 +70,12 @@ class Test(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.category_id is None and self.course_id is not None:
+            # The course's first category, as the API does when no category is given.
+            self.category = GradeCategory.objects.filter(course_id=self.course_id).order_by("position", "id").first()
+        super().save(*args, **kwargs)
 
 
 class TestResult(models.Model):
@@ -49,7 +90,9 @@ class TestResult(models.Model):
     grader = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="graded_results"
     )
-    score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES)
+    # An excused result has no score and counts nowhere; every other result has a score.
+    score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)
+    excused = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,15 +101,19 @@ class TestResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["test", "student"], name="result_one_per_test_student"),
             models.CheckConstraint(condition=models.Q(score__gte=0), name="result_score_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(excused=True, score__isnull=True) | models.Q(excused=False, score__isnull=False),
+                name="result_score_or_excused",
+            ),
         ]
         indexes = [models.Index(fields=["student", "test"], name="result_student_test")]
 
     def __str__(self):
-        return f"{self.student} on {self.test}: {self.score}"
+        return f"{self.student} on {self.test}: {'excused' if self.excused else self.score}"
 
     @property
-    def percent(self) -> float:
-        return percent_of(self.score, self.test.max_score)
+    def percent(self) -> float | None:
+        return None if self.score is None else percent_of(self.score, self.test.max_score)
 
 
 class GradeChange(models.Model):
@@ -102,6 +149,9 @@ class GradeChange(models.Model):
     action = models.CharField(max_length=7, choices=Action.choices)
     old_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)
     new_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)
+    # The result is excused after this change (``new_score`` is then null); ``old_score`` null on an
+    # update means it was excused before.
+    excused = models.BooleanField(default=False)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="grade_changes_made"
     )
@@ -121,4 +171,5 @@ class GradeChange(models.Model):
         indexes = [models.Index(fields=["result", "changed_at"], name="gradechange_result")]
 
     def __str__(self):
-        return f"{self.action} {self.old_score} → {self.new_score} ({self.via})"
+        new = "excused" if self.excused else self.new_score
+        return f"{self.action} {self.old_score} → {new} ({self.via})"

@@ -38,8 +38,9 @@ class CSVRenderer(renderers.BaseRenderer):
 
 
 CSV_DESCRIPTION = (
-    "Header `email,first_name,last_name,<test name> (#<test id>),...,average_percent`, one row a student, "
-    "an empty cell for no result; UTF-8. Cells starting with `=`, `+`, `-`, `@` (or a tab or carriage return) "
+    "Header `email,first_name,last_name,<test name> (#<test id>),...,average_percent,current_percent,"
+    "final_percent,letter`, one row a student, an empty cell for no result and `EX` where the student is "
+    "excused; UTF-8. Cells starting with `=`, `+`, `-`, `@` (or a tab or carriage return) "
     "are prefixed with a single quote `'` so a spreadsheet doesn't run them as formulas. Streamed."
 )
 
@@ -117,8 +118,9 @@ class GradebookViewSet(ApiViewSet):
         operation_id="courses_gradebook_import",
         summary="Import grades from a gradebook CSV",
         description="The export's own format back, as a raw `text/csv` body or a multipart upload (field `file`). "
-        "Rows are matched by `email`, test columns by the `(#id)` in their header; `first_name`, `last_name` and "
-        "`average_percent` are ignored; an empty cell changes nothing. All or nothing: any error is a 400 listing "
+        "Rows are matched by `email`, test columns by the `(#id)` in their header; `first_name`, `last_name`, "
+        "`average_percent`, `current_percent`, `final_percent` and `letter` are ignored; an empty cell changes "
+        "nothing and `EX` (any case) excuses the student. All or nothing: any error is a 400 listing "
         "every bad row and column, and nothing is written. Every change is in the history with `via: import`.",
         parameters=[
             ID,

@@ -6,7 +6,8 @@ result's ``percent``); the gradebook is built in a fixed number of queries whate
 Statistics describe the ``percent`` a client sees on each result (100 · score / max_score rounded
 to one decimal), so they agree with what the API shows:
 
-- ``mean``, ``median``, ``min``, ``max`` of those percents, ``count`` of results;
+- ``mean``, ``median``, ``min``, ``max`` of those percents, ``count`` of results with a score;
+  excused results are in no statistic, and ``excused`` counts them;
 - ``stddev`` is the **population** standard deviation (PostgreSQL's ``stddev_pop``, Python's
   ``statistics.pstdev``): a test's results are the whole class, not a sample drawn from a larger
   one, and it is defined (0) for a single result;
@@ -28,16 +29,17 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, StdDev, Value
+from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, Q, StdDev, Value
 from django.db.models.functions import Round
 from django.db.models.lookups import GreaterThanOrEqual, LessThan, LessThanOrEqual
 
 from accounts.models import User
 from courses.models import Course, Role
+from grading import grades
 from grading.models import Test, TestResult, percent_of
 
 BUCKETS = 10
-STATS_FIELDS = ("count", "mean", "median", "min", "max", "stddev")
+STATS_FIELDS = ("count", "excused", "mean", "median", "min", "max", "stddev")
 
 
 class Median(Aggregate):
@@ -72,7 +74,8 @@ def _bucket_filters(p) -> list:
 def _aggregates(p, *, with_median: bool, with_histogram: bool) -> dict:
     """Aggregates over the percent expression ``p``: the statistics, and the buckets' counts."""
     aggregates = {
-        "count": Count("id"),
+        "count": Count("score"),
+        "excused": Count("id", filter=Q(excused=True)),
         "mean": Avg(p, output_field=FloatField()),
         "min": Min(p),
         "max": Max(p),
@@ -91,7 +94,12 @@ def _number(value) -> float | None:
 
 
 def _clean(row: dict) -> dict:
-    return {"count": row["count"], **{name: _number(row.get(name)) for name in STATS_FIELDS if name != "count"}}
+    counts = ("count", "excused")
+    return {
+        "count": row["count"],
+        "excused": row["excused"],
+        **{name: _number(row.get(name)) for name in STATS_FIELDS if name not in counts},
+    }
 
 
 def _median_by_ordering(results, count: int) -> float | None:
@@ -116,7 +124,7 @@ def test_stats(test: Test) -> dict:
     median_in_db = _has_percentile_cont()
     row = results.aggregate(**_aggregates(p, with_median=median_in_db, with_histogram=True))
     if not median_in_db:
-        row["median"] = _median_by_ordering(results.annotate(p=p), row["count"])
+        row["median"] = _median_by_ordering(results.filter(excused=False).annotate(p=p), row["count"])
     histogram = empty_histogram()
     for i, bucket in enumerate(histogram):
         bucket["count"] = row[f"bucket_{i}"]
@@ -138,7 +146,7 @@ def course_test_stats(course_id: int) -> dict[int, dict]:
     stats = {row["test_id"]: row for row in rows.order_by()}
     if not median_in_db and stats:
         percents: dict[int, list[Decimal]] = {}
-        ordered = results.annotate(p=p).order_by("test_id", "p").values_list("test_id", "p")
+        ordered = results.filter(excused=False).annotate(p=p).order_by("test_id", "p").values_list("test_id", "p")
         for test_id, p in ordered:
             percents.setdefault(test_id, []).append(Decimal(str(p)))
         for test_id, values in percents.items():
@@ -149,7 +157,7 @@ def course_test_stats(course_id: int) -> dict[int, dict]:
 
 
 def empty_stats() -> dict:
-    return {"count": 0, "mean": None, "median": None, "min": None, "max": None, "stddev": None}
+    return {"count": 0, "excused": 0, "mean": None, "median": None, "min": None, "max": None, "stddev": None}
 
 
 # The gradebook ----------------------------------------------------------------------------------
@@ -188,21 +196,43 @@ def _test_header(test: Test, stats: dict) -> dict:
     }
 
 
-def gradebook(course: Course) -> dict:
-    """The course's gradebook (see the API contract), in four queries whatever its size.
+def _grade_cells(grade: dict | None) -> dict:
+    """A student's course grade as the gradebook shows it (``grading.grades``)."""
+    if grade is None:
+        return {"missing": [], "current_percent": None, "final_percent": None, "letter": None}
+    return {
+        "missing": grade["missing"],
+        "current_percent": _number(grade["current_percent"]),
+        "final_percent": _number(grade["final_percent"]),
+        "letter": grade["letter"],
+    }
 
-    Queries: the tests; the students; every result of the course; the per-test statistics.
-    Scores are JSON numbers, or null where a student has no result for a test.
+
+def grades_by_student(course: Course, students: list[User] | None = None) -> dict[int, dict]:
+    """Each student's course grade by student id (``grading.grades``)."""
+    known = None
+    if students is not None:
+        known = [{"id": s.pk, "email": s.email, "first_name": s.first_name, "last_name": s.last_name} for s in students]
+    return {row["student"]["id"]: row for row in grades.course_grades(course, students=known)}
+
+
+def gradebook(course: Course) -> dict:
+    """The course's gradebook (see the API contract), in a fixed number of queries whatever its size.
+
+    Queries: the tests; the students; every result of the course; the per-test statistics; the
+    course grades (two: the categories and the grades statement). Scores are JSON numbers, or null
+    where a student has no score for a test (no result, or excused: ``excused`` lists those tests).
     """
     tests = course_tests(course.pk)
     students = list(course_students(course.pk))
     max_scores = {test.pk: test.max_score for test in tests}
-    scores: dict[int, dict[int, Decimal]] = {}
+    scores: dict[int, dict[int, Decimal | None]] = {}
     for student_id, test_id, score in TestResult.objects.filter(test__course_id=course.pk).values_list(
         "student_id", "test_id", "score"
     ):
         scores.setdefault(student_id, {})[test_id] = score
     stats = course_test_stats(course.pk) if tests else {}
+    course_grades = grades_by_student(course, students)
     rows = []
     for student in students:
         mine = scores.get(student.pk, {})
@@ -214,8 +244,10 @@ def gradebook(course: Course) -> dict:
                 "last_name": student.last_name,
                 "scores": {str(test.pk): _number(mine.get(test.pk)) for test in tests},
                 "average_percent": average_percent(
-                    [percent_of(score, max_scores[test_id]) for test_id, score in mine.items()]
+                    [percent_of(score, max_scores[test_id]) for test_id, score in mine.items() if score is not None]
                 ),
+                "excused": [test.pk for test in tests if test.pk in mine and mine[test.pk] is None],
+                **_grade_cells(course_grades.get(student.pk)),
             }
         )
     return {
@@ -228,7 +260,7 @@ def gradebook(course: Course) -> dict:
 @dataclass
 class GradebookRow:
     student: User
-    scores: dict[int, Decimal]  # test id → score, only where a result exists
+    scores: dict[int, Decimal | None]  # test id → score (None: excused), only where a result exists
     average_percent: float | None
 
 
@@ -253,11 +285,15 @@ def gradebook_rows(course_id: int, tests: list[Test], *, chunk_size: int = 2000)
     )
     pending = next(results, None)
     for student in students:
-        mine: dict[int, Decimal] = {}
+        mine: dict[int, Decimal | None] = {}
         while pending is not None and pending[0] == student.pk:
             mine[pending[1]] = pending[2]
             pending = next(results, None)
-        percents = [percent_of(score, max_scores[test_id]) for test_id, score in mine.items() if test_id in max_scores]
+        percents = [
+            percent_of(score, max_scores[test_id])
+            for test_id, score in mine.items()
+            if test_id in max_scores and score is not None
+        ]
         yield GradebookRow(student=student, scores=mine, average_percent=average_percent(percents))
 
 

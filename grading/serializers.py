@@ -12,8 +12,18 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from accounts.serializers import UserSummarySerializer
 from grading import services
-from grading.models import SCORE_DIGITS, SCORE_PLACES, GradeChange, Test, TestResult, percent_of
+from grading.models import (
+    SCORE_DIGITS,
+    SCORE_PLACES,
+    WEIGHT_DIGITS,
+    WEIGHT_PLACES,
+    GradeCategory,
+    GradeChange,
+    Test,
+    TestResult,
+)
 from gradingsite.api.serializers import (
     MAX_ID,
     StrictBooleanField,
@@ -52,26 +62,43 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
     results_published = StrictBooleanField(
         required=False, help_text="While false, students don't see their results for this test."
     )
+    category = StrictPrimaryKeyRelatedField(
+        queryset=GradeCategory.objects.all(),
+        required=False,
+        help_text="A grade category of the test's course; default: the course's first.",
+    )
+    never_drop = StrictBooleanField(required=False, help_text="Drop rules never drop this test.")
 
     class Meta:
         model = Test
-        fields = ["id", "course", "name", "date", "max_score", "results_published", "updated_at"]
+        fields = [
+            "id",
+            "course",
+            "name",
+            "date",
+            "max_score",
+            "results_published",
+            "category",
+            "never_drop",
+            "updated_at",
+        ]
         read_only_fields = ["id", "course", "updated_at"]
 
 
 class TestResultSerializer(serializers.ModelSerializer):
-    """A student's result. ``percent`` = 100 · score / max_score, 1 decimal."""
+    """A student's result. ``percent`` = 100 · score / max_score, 1 decimal; both null when excused."""
 
-    score = _score_field()
+    score = _score_field(allow_null=True)
     percent = serializers.SerializerMethodField()
+    excused = serializers.BooleanField(help_text="Excused: no score, and it counts nowhere.")
 
     class Meta:
         model = TestResult
-        fields = ["id", "test", "student", "grader", "score", "percent", "created_at", "updated_at"]
+        fields = ["id", "test", "student", "grader", "score", "percent", "excused", "created_at", "updated_at"]
         read_only_fields = fields
 
-    def get_percent(self, result) -> float:
-        return percent_of(result.score, result.test.max_score)
+    def get_percent(self, result) -> float | None:
+        return result.percent
 
 
 # What a client read and may send back: ignored, not refused.
@@ -87,40 +114,88 @@ def result_data(result: TestResult) -> dict:
         "student": result.student_id,
         "grader": result.grader_id,
         "score": result.score,
-        "percent": percent_of(result.score, result.test.max_score),
+        "percent": result.percent,
+        "excused": result.excused,
         "created_at": result.created_at,
         "updated_at": result.updated_at,
     }
 
 
-class ResultCreateSerializer(StrictInputMixin, serializers.Serializer):
-    """Grade one student. ``grader`` (admins only) names another teacher of the course."""
+SCORE_OR_EXCUSED = "Give a score, or excused: true (an excused result has no score)."
+
+
+class _ScoreOrExcused(StrictInputMixin, serializers.Serializer):
+    """A score, or ``excused: true`` (no score). Validated data: ``score`` (None when excused)."""
+
+    score = _score_field(
+        required=False, allow_null=True, help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals."
+    )
+    excused = StrictBooleanField(
+        required=False, help_text="true excuses the student (no score, counts nowhere); a score clears it."
+    )
+    grader = StrictPrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
+    )
+
+    # Whether a score (or ``excused: true``) must be given: on create and on a full update.
+    needs_score = True
+
+    def to_internal_value(self, data):
+        # Reported with the other fields' errors, as a required field's would be.
+        missing = {}
+        if (
+            self.needs_score
+            and isinstance(data, dict)
+            and data.get("score") is None
+            and data.get("excused") is not True
+        ):
+            missing = {"score": [SCORE_OR_EXCUSED]}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**missing, **exc.detail}) from None
+        if missing:
+            raise serializers.ValidationError(missing)
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("excused") and attrs.get("score") is not None:
+            raise serializers.ValidationError({"excused": ["An excused result has no score: send one or the other."]})
+        return attrs
+
+
+class ResultCreateSerializer(_ScoreOrExcused):
+    """Grade one student: a score, or ``excused: true``. ``grader`` (admins only) names another teacher."""
 
     ignored_fields = _RESULT_READ_ONLY
 
     student = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="A student of the test's course.")
-    score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
-    grader = StrictPrimaryKeyRelatedField(
-        queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
-    )
 
 
-class ResultUpdateSerializer(StrictInputMixin, serializers.Serializer):
-    """Change a result's score (and, for admins, its grader). The student never changes."""
+class ResultUpdateSerializer(_ScoreOrExcused):
+    """Change a result's score, or excuse it (and, for admins, change its grader). The student never changes.
+
+    ``PUT`` needs a score or ``excused: true``; ``PATCH`` takes either, or only the grader.
+    """
 
     ignored_fields = (*_RESULT_READ_ONLY, "student")
 
-    score = _score_field(help_text="0 ≤ score ≤ the test's max_score, at most 2 decimals.")
-    grader = StrictPrimaryKeyRelatedField(
-        queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
-    )
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.needs_score = not self.partial
 
 
 class BulkItemSerializer(serializers.Serializer):
-    """One item of the bulk upsert (documentation only: items are parsed by ``parse_bulk_items``)."""
+    """One item of the bulk upsert (documentation only: items are parsed by ``parse_bulk_items``).
+
+    A score, or ``excused: true`` instead of one.
+    """
 
     student = StrictIntegerField(min_value=1, max_value=MAX_ID)
-    score = _score_field()
+    score = _score_field(required=False, allow_null=True)
+    excused = serializers.BooleanField(required=False)
 
 
 class BulkOutcomeSerializer(serializers.Serializer):
@@ -148,17 +223,19 @@ class BulkInvalid(Exception):
         self.message = message
 
 
-def parse_bulk_items(data) -> tuple[list[tuple[int, tuple[int, Decimal]]], list[tuple[int, str | None, str]]]:
+def parse_bulk_items(
+    data,
+) -> tuple[list[tuple[int, tuple[int, Decimal | None]]], list[tuple[int, str | None, str]]]:
     """Check the types of the bulk upsert's items without touching the database.
 
-    Returns the well-typed items as ``(index, (student_id, score))`` and the errors as
+    Returns the well-typed items as ``(index, (student_id, score))`` (a score of None: excused) and the errors as
     ``(index, field, message)``. Raises ``BulkInvalid`` when the body is not a list of at most
     ``BULK_MAX_ITEMS`` items. Ids are JSON integers and scores JSON numbers, as the single endpoint
     takes them (a string is a type error); a score's range against ``max_score`` is the grade
     service's business.
     """
     if not isinstance(data, list):
-        raise BulkInvalid("Expected a JSON array of {student, score} objects.")
+        raise BulkInvalid("Expected a JSON array of {student, score} (or {student, excused: true}) objects.")
     if len(data) > BULK_MAX_ITEMS:
         raise BulkInvalid(f"At most {BULK_MAX_ITEMS} items per request; got {len(data)}.")
     items = []
@@ -169,13 +246,30 @@ def parse_bulk_items(data) -> tuple[list[tuple[int, tuple[int, Decimal]]], list[
             continue
         errors.extend((index, str(key), "Unknown field.") for key in item if key not in _ITEM_KEYS)
         student = _parse_student(item, index, errors)
+        excused = _parse_excused(item, index, errors)
+        if excused is None:
+            continue
+        if excused:
+            if item.get("score") is not None:
+                errors.append((index, "excused", "An excused result has no score: send one or the other."))
+            elif student is not None:
+                items.append((index, (student, None)))
+            continue
         score = _parse_score(item, index, errors)
         if student is not None and score is not None:
             items.append((index, (student, score)))
     return items, errors
 
 
-_ITEM_KEYS = {"student", "score"}
+_ITEM_KEYS = {"student", "score", "excused"}
+
+
+def _parse_excused(item: dict, index: int, errors: list) -> bool | None:
+    value = item.get("excused", False)
+    if not isinstance(value, bool):
+        errors.append((index, "excused", "Must be a valid boolean."))
+        return None
+    return value
 
 
 def _parse_student(item: dict, index: int, errors: list) -> int | None:
@@ -193,8 +287,8 @@ def _parse_student(item: dict, index: int, errors: list) -> int | None:
 
 
 def _parse_score(item: dict, index: int, errors: list) -> Decimal | None:
-    if "score" not in item:
-        errors.append((index, "score", "This field is required."))
+    if item.get("score") is None:
+        errors.append((index, "score", SCORE_OR_EXCUSED))
         return None
     value = item["score"]
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -222,8 +316,11 @@ class StudentResultSerializer(serializers.Serializer):
     test = serializers.IntegerField(read_only=True)
     student = serializers.IntegerField(read_only=True)
     grader = serializers.IntegerField(read_only=True, allow_null=True)
-    score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True)
-    percent = serializers.FloatField(read_only=True)
+    score = serializers.DecimalField(
+        max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True, allow_null=True
+    )
+    percent = serializers.FloatField(read_only=True, allow_null=True)
+    excused = serializers.BooleanField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     test_name = serializers.CharField(read_only=True)
@@ -244,7 +341,8 @@ class BucketSerializer(serializers.Serializer):
 
 
 class StatsSerializer(serializers.Serializer):
-    count = serializers.IntegerField(help_text="Results recorded.")
+    count = serializers.IntegerField(help_text="Results with a score (excused results are not counted).")
+    excused = serializers.IntegerField(help_text="Excused results: in no statistic.")
     mean = serializers.FloatField(allow_null=True, help_text="Mean percent; null with no results.")
     median = serializers.FloatField(allow_null=True)
     min = serializers.FloatField(allow_null=True)
@@ -276,8 +374,17 @@ class GradebookStudentSerializer(serializers.Serializer):
         child=serializers.FloatField(allow_null=True), help_text="Test id → score, null where there is no result."
     )
     average_percent = serializers.FloatField(
-        allow_null=True, help_text="Mean percent over the tests with a result, 1 decimal; null if none."
+        allow_null=True, help_text="Mean percent over the tests with a score, 1 decimal; null if none."
     )
+    excused = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Tests on which the student is excused."
+    )
+    missing = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Due, published tests with no result (and not excused)."
+    )
+    current_percent = serializers.FloatField(allow_null=True, help_text="The course grade over results so far.")
+    final_percent = serializers.FloatField(allow_null=True, help_text="The course grade counting missing results as 0.")
+    letter = serializers.CharField(allow_null=True, help_text="The scheme's letter for current_percent.")
 
 
 class GradebookSerializer(serializers.Serializer):
@@ -309,6 +416,7 @@ class ImportErrorsSerializer(serializers.Serializer):
 class GradeChangeSerializer(serializers.ModelSerializer):
     old_score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
     new_score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
+    excused = serializers.BooleanField(help_text="The result is excused after this change (new_score is null).")
 
     class Meta:
         model = GradeChange
@@ -320,8 +428,84 @@ class GradeChangeSerializer(serializers.ModelSerializer):
             "action",
             "old_score",
             "new_score",
+            "excused",
             "changed_by",
             "changed_at",
             "via",
         ]
         read_only_fields = fields
+
+
+# Grade categories and course grades.
+
+_WEIGHT = {"max_digits": WEIGHT_DIGITS, "decimal_places": WEIGHT_PLACES, "coerce_to_string": False}
+
+
+class CategorySerializer(StrictInputMixin, serializers.ModelSerializer):
+    """A grade category of a course: its weight (a percent) in the course grade and its drop rules."""
+
+    ignored_fields = ("id", "course", "created_at", "updated_at")
+    name = StrictCharField(max_length=200)
+    weight = StrictDecimalField(
+        **_WEIGHT, min_value=Decimal(0), required=False, help_text="A percent ≥ 0, at most 2 decimals; default 100."
+    )
+    drop_lowest = StrictIntegerField(
+        min_value=0, max_value=1000, required=False, help_text="Results with the lowest percent to drop."
+    )
+    drop_highest = StrictIntegerField(
+        min_value=0, max_value=1000, required=False, help_text="Results with the highest percent to drop."
+    )
+    position = StrictIntegerField(
+        min_value=0, max_value=1_000_000, required=False, help_text="Order among the course's categories."
+    )
+
+    class Meta:
+        model = GradeCategory
+        fields = [
+            "id",
+            "course",
+            "name",
+            "weight",
+            "drop_lowest",
+            "drop_highest",
+            "position",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "course", "created_at", "updated_at"]
+
+
+class CategoryGradeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    weight = serializers.DecimalField(**_WEIGHT)
+    current_percent = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
+    final_percent = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
+    dropped = serializers.ListField(child=serializers.IntegerField(), help_text="Tests dropped from current_percent.")
+    final_dropped = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Tests dropped from final_percent."
+    )
+
+
+class CourseGradeSerializer(serializers.Serializer):
+    student = UserSummarySerializer()
+    current_percent = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        coerce_to_string=False,
+        allow_null=True,
+        help_text="Over the results so far (tests with no result ignored); null if nothing counts.",
+    )
+    final_percent = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        coerce_to_string=False,
+        allow_null=True,
+        help_text="Counting every missing result as 0.",
+    )
+    letter = serializers.CharField(allow_null=True, help_text="The scheme's letter for current_percent.")
+    final_letter = serializers.CharField(allow_null=True, help_text="The scheme's letter for final_percent.")
+    missing = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Due tests with published results and no result (not excused)."
+    )
+    categories = CategoryGradeSerializer(many=True)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from courses import policy
 from courses.models import Course, Enrollment, Role
-from grading.models import SCORE_DIGITS, SCORE_PLACES, GradeChange, Test, TestResult
+from grading.models import DEFAULT_CATEGORY, SCORE_DIGITS, SCORE_PLACES, GradeCategory, GradeChange, Test, TestResult
 from gradingsite.errors import Conflict, Invalid
 
 Via = GradeChange.Via
@@ -43,6 +43,9 @@ def score_error(score: Decimal, max_score: Decimal) -> str | None:
     return None
 
 
+EXCUSED_CELL = "EX"
+
+
 def parse_score(raw) -> Decimal:
     """A score as typed by a person (admin form, CSV cell). Raises ``Invalid`` with a message."""
     try:
@@ -54,7 +57,9 @@ def parse_score(raw) -> Decimal:
     return score
 
 
-def _check_score(score: Decimal, test: Test, field_name: str = "score") -> Decimal:
+def _check_score(score: Decimal | None, test: Test, field_name: str = "score") -> Decimal | None:
+    if score is None:  # excused
+        return None
     problem = score_error(score, test.max_score)
     if problem:
         raise Invalid({field_name: [problem]})
@@ -119,7 +124,9 @@ def _resolve_grader(*, test: Test, by, grader) -> int | None:
     return grader.pk
 
 
-def _change(result: TestResult | None, *, test_id, student_id, action, old, new, by, via) -> GradeChange:
+def _change(
+    result: TestResult | None, *, test_id, student_id, action, old, new, by, via, excused: bool = False
+) -> GradeChange:
     return GradeChange(
         result=result,
         test_id=test_id,
@@ -127,14 +134,19 @@ def _change(result: TestResult | None, *, test_id, student_id, action, old, new,
         action=action,
         old_score=old,
         new_score=new,
+        excused=excused,
         changed_by_id=by.pk if by is not None else None,
         via=via,
     )
 
 
 @transaction.atomic
-def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
-    """Record a new result. ``Conflict`` if the student already has one for this test."""
+def result_record(
+    *, test: Test, student, score: Decimal | None, by, via: str = Via.API, grader=None, excused: bool = False
+) -> TestResult:
+    """Record a new result: a score, or ``excused`` (no score). ``Conflict`` if the student already has one."""
+    if excused:
+        score = None
     enrolled = _share_lock_test(test, student_id=student.pk)
     score = _check_score(score, test)
     if not enrolled:
@@ -145,18 +157,35 @@ def result_record(*, test: Test, student, score: Decimal, by, via: str = Via.API
     # savepoint is needed around the insert: this function's own atomic block rolls back to where
     # it began.
     try:
-        result = TestResult.objects.create(test=test, student_id=student.pk, grader_id=grader_id, score=score)
+        result = TestResult.objects.create(
+            test=test, student_id=student.pk, grader_id=grader_id, score=score, excused=score is None
+        )
     except IntegrityError:
         raise Conflict("This student already has a result for this test.") from None
     _change(
-        result, test_id=test.pk, student_id=student.pk, action=Action.CREATED, old=None, new=score, by=by, via=via
+        result,
+        test_id=test.pk,
+        student_id=student.pk,
+        action=Action.CREATED,
+        old=None,
+        new=score,
+        by=by,
+        via=via,
+        excused=score is None,
     ).save()
     return result
 
 
 @transaction.atomic
-def result_update(*, result: TestResult, score: Decimal, by, via: str = Via.API, grader=None) -> TestResult:
-    """Change a result's score (and grader). A change to the same score writes no history."""
+def result_update(
+    *, result: TestResult, score: Decimal | None, by, via: str = Via.API, grader=None, excused: bool = False
+) -> TestResult:
+    """Change a result's score (and grader), or excuse it (``excused``: the score is cleared).
+
+    A change to the same score (or excusing an excused result) writes no history.
+    """
+    if excused:
+        score = None
     test = result.test
     _share_lock_test(test)
     score = _check_score(score, test)
@@ -164,11 +193,12 @@ def result_update(*, result: TestResult, score: Decimal, by, via: str = Via.API,
     current = _lock_result(result)
     old = current.score
     if old == score and current.grader_id == grader_id:
-        result.score = old
+        result.score, result.excused = old, old is None
         return result
     result.score = score
+    result.excused = score is None
     result.grader_id = grader_id
-    result.save(update_fields=["score", "grader", "updated_at"])
+    result.save(update_fields=["score", "excused", "grader", "updated_at"])
     if old != score:
         _change(
             result,
@@ -179,6 +209,7 @@ def result_update(*, result: TestResult, score: Decimal, by, via: str = Via.API,
             new=score,
             by=by,
             via=via,
+            excused=score is None,
         ).save()
     return result
 
@@ -203,7 +234,7 @@ def result_delete(*, result: TestResult, by, via: str = Via.API) -> None:
 
 def _lock_result(result: TestResult) -> TestResult:
     """The result's row as it is now, locked until the transaction ends (two writers of it take turns)."""
-    current = TestResult.objects.select_for_update().filter(pk=result.pk).only("score", "grader").first()
+    current = TestResult.objects.select_for_update().filter(pk=result.pk).only("score", "excused", "grader").first()
     if current is None:
         raise Conflict("This result was deleted meanwhile.")
     return current
@@ -222,13 +253,13 @@ class UpsertOutcome:
 
 
 def results_upsert(
-    *, test: Test, items: Sequence[tuple[int, Decimal]], by, via: str = Via.API, dry_run: bool = False
+    *, test: Test, items: Sequence[tuple[int, Decimal | None]], by, via: str = Via.API, dry_run: bool = False
 ) -> UpsertOutcome:
     """Create or update many results of one test: all or nothing, in a constant number of queries.
 
-    ``items`` are ``(student_id, score)`` pairs. Every bad item is reported (its index, field and
-    message) and then nothing is written. With ``dry_run`` the outcome is computed and nothing is
-    written either.
+    ``items`` are ``(student_id, score)`` pairs; a score of None excuses the student. Every bad item
+    is reported (its index, field and message) and then nothing is written. With ``dry_run`` the
+    outcome is computed and nothing is written either.
     """
     with transaction.atomic():
         outcome = _results_upsert(test=test, items=items, by=by, via=via)
@@ -249,7 +280,7 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
         elif student_id not in enrolled:
             outcome.errors.append((index, "student", "This user is not enrolled as a student in the test's course."))
         seen.add(student_id)
-        problem = score_error(score, test.max_score)
+        problem = None if score is None else score_error(score, test.max_score)
         if problem:
             outcome.errors.append((index, "score", problem))
     if outcome.errors:
@@ -262,10 +293,12 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
     to_update: list[TestResult] = []
     changes: list[GradeChange] = []
     for student_id, score in items:
-        score = score.quantize(_QUANTUM)
+        score = None if score is None else score.quantize(_QUANTUM)
         current = existing.get(student_id)
         if current is None:
-            to_create.append(TestResult(test=test, student_id=student_id, grader_id=by.pk, score=score))
+            to_create.append(
+                TestResult(test=test, student_id=student_id, grader_id=by.pk, score=score, excused=score is None)
+            )
         elif current.score == score:
             outcome.unchanged += 1
         else:
@@ -279,9 +312,11 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
                     new=score,
                     by=by,
                     via=via,
+                    excused=score is None,
                 )
             )
             current.score = score
+            current.excused = score is None
             current.grader_id = by.pk
             to_update.append(current)
     try:
@@ -292,10 +327,18 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
         now = timezone.now()
         for result in to_update:
             result.updated_at = now
-        TestResult.objects.bulk_update(to_update, ["score", "grader", "updated_at"], batch_size=1000)
+        TestResult.objects.bulk_update(to_update, ["score", "excused", "grader", "updated_at"], batch_size=1000)
     changes.extend(
         _change(
-            r, test_id=test.pk, student_id=r.student_id, action=Action.CREATED, old=None, new=r.score, by=by, via=via
+            r,
+            test_id=test.pk,
+            student_id=r.student_id,
+            action=Action.CREATED,
+            old=None,
+            new=r.score,
+            by=by,
+            via=via,
+            excused=r.excused,
         )
         for r in created
     )
@@ -305,11 +348,25 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
     return outcome
 
 
-def test_create(*, course: Course, name: str, date, max_score: Decimal | None = None, **fields) -> Test:
-    """Add a test to a course (``max_score`` defaults to 100)."""
+def _check_category(category: GradeCategory | None, course_id: int) -> None:
+    if category is not None and category.course_id != course_id:
+        raise Invalid({"category": ["This category belongs to another course."]})
+
+
+def test_create(
+    *,
+    course: Course,
+    name: str,
+    date,
+    max_score: Decimal | None = None,
+    category: GradeCategory | None = None,
+    **fields,
+) -> Test:
+    """Add a test to a course (``max_score`` defaults to 100, ``category`` to the course's first)."""
+    _check_category(category, course.pk)
     if max_score is not None:
         fields["max_score"] = max_score
-    return Test.objects.create(course=course, name=name, date=date, **fields)
+    return Test.objects.create(course=course, name=name, date=date, category=category, **fields)
 
 
 def max_recorded_score(test: Test) -> Decimal | None:
@@ -320,6 +377,8 @@ def max_recorded_score(test: Test) -> Decimal | None:
 def test_update(*, test: Test, **changes) -> Test:
     """Change a test's fields. ``max_score`` can't go below a score already recorded."""
     locked = _lock_test(test)
+    if "category" in changes:
+        _check_category(changes["category"], test.course_id)
     new_max = changes.get("max_score")
     if new_max is not None and new_max < locked.max_score:
         highest = max_recorded_score(test)
@@ -377,3 +436,41 @@ def before_user_delete(*, user, by=None, via: str = Via.API, **signal) -> None:
     """An account is being deleted (``accounts.signals.user_deleting``): its results as a student go
     with it, each leaving a "deleted" history line."""
     results_delete(results=TestResult.objects.filter(student_id=user.pk), by=by, via=via)
+
+
+# Grade categories ---------------------------------------------------------------------------------
+
+
+def after_course_save(*, instance: Course, created: bool, raw: bool = False, **signal) -> None:
+    """A new course gets its first grade category, "Tests", weighing 100 (``post_save`` of ``Course``)."""
+    if created and not raw:
+        GradeCategory.objects.create(course=instance, name=DEFAULT_CATEGORY, weight=Decimal(100), position=0)
+
+
+def category_create(*, course: Course, name: str, **fields) -> GradeCategory:
+    """Add a category to a course; without a ``position`` it goes after the others."""
+    if fields.get("position") is None:
+        last = GradeCategory.objects.filter(course=course).aggregate(m=Max("position"))["m"]
+        fields["position"] = 0 if last is None else last + 1
+    return GradeCategory.objects.create(course=course, name=name, **fields)
+
+
+@transaction.atomic
+def category_update(*, category: GradeCategory, **changes) -> GradeCategory:
+    for name, value in changes.items():
+        setattr(category, name, value)
+    category.save()
+    return category
+
+
+@transaction.atomic
+def category_delete(*, category: GradeCategory) -> None:
+    """Delete a category. ``Conflict`` while it holds tests, or when it is the course's last one."""
+    siblings = list(
+        GradeCategory.objects.select_for_update().filter(course_id=category.course_id).values_list("pk", flat=True)
+    )
+    if siblings == [category.pk]:
+        raise Conflict("A course keeps at least one grade category; add another one first.")
+    if Test.objects.filter(category_id=category.pk).exists():
+        raise Conflict("This category holds tests; move them to another category first.")
+    category.delete()

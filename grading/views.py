@@ -37,6 +37,7 @@ from grading import reports, services
 from grading.filters import TestResultFilter
 from grading.models import GradeChange, Test, TestResult, percent_of
 from grading.serializers import (
+    SCORE_OR_EXCUSED,
     BulkErrorSerializer,
     BulkInvalid,
     BulkItemSerializer,
@@ -54,6 +55,7 @@ from grading.serializers import (
 from gradingsite.api.pagination import CountedBy
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, swagger_fake
+from gradingsite.errors import Invalid
 from gradingsite.sql import cursor as sql_cursor
 
 User = get_user_model()
@@ -213,14 +215,25 @@ def result_rows(rows) -> list[dict]:
             "grader": grader,
             "score": score,
             "percent": percent,
+            "excused": excused,
             "created_at": created_at,
             "updated_at": updated_at,
         }
-        for id_, test, student, grader, score, percent, created_at, updated_at in rows
+        for id_, test, student, grader, score, percent, excused, created_at, updated_at in rows
     ]
 
 
-_ROW_COLUMNS = ("id", "test_id", "student_id", "grader_id", "score_float", "percent", "created_at", "updated_at")
+_ROW_COLUMNS = (
+    "id",
+    "test_id",
+    "student_id",
+    "grader_id",
+    "score_float",
+    "percent",
+    "excused",
+    "created_at",
+    "updated_at",
+)
 
 
 def with_row_columns(queryset, max_score):
@@ -298,7 +311,10 @@ class TestResultViewSet(ApiViewSet):
         connection = connections[page.db]
         if connection.vendor != "postgresql":
             max_score = self.test.max_score
-            return [(*row[:5], percent_of(Decimal(str(row[4])), max_score), *row[6:]) for row in page]
+            return [
+                (*row[:5], None if row[4] is None else percent_of(Decimal(str(row[4])), max_score), *row[6:])
+                for row in page
+            ]
         try:
             sql, params = page.query.sql_with_params()
         except EmptyResultSet:  # an empty page, or a filter no row can match
@@ -315,7 +331,8 @@ class TestResultViewSet(ApiViewSet):
             test=self.test,
             # Only the id is needed: the service checks the enrollment, which also proves the user exists.
             student=User(pk=data["student"]),
-            score=data["score"],
+            score=data.get("score"),
+            excused=data.get("excused", False),
             by=request.user,
             via=GradeChange.Via.API,
             grader=data.get("grader"),
@@ -400,9 +417,21 @@ class ResultViewSet(mixins.DestroyModelMixin, ApiViewSet):
         serializer = ResultUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        score, excused = data.get("score"), data.get("excused")
+        if excused:
+            score = None
+        elif "score" in data:
+            if score is None:
+                raise Invalid({"score": [SCORE_OR_EXCUSED]})
+            excused = False
+        elif excused is False and result.excused:
+            raise Invalid({"score": ["A score is required to un-excuse this result."]})
+        else:  # only the grader changes (or excused: false on a scored result)
+            score, excused = result.score, result.excused
         result = services.result_update(
             result=result,
-            score=data.get("score", result.score),
+            score=score,
+            excused=excused,
             by=request.user,
             via=GradeChange.Via.API,
             grader=data.get("grader"),
@@ -475,6 +504,7 @@ class StudentResultViewSet(ApiViewSet):
             "student_id",
             "grader_id",
             "score",
+            "excused",
             "created_at",
             "updated_at",
             "test_name",
@@ -492,7 +522,8 @@ class StudentResultViewSet(ApiViewSet):
                     "student": row["student_id"],
                     "grader": row["grader_id"],
                     "score": row["score"],
-                    "percent": percent_of(row["score"], row["max_score"]),
+                    "percent": None if row["score"] is None else percent_of(row["score"], row["max_score"]),
+                    "excused": row["excused"],
                     "created_at": row["created_at"],
                     "updated_at": row["updated_at"],
                     "test_name": row["test_name"],

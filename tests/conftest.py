@@ -14,9 +14,14 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Role
-from grading.models import Test
+from grading.models import GradeCategory, Test
 
 pytest_plugins = ["tests.fakes"]
+
+
+def first_category(course) -> GradeCategory:
+    """The course's first grade category: where a test goes unless told otherwise."""
+    return GradeCategory.objects.filter(course=course).order_by("position", "id").first()
 
 
 @pytest.fixture

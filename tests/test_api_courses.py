@@ -12,6 +12,15 @@ from grading.models import GradeChange, Test, TestResult
 pytestmark = pytest.mark.django_db
 
 
+DEFAULT_SCHEME = [
+    {"letter": "A", "min_percent": 90},
+    {"letter": "B", "min_percent": 80},
+    {"letter": "C", "min_percent": 70},
+    {"letter": "D", "min_percent": 60},
+    {"letter": "F", "min_percent": 0},
+]
+
+
 def summary(user):
     return {"id": user.pk, "email": user.email, "first_name": user.first_name, "last_name": user.last_name}
 
@@ -33,10 +42,15 @@ def test_course_detail_has_teachers_tests_and_my_role(client_for, student, teach
                 "date": "2026-12-01",
                 "max_score": 100,
                 "results_published": True,
+                "category": test_.category_id,
+                "never_drop": False,
                 "updated_at": test_.updated_at.isoformat().replace("+00:00", "Z"),
             }
         ],
         "my_role": "STUDENT",
+        "weighting": "points",
+        "grading_scheme": DEFAULT_SCHEME,
+        "time_zone": "UTC",
     }
 
 
@@ -103,8 +117,13 @@ def test_creating_a_course_makes_the_creator_its_teacher(client_for, stranger):
         "teachers": [summary(stranger)],
         "tests": [],
         "my_role": "TEACHER",
+        "weighting": "points",
+        "grading_scheme": DEFAULT_SCHEME,
+        "time_zone": "UTC",
     }
     assert Enrollment.objects.get(course=course).role == Role.TEACHER
+    # Every new course starts with one grade category holding everything.
+    assert list(course.grade_categories.values_list("name", "weight", "position")) == [("Tests", 100, 0)]
 
 
 def test_creating_a_course_without_details(client_for, stranger):

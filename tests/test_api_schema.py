@@ -117,11 +117,31 @@ def test_resources_have_the_contracts_fields(schema):
 
     assert fields("User") == {"id", "email", "first_name", "last_name", "social", "is_admin"}
     assert fields("Social") == {"facebook", "twitter", "github", "website"}
-    assert fields("Course") == {"id", "name", "details", "teachers", "tests", "my_role"}
+    assert fields("Course") == {
+        "id",
+        "name",
+        "details",
+        "teachers",
+        "tests",
+        "my_role",
+        "weighting",
+        "grading_scheme",
+        "time_zone",
+    }
     assert fields("UserSummary") == {"id", "email", "first_name", "last_name"}
     assert fields("Enrollment") == {"user", "course", "role", "created_at"}
     assert fields("Feedback") == {"id", "course", "student", "feedback", "created_at"}
-    assert fields("CourseTest") == {"id", "course", "name", "date", "max_score", "results_published", "updated_at"}
+    assert fields("CourseTest") == {
+        "id",
+        "course",
+        "name",
+        "date",
+        "max_score",
+        "results_published",
+        "category",
+        "never_drop",
+        "updated_at",
+    }
 
 
 def test_swagger_ui_is_served_with_its_own_assets(client):

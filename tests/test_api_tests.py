@@ -9,7 +9,17 @@ from grading.models import GradeChange, Test, TestResult
 
 pytestmark = pytest.mark.django_db
 
-TEST_FIELDS = {"id", "course", "name", "date", "max_score", "results_published", "updated_at"}
+TEST_FIELDS = {
+    "id",
+    "course",
+    "name",
+    "date",
+    "max_score",
+    "results_published",
+    "category",
+    "never_drop",
+    "updated_at",
+}
 
 
 def course_tests_url(course):
@@ -42,6 +52,8 @@ def test_members_and_admins_list_a_courses_tests(client_for, request, who, cours
             "date": "2026-12-01",
             "max_score": 100,
             "results_published": True,
+            "category": test_.category_id,
+            "never_drop": False,
             "updated_at": body["results"][0]["updated_at"],
         }
     ]
@@ -105,6 +117,8 @@ def test_teacher_adds_a_test_with_default_max_score(client_for, teacher, course)
         "date": "2026-12-15",
         "max_score": 100,
         "results_published": True,
+        "category": course.grade_categories.get().pk,
+        "never_drop": False,
         "updated_at": body["updated_at"],
     }
     assert (test.course, test.max_score, test.date) == (course, Decimal("100"), date(2026, 12, 15))

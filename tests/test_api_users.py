@@ -379,6 +379,7 @@ def test_student_reads_their_published_results_with_test_name_and_course(client_
             "grader": shown.grader_id,
             "score": 33.5,
             "percent": 83.8,
+            "excused": False,
             "created_at": shown.created_at.isoformat().replace("+00:00", "Z"),
             "updated_at": shown.updated_at.isoformat().replace("+00:00", "Z"),
             "test_name": "Quiz",

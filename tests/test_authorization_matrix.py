@@ -20,7 +20,7 @@ from accounts.models import User
 from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import services as grading
-from grading.models import GradeChange, Test, TestResult
+from grading.models import GradeCategory, GradeChange, Test, TestResult
 from tests.api_routes import METHODS, NOT_OPERATIONS, api_routes, api_url_names
 
 ROLES = ("anonymous", "stranger", "student", "other_teacher", "teacher", "admin")
@@ -144,6 +144,18 @@ MATRIX = {
     ("course-gradebook-csv", "GET"): ("/api/courses/{course}/gradebook.csv", None, course_staff(200)),
     ("course-gradebook-import", "POST"): ("/api/courses/{course}/gradebook/import/", "csv", course_staff(200)),
     ("testresult-history", "GET"): ("/api/test-results/{result}/history/", None, course_staff(200)),
+    # Course grades: the course's staff read every row, a student their own.
+    ("course-grades-grades", "GET"): ("/api/courses/{course}/grades/", None, MEMBERS),
+    ("course-categories-list", "GET"): ("/api/courses/{course}/categories/", None, MEMBERS),
+    ("course-categories-list", "POST"): (
+        "/api/courses/{course}/categories/",
+        {"name": "Quizzes", "weight": 20, "drop_lowest": 1},
+        course_staff(201),
+    ),
+    ("category-detail", "GET"): ("/api/categories/{category}/", None, MEMBERS),
+    ("category-detail", "PUT"): ("/api/categories/{category}/", {"name": "Exams", "weight": 60}, course_staff(200)),
+    ("category-detail", "PATCH"): ("/api/categories/{category}/", {"drop_lowest": 1}, course_staff(200)),
+    ("category-detail", "DELETE"): ("/api/categories/{category}/", None, course_staff(409)),  # it holds the test
 }
 
 # Routes open to anyone: a method they don't take is a 405 even without a token.
@@ -202,6 +214,7 @@ def world(teacher, student, other_teacher, stranger, admin_user, course, other_c
         "other_course": other_course,
         "test": test_,
         "result": result,
+        "category": test_.category,
     }
 
 
@@ -211,11 +224,24 @@ def snapshot():
         "users": list(
             User.objects.order_by("pk").values_list("pk", "email", "first_name", "last_name", "is_superuser")
         ),
-        "courses": list(Course.objects.order_by("pk").values_list("pk", "name", "details")),
+        "courses": list(
+            Course.objects.order_by("pk").values_list(
+                "pk", "name", "details", "weighting", "grading_scheme", "time_zone"
+            )
+        ),
+        "categories": list(
+            GradeCategory.objects.order_by("pk").values_list("pk", "name", "weight", "drop_lowest", "drop_highest")
+        ),
         "enrollments": list(Enrollment.objects.order_by("pk").values_list("pk", "user_id", "course_id", "role")),
         "feedback": list(Feedback.objects.order_by("pk").values_list("pk", "course_id", "student_id", "feedback")),
-        "tests": list(Test.objects.order_by("pk").values_list("pk", "name", "date", "max_score", "results_published")),
-        "results": list(TestResult.objects.order_by("pk").values_list("pk", "test_id", "student_id", "score")),
+        "tests": list(
+            Test.objects.order_by("pk").values_list(
+                "pk", "name", "date", "max_score", "results_published", "category_id", "never_drop"
+            )
+        ),
+        "results": list(
+            TestResult.objects.order_by("pk").values_list("pk", "test_id", "student_id", "score", "excused")
+        ),
         "history": GradeChange.objects.count(),
     }
 
@@ -233,7 +259,11 @@ def _call(client, method, path, body, world, user):
 
 def _fill(path, world):
     return path.format(
-        user=world["student"].pk, course=world["course"].pk, test=world["test"].pk, result=world["result"].pk
+        user=world["student"].pk,
+        course=world["course"].pk,
+        test=world["test"].pk,
+        result=world["result"].pk,
+        category=world["category"].pk,
     )
 
 
@@ -280,7 +310,7 @@ def test_matrix_paths_match_the_urlconf():
     from django.urls import resolve
 
     for (name, _), (path, _, _) in MATRIX.items():
-        filled = path.format(user=1, course=2, test=3, result=4)
+        filled = path.format(user=1, course=2, test=3, result=4, category=5)
         assert resolve(filled).url_name == name, path
 
 

@@ -1,9 +1,10 @@
 """GET /api/courses/{id}/gradebook/: every student's scores per test, in a fixed number of queries."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -26,6 +27,7 @@ def final(course):
     return Test.objects.create(course=course, name="Final", date=date(2026, 12, 20), max_score=Decimal("50"))
 
 
+@time_machine.travel(datetime(2026, 12, 5, 12, tzinfo=UTC), tick=False)  # the midterm is past, the final to come
 def test_gradebook_lists_every_student_with_a_score_or_null_per_test(
     course, teacher, student, make_user, test_, final, client_for
 ):
@@ -46,7 +48,7 @@ def test_gradebook_lists_every_student_with_a_score_or_null_per_test(
         "name": "Final",
         "date": "2026-12-20",
         "max_score": 50,
-        "stats": {"count": 2, "mean": 65.0, "median": 65.0, "min": 50.0, "max": 80.0, "stddev": 15.0},
+        "stats": {"count": 2, "excused": 0, "mean": 65.0, "median": 65.0, "min": 50.0, "max": 80.0, "stddev": 15.0},
     }
     assert body["students"] == [
         {
@@ -56,6 +58,11 @@ def test_gradebook_lists_every_student_with_a_score_or_null_per_test(
             "last_name": "Devi",
             "scores": {str(test_.pk): 87.5, str(final.pk): 40},
             "average_percent": 83.8,  # mean of 87.5 % and 80 %, half-up to one decimal
+            "excused": [],
+            "missing": [],
+            "current_percent": 85.0,  # 127.5 of 150 points
+            "final_percent": 85.0,
+            "letter": "B",
         },
         {
             "id": newcomer.pk,
@@ -64,6 +71,11 @@ def test_gradebook_lists_every_student_with_a_score_or_null_per_test(
             "last_name": "Zed",
             "scores": {str(test_.pk): None, str(final.pk): 25},
             "average_percent": 50.0,
+            "excused": [],
+            "missing": [test_.pk],  # the midterm is past and published; the final is still to come
+            "current_percent": 50.0,
+            "final_percent": 16.67,  # 25 of 150 points, the missing midterm counting 0
+            "letter": "F",
         },
     ]
 
@@ -73,6 +85,7 @@ def test_a_test_without_results_has_null_stats(course, teacher, test_, client_fo
 
     assert body["tests"][0]["stats"] == {
         "count": 0,
+        "excused": 0,
         "mean": None,
         "median": None,
         "min": None,
@@ -142,7 +155,8 @@ def test_gradebook_query_count_is_the_same_for_5_and_100_students(course, teache
     assert len(small) == len(large)
     with CaptureQueriesContext(connection) as selector:
         reports.gradebook(course)
-    assert len(selector) == 4  # tests, students, results, per-test statistics
+    # tests, students, results, per-test statistics; the grades: categories, the grades statement
+    assert len(selector) == 6
 
 
 def test_admin_reads_any_gradebook(admin_user, course, client_for):

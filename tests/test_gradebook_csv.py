@@ -2,10 +2,11 @@
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -70,6 +71,7 @@ def db_state():
 # Export -----------------------------------------------------------------------------------------
 
 
+@time_machine.travel(datetime(2026, 12, 5, 12, tzinfo=UTC), tick=False)  # the midterm is past, the final to come
 def test_csv_export_has_the_contract_header_and_one_row_per_student(
     course, teacher, student, bob, test_, final, graded, client_for
 ):
@@ -79,10 +81,11 @@ def test_csv_export_has_the_contract_header_and_one_row_per_student(
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith("attachment; filename=")
+    tests = [f"Midterm (#{test_.pk})", f"Final (#{final.pk})"]
     assert rows(content(response)) == [
-        ["email", "first_name", "last_name", f"Midterm (#{test_.pk})", f"Final (#{final.pk})", "average_percent"],
-        ["student@example.com", "Shakuntala", "Devi", "87.5", "40", "83.8"],
-        ["bob@example.com", "Bob", "Young", "60", "", "60.0"],
+        ["email", "first_name", "last_name", *tests, "average_percent", "current_percent", "final_percent", "letter"],
+        ["student@example.com", "Shakuntala", "Devi", "87.5", "40", "83.8", "85.00", "85.00", "B"],
+        ["bob@example.com", "Bob", "Young", "60", "", "60.0", "60.00", "60.00", "D"],
     ]
 
 

@@ -10,6 +10,7 @@ from django.db.models import ProtectedError
 from accounts.models import User
 from courses.models import Course, Enrollment, Role
 from grading.models import Test, TestResult
+from tests.conftest import first_category
 
 
 def _raises_integrity(sql, params):
@@ -49,7 +50,8 @@ def test_zero_score_is_accepted(test_, student):
 
 def test_max_score_must_be_positive_in_the_database(course):
     with pytest.raises(IntegrityError), transaction.atomic():
-        Test.objects.bulk_create([Test(course=course, name="Broken", date=date(2026, 1, 1), max_score=Decimal("0"))])
+        broken = Test(course=course, category=first_category(course), name="Broken", date=date(2026, 1, 1), max_score=0)
+        Test.objects.bulk_create([broken])
 
 
 def test_email_differing_only_in_case_is_refused_by_the_database(make_user):

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from courses.models import Course, Enrollment, Feedback, Role
-from grading.models import Test, TestResult
+from grading.models import GradeCategory, Test, TestResult
+from tests.conftest import first_category
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,11 @@ def test_course_list_queries_do_not_grow(client_for, teacher, student):
     def add_courses(n):
         courses = Course.objects.bulk_create(Course(name=f"C{i}") for i in range(n))
         Enrollment.objects.bulk_create(Enrollment(user=teacher, course=c, role=Role.TEACHER) for c in courses)
-        Test.objects.bulk_create(Test(course=c, name=f"T{c.pk}", date=date(2026, 12, 1)) for c in courses)
+        categories = GradeCategory.objects.bulk_create(GradeCategory(course=c, name="Tests") for c in courses)
+        Test.objects.bulk_create(
+            Test(course=c, category=g, name=f"T{c.pk}", date=date(2026, 12, 1))
+            for c, g in zip(courses, categories, strict=True)
+        )
 
     add_courses(2)
     small, body = queries_for(client, "/api/courses/")
@@ -112,7 +117,8 @@ def test_a_students_results_queries_do_not_grow(client_for, student, teacher, co
 
     def add_results(n):
         tests = Test.objects.bulk_create(
-            Test(course=course, name=f"T{i}", date=date(2026, 12, 1), max_score=Decimal("10")) for i in range(n)
+            Test(course=course, category=first_category(course), name=f"T{i}", date=date(2026, 12, 1), max_score=10)
+            for i in range(n)
         )
         TestResult.objects.bulk_create(
             TestResult(test=t, student=student, grader=teacher, score=Decimal("7.5")) for t in tests
@@ -133,7 +139,10 @@ def test_a_students_results_queries_do_not_grow(client_for, student, teacher, co
 def test_a_course_page_is_two_queries_for_any_number_of_teachers_and_tests(client_for, student, course, n):
     teachers = User.objects.bulk_create(User(email=f"teacher{i}@example.com") for i in range(n))
     Enrollment.objects.bulk_create(Enrollment(user=t, course=course, role=Role.TEACHER) for t in teachers)
-    Test.objects.bulk_create(Test(course=course, name=f"T{i}", date=date(2026, 12, 1)) for i in range(n))
+    category = first_category(course)
+    Test.objects.bulk_create(
+        Test(course=course, category=category, name=f"T{i}", date=date(2026, 12, 1)) for i in range(n)
+    )
     client = client_for(student)
     with CaptureQueriesContext(connection) as captured:
         body = client.get(f"/api/courses/{course.pk}/").json()

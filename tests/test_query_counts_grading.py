@@ -15,6 +15,7 @@ from accounts.models import User
 from courses.models import Course, Enrollment, Role
 from grading import services
 from grading.models import Test, TestResult
+from tests.conftest import first_category
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +49,12 @@ def test_results_list_runs_four_queries_for_any_size(client_for, teacher, course
 @pytest.mark.parametrize("n", [2, 200])
 def test_tests_list_runs_four_queries_for_any_size(client_for, student, course, n):
     Test.objects.bulk_create(
-        [Test(course=course, name=f"T{i}", date=date(2026, 1, 1) + timedelta(days=i)) for i in range(n)]
+        [
+            Test(
+                course=course, category=first_category(course), name=f"T{i}", date=date(2026, 1, 1) + timedelta(days=i)
+            )
+            for i in range(n)
+        ]
     )
     # AUTH, the course with the caller's role, COUNT(*), the page.
     assert _count(client_for(student), "get", f"/api/courses/{course.pk}/tests/?page_size=1000") == AUTH + 3
@@ -125,8 +131,12 @@ def test_a_students_first_page_runs_three_queries_whatever_they_have_elsewhere(c
 
     def take_tests(course, n, day):
         Enrollment.objects.get_or_create(user=student, course=course, defaults={"role": Role.STUDENT})
+        category = first_category(course)
         tests = Test.objects.bulk_create(
-            [Test(course=course, name=f"T{i}", date=date(2026, 1, 1) + timedelta(days=day + i)) for i in range(n)]
+            [
+                Test(course=course, category=category, name=f"T{i}", date=date(2026, 1, 1) + timedelta(days=day + i))
+                for i in range(n)
+            ]
         )
         TestResult.objects.bulk_create([TestResult(test=t, student=student, grader=teacher, score=1) for t in tests])
 
