@@ -170,7 +170,9 @@ def feedback_scope(user, course) -> str | None:
 
 def grades_scope(user, course) -> str | None:
     """Which course grades the user may read: "all" (teacher, admin), "own" (a student's own row), or None."""
-    return feedback_scope(user, course)
+    if is_admin(user):
+        return "all"
+    return {Role.TEACHER: "all", Role.STUDENT: "own"}.get(_role(user, course, course.pk))
 
 
 def can_view_category(user, category) -> bool:

@@ -159,7 +159,7 @@ class CourseGradesViewSet(ApiViewSet):
     )
     @action(detail=True, ordering_fields=list(GRADE_ORDERING), ordering=list(_NAME_ORDER))
     def grades(self, request, pk):
-        course = get_or_404(Course.objects.all(), pk)
+        course = get_or_404(policy.with_caller_role(Course.objects.all(), request.user, "pk"), pk)
         scope = policy.grades_scope(request.user, course)
         if scope is None:
             raise NotAllowed("Only the course's teachers, its students (their own grade) and admins read its grades.")
