@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import cache
 from zoneinfo import available_timezones
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import User
@@ -102,6 +102,23 @@ def check_grading_scheme(value) -> list[dict] | None:
     return rows
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "nullable": True,
+        "minItems": 1,
+        "maxItems": SCHEME_MAX_ROWS,
+        "items": {
+            "type": "object",
+            "properties": {
+                "letter": {"type": "string", "minLength": 1, "maxLength": 20},
+                "min_percent": {"type": "number", "minimum": 0, "maximum": 999.99},
+            },
+            "required": ["letter", "min_percent"],
+            "additionalProperties": False,
+        },
+    }
+)
 class GradingSchemeField(serializers.JSONField):
     """A grading scheme (see ``check_grading_scheme``), or null for no letters."""
 
