@@ -20,10 +20,13 @@ The rules (the README's "Course grades" lists them for API clients too):
   final one); null without a scheme or a percent.
 - Percents are rounded half up to 2 decimals only when shown, and null where nothing counts; the
   course percent is computed from the exact category fractions, not from their rounded values.
+  Arithmetic is exact: points in integer hundredths, percents as integer fractions.
 
 The database does the work that grows with the course: it pairs students with tests, finds missing
 results, ranks and drops, and sums kept points in integer hundredths, in one statement (the same SQL
-on PostgreSQL and SQLite). Python then combines a few exact integers per student and category.
+on PostgreSQL and SQLite). Python then combines a few exact integers per student and category. The
+final grade is ranked separately only for a student's categories where something is missing;
+elsewhere it is the current grade.
 Queries per call: the categories, the students, that statement — three, whatever the course's size.
 """
 
@@ -33,7 +36,6 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from django.db import connections, router
@@ -51,23 +53,6 @@ def course_today(course: Course, now: datetime | None = None) -> date:
     """Today's date in the course's time zone: a test dated before it is due."""
     now = now or datetime.now(tz=ZoneInfo("UTC"))
     return now.astimezone(ZoneInfo(course.time_zone)).date()
-
-
-def round_percent(value: Fraction | None) -> Decimal | None:
-    """Half up to 2 decimals, exactly (no float or decimal rounding on the way)."""
-    if value is None:
-        return None
-    hundredths = math.floor(value * 100 + Fraction(1, 2))
-    return Decimal(hundredths).scaleb(-2)
-
-
-def letter_for(percent: Decimal | None, scheme: list[dict] | None) -> str | None:
-    if percent is None or not scheme:
-        return None
-    for row in scheme:
-        if Decimal(str(row["min_percent"])) <= percent:
-            return row["letter"]
-    return None
 
 
 def _q(connection, model, column: str | None = None) -> str:
@@ -104,12 +89,15 @@ WITH students AS (
     CROSS JOIN {test} t
     LEFT JOIN {result} r ON r.test_id = t.id AND r.student_id = s.student_id
     WHERE t.course_id = %s {published_filter} AND (r.id IS NULL OR NOT r.excused)
+), marked_cells AS (
+    SELECT cells.*, MAX(missing) OVER (PARTITION BY student_id, category_id) AS category_missing FROM cells
 ), items AS (
     SELECT 0 AS mode, student_id, test_id, category_id, date, never_drop, max_cents, score_cents, missing
-    FROM cells WHERE score_cents IS NOT NULL
+    FROM marked_cells WHERE score_cents IS NOT NULL
     UNION ALL
+    -- The final grade differs from the current one only where something is missing.
     SELECT 1, student_id, test_id, category_id, date, never_drop, max_cents, COALESCE(score_cents, 0), missing
-    FROM cells WHERE score_cents IS NOT NULL OR missing = 1
+    FROM marked_cells WHERE category_missing = 1 AND (score_cents IS NOT NULL OR missing = 1)
 ), ranked AS (
     SELECT i.*, c.drop_lowest, c.drop_highest,
            CAST(i.score_cents AS DOUBLE PRECISION) / i.max_cents AS pct,
@@ -162,6 +150,36 @@ class _Sums:
     dropped: list[int] | None = None
 
 
+# Exact percents as integer fractions ``(numerator, denominator)``: a few thousand students times a
+# few categories is too many for ``fractions.Fraction`` in a request; plain ints are exact and fast.
+Ratio = tuple[int, int]
+
+
+def _hundredths(ratio: Ratio | None) -> int | None:
+    """The percent ``numerator / denominator`` in hundredths, rounded half up."""
+    if ratio is None:
+        return None
+    numerator, denominator = ratio
+    return (200 * numerator + denominator) // (2 * denominator)
+
+
+def _shown(hundredths: int | None) -> Decimal | None:
+    return None if hundredths is None else Decimal(hundredths).scaleb(-2)
+
+
+def _scheme_in_hundredths(scheme: list[dict] | None) -> list[tuple[int, str]]:
+    return [(int(Decimal(str(row["min_percent"])) * 100), row["letter"]) for row in scheme or []]
+
+
+def _letter(hundredths: int | None, scheme: list[tuple[int, str]]) -> str | None:
+    if hundredths is None:
+        return None
+    for minimum, letter in scheme:
+        if minimum <= hundredths:
+            return letter
+    return None
+
+
 def course_grades(
     course: Course,
     *,
@@ -205,55 +223,63 @@ def course_grades(
             if missed:
                 missing.setdefault(sid, []).extend(_id_list(missed))
 
-    weighting, scheme = course.weighting, course.grading_scheme
+    by_weight = course.weighting == Weighting.CATEGORIES
+    # Weights in hundredths of a percent, as integers.
+    weights = [int(category.weight * 100) for category in categories]
+    scheme = _scheme_in_hundredths(course.grading_scheme)
     rows = []
     for student in students:
         sid = student["id"]
-        modes = [[sums.get((mode, sid, c.pk)) for c in categories] for mode in (CURRENT, FINAL)]
-        current, final = (_course_percent(weighting, categories, per_category) for per_category in modes)
+        current = [sums.get((CURRENT, sid, c.pk)) for c in categories]
+        # The statement gives a final row only where something is missing; elsewhere final = current.
+        final = [sums.get((FINAL, sid, c.pk)) or now for c, now in zip(categories, current, strict=True)]
+        current_h = _hundredths(_course_ratio(by_weight, weights, current))
+        final_h = _hundredths(_course_ratio(by_weight, weights, final))
         rows.append(
             {
                 "student": student,
-                "current_percent": round_percent(current),
-                "final_percent": round_percent(final),
-                "letter": letter_for(round_percent(current), scheme),
-                "final_letter": letter_for(round_percent(final), scheme),
+                "current_percent": _shown(current_h),
+                "final_percent": _shown(final_h),
+                "letter": _letter(current_h, scheme),
+                "final_letter": _letter(final_h, scheme),
                 "missing": sorted(missing.get(sid, [])),
                 "categories": [
                     {
                         "id": category.pk,
                         "name": category.name,
                         "weight": category.weight,
-                        "current_percent": round_percent(_percent(now)),
-                        "final_percent": round_percent(_percent(end)),
+                        "current_percent": _shown(_hundredths(_ratio(now))),
+                        "final_percent": _shown(_hundredths(_ratio(end))),
                         "dropped": now.dropped if now else [],
                         "final_dropped": end.dropped if end else [],
                     }
-                    for category, now, end in zip(categories, modes[CURRENT], modes[FINAL], strict=True)
+                    for category, now, end in zip(categories, current, final, strict=True)
                 ],
             }
         )
     return rows
 
 
-def _percent(sums: _Sums | None) -> Fraction | None:
+def _ratio(sums: _Sums | None) -> Ratio | None:
+    """A category's percent: its kept points over its kept max points, times 100."""
     if sums is None or sums.max == 0:
         return None
-    return Fraction(sums.score * 100, sums.max)
+    return sums.score * 100, sums.max
 
 
-def _course_percent(
-    weighting: str, categories: list[GradeCategory], per_category: list[_Sums | None]
-) -> Fraction | None:
-    kept = [(c, s) for c, s in zip(categories, per_category, strict=True) if s is not None and s.max > 0]
+def _course_ratio(by_weight: bool, weights: list[int], per_category: list[_Sums | None]) -> Ratio | None:
+    kept = [(w, s) for w, s in zip(weights, per_category, strict=True) if s is not None and s.max > 0]
     if not kept:
         return None
-    if weighting == Weighting.CATEGORIES:
-        total_weight = sum(Fraction(c.weight) for c, _ in kept)
-        if total_weight == 0:
-            return None
-        return sum(Fraction(c.weight) * _percent(s) for c, s in kept) / total_weight
-    return Fraction(sum(s.score for _, s in kept) * 100, sum(s.max for _, s in kept))
+    if not by_weight:
+        return sum(s.score for _, s in kept) * 100, sum(s.max for _, s in kept)
+    total_weight = sum(w for w, _ in kept)
+    if total_weight == 0:
+        return None
+    # sum(w * score / max) * 100 / total_weight, over a common denominator.
+    common = math.prod(s.max for _, s in kept)
+    numerator = sum(w * s.score * (common // s.max) for w, s in kept) * 100
+    return numerator, common * total_weight
 
 
 def letter_distribution(rows: list[dict], scheme: list[dict] | None) -> list[dict]:
