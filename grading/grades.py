@@ -89,16 +89,19 @@ WITH students AS (
     CROSS JOIN {test} t
     LEFT JOIN {result} r ON r.test_id = t.id AND r.student_id = s.student_id
     WHERE t.course_id = %s {published_filter} AND (r.id IS NULL OR NOT r.excused)
-), marked_cells AS (
-    SELECT cells.*, MAX(missing) OVER (PARTITION BY student_id, category_id) AS category_missing FROM cells
+), gaps AS (
+    -- The final grade differs from the current one only where something is missing.
+    SELECT DISTINCT student_id, category_id FROM cells WHERE missing = 1
 ), items AS (
     SELECT 0 AS mode, student_id, test_id, category_id, date, never_drop, max_cents, score_cents, missing
-    FROM marked_cells WHERE score_cents IS NOT NULL
+    FROM cells WHERE score_cents IS NOT NULL
     UNION ALL
-    -- The final grade differs from the current one only where something is missing.
-    SELECT 1, student_id, test_id, category_id, date, never_drop, max_cents, COALESCE(score_cents, 0), missing
-    FROM marked_cells WHERE category_missing = 1 AND (score_cents IS NOT NULL OR missing = 1)
+    SELECT 1, c.student_id, c.test_id, c.category_id, c.date, c.never_drop, c.max_cents,
+           COALESCE(c.score_cents, 0), c.missing
+    FROM cells c JOIN gaps g ON g.student_id = c.student_id AND g.category_id = c.category_id
+    WHERE c.score_cents IS NOT NULL OR c.missing = 1
 ), ranked AS (
+    -- Only categories with drop rules are ranked; the others keep every item (x below).
     SELECT i.*, c.drop_lowest, c.drop_highest,
            CAST(i.score_cents AS DOUBLE PRECISION) / i.max_cents AS pct,
            COUNT(*) OVER (PARTITION BY i.mode, i.student_id, i.category_id) AS n,
@@ -109,6 +112,7 @@ WITH students AS (
                ORDER BY CAST(i.score_cents AS DOUBLE PRECISION) / i.max_cents, i.date, i.test_id
            ) AS low_rank
     FROM items i JOIN {category} c ON c.id = i.category_id
+    WHERE c.drop_lowest > 0 OR c.drop_highest > 0
 ), low AS (
     SELECT r.*, {least}(r.drop_lowest, r.droppable, r.n - 1) AS low_count FROM ranked r
 ), marked AS (
@@ -128,6 +132,10 @@ WITH students AS (
            CASE WHEN h.dropped_low = 1 OR (NOT h.never_drop AND h.high_rank <= h.high_count) THEN 1 ELSE 0 END
                AS dropped
     FROM high h
+    UNION ALL
+    SELECT i.mode, i.student_id, i.category_id, i.test_id, i.score_cents, i.max_cents, i.missing, 0
+    FROM items i JOIN {category} c ON c.id = i.category_id
+    WHERE c.drop_lowest = 0 AND c.drop_highest = 0
 )
 SELECT x.mode, x.student_id, x.category_id,
        SUM(CASE WHEN x.dropped = 0 THEN x.score_cents ELSE 0 END),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, Q, StdDev, Value
@@ -36,7 +36,7 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThan, LessThanOrEqu
 from accounts.models import User
 from courses.models import Course, Role
 from grading import grades
-from grading.models import Test, TestResult, percent_of
+from grading.models import Test, TestResult
 
 BUCKETS = 10
 STATS_FIELDS = ("count", "excused", "mean", "median", "min", "max", "stddev")
@@ -178,12 +178,21 @@ def course_students(course_id: int):
     )
 
 
-def average_percent(percents: list[float]) -> float | None:
-    """The mean of a student's percents, half-up to one decimal; None with no results."""
-    if not percents:
+def _cents(value: Decimal) -> int:
+    return int(value * 100)
+
+
+def percent_tenths(score: Decimal, max_cents: int) -> int:
+    """``percent_of(score, max)`` in tenths of a percent, in integer arithmetic (the same half-up rounding)."""
+    return (2000 * _cents(score) + max_cents) // (2 * max_cents)
+
+
+def average_of_tenths(tenths: list[int]) -> float | None:
+    """The mean of a student's percents given in tenths, half up to one decimal; None with none."""
+    if not tenths:
         return None
-    mean = sum(Decimal(str(p)) for p in percents) / len(percents)
-    return float(mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    n = len(tenths)
+    return ((2 * sum(tenths) + n) // (2 * n)) / 10
 
 
 def _test_header(test: Test, stats: dict) -> dict:
@@ -208,12 +217,9 @@ def _grade_cells(grade: dict | None) -> dict:
     }
 
 
-def grades_by_student(course: Course, students: list[User] | None = None) -> dict[int, dict]:
+def grades_by_student(course: Course) -> dict[int, dict]:
     """Each student's course grade by student id (``grading.grades``)."""
-    known = None
-    if students is not None:
-        known = [{"id": s.pk, "email": s.email, "first_name": s.first_name, "last_name": s.last_name} for s in students]
-    return {row["student"]["id"]: row for row in grades.course_grades(course, students=known)}
+    return {row["student"]["id"]: row for row in grades.course_grades(course)}
 
 
 def gradebook(course: Course) -> dict:
@@ -224,30 +230,36 @@ def gradebook(course: Course) -> dict:
     where a student has no score for a test (no result, or excused: ``excused`` lists those tests).
     """
     tests = course_tests(course.pk)
-    students = list(course_students(course.pk))
-    max_scores = {test.pk: test.max_score for test in tests}
-    scores: dict[int, dict[int, Decimal | None]] = {}
+    students = list(course_students(course.pk).values("id", "email", "first_name", "last_name"))
+    test_ids = [test.pk for test in tests]
+    keys = [str(test_id) for test_id in test_ids]
+    max_cents = {test.pk: _cents(test.max_score) for test in tests}
+    position = {test_id: i for i, test_id in enumerate(test_ids)}
+    scores: dict[int, dict[int, float | None]] = {}
+    tenths: dict[int, list[int]] = {}
+    excused: dict[int, list[int]] = {}
     for student_id, test_id, score in TestResult.objects.filter(test__course_id=course.pk).values_list(
         "student_id", "test_id", "score"
     ):
-        scores.setdefault(student_id, {})[test_id] = score
+        if score is None:
+            scores.setdefault(student_id, {})[test_id] = None
+            excused.setdefault(student_id, []).append(test_id)
+        else:
+            scores.setdefault(student_id, {})[test_id] = float(score)
+            tenths.setdefault(student_id, []).append(percent_tenths(score, max_cents[test_id]))
     stats = course_test_stats(course.pk) if tests else {}
-    course_grades = grades_by_student(course, students)
+    course_grades = {row["student"]["id"]: row for row in grades.course_grades(course, students=students)}
     rows = []
     for student in students:
-        mine = scores.get(student.pk, {})
+        sid = student["id"]
+        mine = scores.get(sid, {})
         rows.append(
             {
-                "id": student.pk,
-                "email": student.email,
-                "first_name": student.first_name,
-                "last_name": student.last_name,
-                "scores": {str(test.pk): _number(mine.get(test.pk)) for test in tests},
-                "average_percent": average_percent(
-                    [percent_of(score, max_scores[test_id]) for test_id, score in mine.items() if score is not None]
-                ),
-                "excused": [test.pk for test in tests if test.pk in mine and mine[test.pk] is None],
-                **_grade_cells(course_grades.get(student.pk)),
+                **student,
+                "scores": {key: mine.get(test_id) for key, test_id in zip(keys, test_ids, strict=True)},
+                "average_percent": average_of_tenths(tenths.get(sid, [])),
+                "excused": sorted(excused.get(sid, []), key=position.__getitem__),
+                **_grade_cells(course_grades.get(sid)),
             }
         )
     return {
@@ -271,7 +283,7 @@ def gradebook_rows(course_id: int, tests: list[Test], *, chunk_size: int = 2000)
     first name, email — a total order, emails being unique) and are merged as they go, so no
     more than one chunk of each is held at a time.
     """
-    max_scores = {test.pk: test.max_score for test in tests}
+    max_cents = {test.pk: _cents(test.max_score) for test in tests}
     students = course_students(course_id).iterator(chunk_size=chunk_size)
     results = (
         TestResult.objects.filter(
@@ -289,12 +301,12 @@ def gradebook_rows(course_id: int, tests: list[Test], *, chunk_size: int = 2000)
         while pending is not None and pending[0] == student.pk:
             mine[pending[1]] = pending[2]
             pending = next(results, None)
-        percents = [
-            percent_of(score, max_scores[test_id])
+        tenths = [
+            percent_tenths(score, max_cents[test_id])
             for test_id, score in mine.items()
-            if test_id in max_scores and score is not None
+            if test_id in max_cents and score is not None
         ]
-        yield GradebookRow(student=student, scores=mine, average_percent=average_percent(percents))
+        yield GradebookRow(student=student, scores=mine, average_percent=average_of_tenths(tenths))
 
 
 # The histogram drawn in the admin ----------------------------------------------------------------
