@@ -176,7 +176,8 @@ def _shown(hundredths: int | None) -> Decimal | None:
 
 
 def _scheme_in_hundredths(scheme: list[dict] | None) -> list[tuple[int, str]]:
-    return [(int(Decimal(str(row["min_percent"])) * 100), row["letter"]) for row in scheme or []]
+    # min ≤ h / 100 exactly when ceil(100 · min) ≤ h, for whole h: exact whatever min's decimals.
+    return [(math.ceil(Decimal(str(row["min_percent"])) * 100), row["letter"]) for row in scheme or []]
 
 
 def _letter(hundredths: int | None, scheme: list[tuple[int, str]]) -> str | None:
