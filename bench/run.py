@@ -251,7 +251,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from accounts.models import User
 from courses.models import Course, Enrollment, Role
-from grading.models import Test, TestResult
+from grading.models import GradeCategory, Test, TestResult
 
 rng = random.Random(7)
 with transaction.atomic():
@@ -268,13 +268,18 @@ with transaction.atomic():
     courses = Course.objects.bulk_create(
         [Course(name=f"Bench course {{i:03d}}", details="Load-test data.") for i in range(new_courses)]
     )
+    # bulk_create skips post_save, which gives every course its "Tests" category: made here instead.
+    categories = GradeCategory.objects.bulk_create(
+        [GradeCategory(course=c, name="Tests", weight=Decimal(100), position=0) for c in courses]
+    )
+    category_of = {{g.course_id: g for g in categories}}
     Enrollment.objects.bulk_create(
         [Enrollment(user=t, course=c, role=Role.TEACHER) for t, c in zip(teachers, courses)]
         + [Enrollment(user=heavy, course=c, role=Role.STUDENT) for c in courses[:{heavy_courses}]]
         + [Enrollment(user=s, course=courses[-1], role=Role.STUDENT) for s in others]
     )
     tests = Test.objects.bulk_create(
-        [Test(course=c, name=f"Test {{m:02d}}", date=date(2025, 1, 1) + timedelta(days=m))
+        [Test(course=c, category=category_of[c.pk], name=f"Test {{m:02d}}", date=date(2025, 1, 1) + timedelta(days=m))
          for c in courses[:{heavy_courses}] for m in range(1, {heavy_tests} + 1)]
     )
     grader = {{c.pk: t.pk for t, c in zip(teachers, courses)}}
@@ -370,9 +375,12 @@ def _endpoint(key: str, world: dict) -> dict:
 _FRESH_TESTS = """
 import json
 from datetime import date
-from grading.models import Test
+from grading.models import GradeCategory, Test
+# bulk_create skips Test.save(), which would have picked the course's first category.
+category = GradeCategory.objects.filter(course_id={course_id}).order_by("position", "id").first()
 tests = Test.objects.bulk_create(
-    [Test(course_id={course_id}, name=f"Load test POST {{i}}", date=date(2027, 1, 1)) for i in range({count})]
+    [Test(course_id={course_id}, category=category, name=f"Load test POST {{i}}", date=date(2027, 1, 1))
+     for i in range({count})]
 )
 print(json.dumps([t.pk for t in tests]))
 """
