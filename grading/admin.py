@@ -7,21 +7,35 @@ student choices limited to the course's students, each score checked against the
 history in the same transaction; the ORM is never written directly. The test's page also shows
 its statistics and a histogram of percents drawn by the server as SVG.
 
+A result may be **excused** (a checkbox; an excused result has no score): excusing, like grading,
+goes through the grade service, so the history records it.
+
 History (``GradeChange``) is read-only for everyone, superusers included. A course's page
-(``courses.admin.CourseAdmin``) gains its tests and its gradebook (CSV) here.
+(``courses.admin.CourseAdmin``) gains here, for its teachers and admins: its grade categories
+(edited inline, through the grade service: a category holding tests, or the course's last one, is
+not deleted), how its grade is computed (weighting, grading scheme, time zone), its tests, its
+gradebook (CSV), and its grades, read-only: a bar chart of letters (SVG drawn by the server) and
+every student's current and final percent and letter.
 """
+
+import json
+from functools import cache, cached_property
+from zoneinfo import available_timezones
 
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from courses import policy
+from courses import services as course_services
 from courses.admin import CourseAdmin, CourseScopedAdmin, ReadOnlyForTeachersInline
 from courses.models import Course
-from grading import csv_io, reports, services
-from grading.models import GradeChange, Test, TestResult
+from courses.serializers import check_grading_scheme
+from grading import csv_io, grades, reports, services
+from grading.models import GradeCategory, GradeChange, Test, TestResult
 from gradingsite.errors import DomainError
 
 VIA = GradeChange.Via.ADMIN
@@ -31,6 +45,27 @@ MAX_BLANK_ROWS = 150
 
 def _score_problem(score, test) -> str | None:
     return None if score is None or test is None else services.score_error(score, test.max_score)
+
+
+SCORE_AND_EXCUSED = "An excused result has no score: clear the score or uncheck excused."
+NO_SCORE = "Enter a score, or check excused."
+
+
+def _check_score_or_excused(form, *, required: bool) -> None:
+    """A result has a score or is excused, never both; ``required``: this form will be saved."""
+    score, excused = form.cleaned_data.get("score"), form.cleaned_data.get("excused")
+    if "score" not in form.cleaned_data:
+        return  # the score itself is invalid: that error says enough
+    if excused and score is not None:
+        form.add_error("score", SCORE_AND_EXCUSED)
+    elif required and not excused and score is None:
+        form.add_error("score", NO_SCORE)
+
+
+def _percent_cell(result) -> str:
+    if not result.pk:
+        return "-"
+    return "excused" if result.excused else f"{result.percent:.1f} %"
 
 
 class DomainErrorsAsMessages:
@@ -72,7 +107,7 @@ class FixedStudentWidget(forms.HiddenInput):
 class ResultInlineForm(forms.ModelForm):
     class Meta:
         model = TestResult
-        fields = ["student", "score"]
+        fields = ["student", "score", "excused"]
 
     def __init__(self, *args, test=None, student_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,6 +129,13 @@ class ResultInlineForm(forms.ModelForm):
             raise forms.ValidationError(problem)
         return score
 
+    def clean(self):
+        cleaned = super().clean()
+        # A blank row (no score, not excused) is skipped by the formset; a result that exists, or a
+        # row that names a student, must say which it is. A row marked for deletion isn't checked.
+        _check_score_or_excused(self, required=bool(self.instance.pk) or self.has_changed())
+        return cleaned
+
 
 class ResultInlineFormSet(forms.BaseInlineFormSet):
     student_choices: list = []
@@ -111,10 +153,12 @@ class TestResultInline(admin.TabularInline):
     model = TestResult
     form = ResultInlineForm
     formset = ResultInlineFormSet
-    fields = ["student", "score", "percent", "graded_by", "updated_at"]
+    fields = ["student", "score", "excused", "percent", "graded_by", "updated_at"]
     readonly_fields = ["percent", "graded_by", "updated_at"]
     verbose_name = "result"
-    verbose_name_plural = "Results (grade here: a blank score leaves a student ungraded)"
+    verbose_name_plural = (
+        "Results (grade here: a blank score leaves a student ungraded; excused: no score, counts nowhere)"
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("student", "grader", "test")
@@ -139,7 +183,7 @@ class TestResultInline(admin.TabularInline):
 
     @admin.display(description="Percent")
     def percent(self, result):
-        return f"{result.percent:.1f} %" if result.pk else "-"
+        return _percent_cell(result)
 
     @admin.display(description="Grader")
     def graded_by(self, result):
@@ -167,10 +211,37 @@ class TestResultInline(admin.TabularInline):
 # Tests ------------------------------------------------------------------------------------------
 
 
+class CategoryChoiceField(forms.ModelChoiceField):
+    """A grade category, named with its course where the choices span several courses (the add page)."""
+
+    with_course = False
+
+    def label_from_instance(self, obj):
+        return f"{obj.course.name}: {obj.name}" if self.with_course else obj.name
+
+
 class TestAdminForm(forms.ModelForm):
     class Meta:
         model = Test
-        fields = ["course", "name", "date", "max_score", "results_published"]
+        fields = ["course", "name", "date", "max_score", "category", "never_drop", "results_published"]
+        field_classes = {"category": CategoryChoiceField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        category = self.fields.get("category")
+        if category is None:
+            return
+        if self.instance.pk:
+            # A test stays in its course: only that course's categories.
+            category.queryset = GradeCategory.objects.filter(course_id=self.instance.course_id).order_by(
+                "position", "id"
+            )
+        else:
+            # The course is chosen on the same page: the categories of every course the caller
+            # teaches (``TestAdmin.formfield_for_foreignkey``), named with it; blank: the course's first.
+            category.with_course = True
+            category.required = False
+            category.help_text = "Blank: the course's first category."
 
     def clean_max_score(self):
         max_score = self.cleaned_data.get("max_score")
@@ -180,15 +251,23 @@ class TestAdminForm(forms.ModelForm):
                 raise forms.ValidationError(f"A score of {highest:f} is already recorded; max_score can't be lower.")
         return max_score
 
+    def clean(self):
+        cleaned = super().clean()
+        category = cleaned.get("category")
+        course_id = self.instance.course_id if self.instance.pk else getattr(cleaned.get("course"), "pk", None)
+        if category is not None and course_id is not None and category.course_id != course_id:
+            self.add_error("category", "This category belongs to another course.")
+        return cleaned
+
 
 @admin.register(Test)
 class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     form = TestAdminForm
     teachers_may_add = teachers_may_change = teachers_may_delete = True
-    list_display = ["name", "course", "date", "max_score", "results_published"]
+    list_display = ["name", "course", "category", "date", "max_score", "results_published"]
     list_filter = ["results_published", ("course", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "course__name"]
-    list_select_related = ["course"]
+    list_select_related = ["course", "category"]
     date_hierarchy = "date"
     ordering = ["-date", "id"]
     inlines = [TestResultInline]
@@ -201,6 +280,14 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "course":
             kwargs["queryset"] = policy.courses_taught_by(request.user).order_by("name")
+        elif db_field.name == "category":
+            # Narrowed to the test's own course by the form once the test exists.
+            taught = policy.courses_taught_by(request.user)
+            kwargs["queryset"] = (
+                GradeCategory.objects.filter(course__in=taught)
+                .select_related("course")
+                .order_by("course__name", "course_id", "position", "id")
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_inlines(self, request, obj):
@@ -248,13 +335,16 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
                 services.result_delete(result=current, by=by, via=VIA)
                 formset.deleted_objects.append(current)
             elif inline_form.has_changed():
-                services.result_update(result=result, score=inline_form.cleaned_data["score"], by=by, via=VIA)
-                formset.changed_objects.append((result, ["score"]))
+                data = inline_form.cleaned_data
+                services.result_update(result=result, score=data["score"], excused=data["excused"], by=by, via=VIA)
+                formset.changed_objects.append((result, inline_form.changed_data))
         for inline_form in formset.extra_forms:
             if not inline_form.has_changed() or inline_form in formset.deleted_forms:
                 continue
             data = inline_form.cleaned_data
-            result = services.result_record(test=test, student=data["student"], score=data["score"], by=by, via=VIA)
+            result = services.result_record(
+                test=test, student=data["student"], score=data["score"], excused=data["excused"], by=by, via=VIA
+            )
             formset.new_objects.append(result)
         return None
 
@@ -284,7 +374,7 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
 class HistoryInline(admin.TabularInline):
     model = GradeChange
     fk_name = "result"
-    fields = ["changed_at", "action", "old_score", "new_score", "changed_by", "via"]
+    fields = ["changed_at", "action", "old_score", "new_score", "excused", "changed_by", "via"]
     readonly_fields = fields
     ordering = ["changed_at", "id"]
     extra = 0
@@ -312,7 +402,7 @@ class HistoryInline(admin.TabularInline):
 class ResultForm(forms.ModelForm):
     class Meta:
         model = TestResult
-        fields = ["score"]
+        fields = ["score", "excused"]
 
     def clean_score(self):
         score = self.cleaned_data.get("score")
@@ -320,6 +410,11 @@ class ResultForm(forms.ModelForm):
         if problem:
             raise forms.ValidationError(problem)
         return score
+
+    def clean(self):
+        cleaned = super().clean()
+        _check_score_or_excused(self, required=True)
+        return cleaned
 
 
 @admin.register(TestResult)
@@ -329,24 +424,29 @@ class TestResultAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     course_field = "test__course_id"
     teachers_may_change = teachers_may_delete = True
     form = ResultForm
-    list_display = ["test", "student", "score", "percent", "grader", "updated_at"]
-    list_filter = [("test__course", admin.RelatedOnlyFieldListFilter), ("test", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["test", "student", "score", "excused", "percent", "grader", "updated_at"]
+    list_filter = [
+        ("test__course", admin.RelatedOnlyFieldListFilter),
+        ("test", admin.RelatedOnlyFieldListFilter),
+        "excused",
+    ]
     search_fields = ["student__email", "student__last_name", "test__name"]
     list_select_related = ["test", "student", "grader"]
     ordering = ["test", "student__last_name", "student__first_name", "student__email"]
-    fields = ["test", "student", "score", "percent", "grader", "created_at", "updated_at"]
+    fields = ["test", "student", "score", "excused", "percent", "grader", "created_at", "updated_at"]
     readonly_fields = ["test", "student", "percent", "grader", "created_at", "updated_at"]
     inlines = [HistoryInline]
 
     @admin.display(description="Percent")
     def percent(self, result):
-        return f"{result.percent:.1f} %"
+        return _percent_cell(result)
 
     def has_add_permission(self, request, *args):
         return False
 
     def save_model(self, request, obj, form, change):
-        services.result_update(result=obj, score=form.cleaned_data["score"], by=request.user, via=VIA)
+        data = form.cleaned_data
+        services.result_update(result=obj, score=data["score"], excused=data["excused"], by=request.user, via=VIA)
 
     def save_formset(self, request, form, formset, change):
         # The only inline is the read-only history: nothing to save.
@@ -372,11 +472,12 @@ class GradeChangeAdmin(CourseScopedAdmin):
         "action",
         "old_score",
         "new_score",
+        "excused",
         "changed_by",
         "via",
         "result_link",
     ]
-    list_filter = ["via", "action", ("test", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["via", "action", "excused", ("test", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["student__email", "student__last_name", "test__name"]
     list_select_related = ["test", "student", "changed_by"]
     ordering = ["-changed_at", "-id"]
@@ -399,25 +500,209 @@ class GradeChangeAdmin(CourseScopedAdmin):
         return False
 
 
-# A course's page: its tests and its gradebook --------------------------------------------------
+# A course's page: its categories, grading settings, tests, gradebook and grades ------------------
+
+
+class GradeCategoryForm(forms.ModelForm):
+    class Meta:
+        model = GradeCategory
+        fields = ["name", "weight", "drop_lowest", "drop_highest", "position"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            # A new category goes after the others unless given a position.
+            position = self.fields["position"]
+            position.required, position.initial, position.help_text = False, None, "Blank: after the others."
+            self.initial.pop("position", None)
+
+    def clean_weight(self):
+        weight = self.cleaned_data.get("weight")
+        if weight is not None and weight < 0:
+            raise forms.ValidationError("Ensure this value is greater than or equal to 0.")
+        return weight
+
+
+KEEP_ONE_CATEGORY = "A course keeps at least one grade category; add another one first."
+
+
+class GradeCategoryFormSet(forms.BaseInlineFormSet):
+    """Refuses, as the grade service would, to delete a category holding tests or the course's last one.
+
+    The service has the last word when saving (``category_delete`` raises ``Conflict``, which
+    ``DomainErrorsAsMessages`` shows); checking here keeps the rest of what was typed on the page.
+    """
+
+    def clean(self):
+        # Before the base class's checks: they would refuse a category holding tests in Django's words
+        # ("protected related objects"), and these are the grade service's.
+        if not any(self.errors):
+            self._check_deletions()
+        super().clean()
+
+    def _check_deletions(self):
+        deleted = [form.instance for form in self.initial_forms if form in self.deleted_forms and form.instance.pk]
+        if not deleted:
+            return
+        holding = sorted(
+            {
+                category.name
+                for category in GradeCategory.objects.filter(pk__in=[c.pk for c in deleted], tests__isnull=False)
+            }
+        )
+        problems = [
+            f"Category {name!r} holds tests; move them to another category first (nothing was deleted)."
+            for name in holding
+        ]
+        added = [f for f in self.extra_forms if f.has_changed() and f not in self.deleted_forms]
+        kept = GradeCategory.objects.filter(course_id=self.instance.pk).exclude(pk__in=[c.pk for c in deleted])
+        if not added and not kept.exists():
+            problems.append(KEEP_ONE_CATEGORY)
+        if problems:
+            raise forms.ValidationError(problems)
+
+
+class _TeachersOfTheCourseInline(admin.TabularInline):
+    """An inline on a course's page that the course's teachers (and admins) may edit."""
+
+    def _teaches(self, request, obj):
+        # ``obj`` is the course; without one (Django asks that too) the page's own scope decides.
+        if obj is None:
+            return policy.can_use_admin(request.user)
+        return policy.can_manage_course(request.user, obj.pk)
+
+    def has_view_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+
+class GradeCategoryInline(_TeachersOfTheCourseInline):
+    model = GradeCategory
+    form = GradeCategoryForm
+    formset = GradeCategoryFormSet
+    fields = ["name", "weight", "drop_lowest", "drop_highest", "position"]
+    ordering = ["position", "id"]
+    extra = 1
+    verbose_name_plural = (
+        "Grade categories (weights count with weighting by categories; a category holding tests can't be deleted)"
+    )
 
 
 class TestInline(ReadOnlyForTeachersInline):
     model = Test
-    fields = ["name", "date", "max_score", "results_published"]
+    fields = ["name", "date", "max_score", "category", "never_drop", "results_published"]
+    # A test's category is changed on the test's page, where the choices are its course's categories.
+    readonly_fields = ["category"]
     show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("category")
 
     def has_add_permission(self, request, obj=None):
         return False
 
 
-class GradingCourseAdmin(CourseAdmin):
-    """The course's page with what grading adds to it: its tests, and its gradebook as CSV."""
+@cache
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [("", "---------"), *((name, name) for name in sorted(available_timezones()))]
 
-    fields = [*CourseAdmin.fields, "gradebook_link"]
+
+class GradingSchemeField(forms.JSONField):
+    """A grading scheme as JSON, one row a line; empty: no letters (null)."""
+
+    def prepare_value(self, value):
+        if value is None:
+            return ""
+        if isinstance(value, list) and all(isinstance(row, dict) for row in value):
+            rows = ",\n".join(f"  {json.dumps(row, ensure_ascii=False)}" for row in value)
+            return f"[\n{rows}\n]" if rows else "[]"
+        return super().prepare_value(value)
+
+
+def _course_default(name: str):
+    return Course._meta.get_field(name).default  # a declared form field doesn't take it from the model
+
+
+class GradingCourseForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        choices=_time_zone_choices,
+        initial=_course_default("time_zone"),
+        help_text="An IANA time zone: a test is due once its date is before today there.",
+    )
+    grading_scheme = GradingSchemeField(
+        required=False,
+        initial=_course_default("grading_scheme"),
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 48}),
+        help_text='Letters by percent, highest first, the last from 0: [{"letter": "A", "min_percent": 90}, …, '
+        '{"letter": "F", "min_percent": 0}]. Empty: no letters.',
+    )
+
+    class Meta:
+        model = Course
+        fields = ["name", "details", "weighting", "grading_scheme", "time_zone"]
+
+    def clean_grading_scheme(self):
+        value = self.cleaned_data.get("grading_scheme")
+        try:
+            return check_grading_scheme(value)
+        except DrfValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+            raise forms.ValidationError([str(message) for message in detail]) from None
+
+
+class CourseGradeReport:
+    """A course's grades as its page shows them, computed only if the page is drawn (not on a save)."""
+
+    def __init__(self, course: Course):
+        self.course = course
+
+    @cached_property
+    def rows(self) -> list[dict]:
+        return grades.course_grades(self.course)
+
+    @cached_property
+    def has_scheme(self) -> bool:
+        return bool(self.course.grading_scheme)
+
+    @cached_property
+    def distribution(self) -> list[dict]:
+        return grades.letter_distribution(self.rows, self.course.grading_scheme)
+
+    @cached_property
+    def chart(self) -> dict:
+        return letter_bars(self.distribution)
+
+
+NO_LETTER = "none"
+
+
+def letter_bars(distribution: list[dict]) -> dict:
+    """The geometry of a bar chart of letters, as the test histogram's (``reports.histogram_bars``)."""
+    buckets = [{"from": 0, "to": 0, "count": row["count"]} for row in distribution]
+    chart = reports.histogram_bars(buckets, width=max(420, 48 * len(buckets)))
+    for bar, row in zip(chart["bars"], distribution, strict=True):
+        bar["label"] = row["letter"] if row["letter"] is not None else NO_LETTER
+    return chart
+
+
+class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
+    """The course's page with what grading adds to it: its grade categories and grading settings, its
+    tests, its gradebook as CSV, and its grades (read-only)."""
+
+    form = GradingCourseForm
+    fields = [*CourseAdmin.fields, "weighting", "grading_scheme", "time_zone", "gradebook_link"]
     readonly_fields = ["gradebook_link"]
-    inlines = [TestInline, *CourseAdmin.inlines]
+    inlines = [GradeCategoryInline, TestInline, *CourseAdmin.inlines]
     actions = ["download_gradebook"]
+    change_form_template = "admin/grading/course/change_form.html"
 
     @admin.display(description="Gradebook")
     def gradebook_link(self, course):
@@ -425,6 +710,55 @@ class GradingCourseAdmin(CourseAdmin):
             return "-"
         url = reverse("admin:courses_course_gradebook", args=[course.pk])
         return format_html('<a href="{}">Download the gradebook (CSV)</a>', url)
+
+    def get_inlines(self, request, obj):
+        # A new course gets its first category ("Tests") when it is created; edit them afterwards.
+        return self.inlines if obj is not None else [i for i in self.inlines if i is not GradeCategoryInline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        course = self.get_object(request, object_id)  # a 404 outside the caller's courses
+        context = {**(extra_context or {})}
+        if policy.can_manage_course(request.user, course):
+            context["grade_report"] = CourseGradeReport(course)
+        return super().change_view(request, object_id, form_url, context)
+
+    # Writes through the services ----------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        course_services.course_update(course=obj, **changes)
+        return None
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not GradeCategory:
+            return super().save_formset(request, form, formset, change)
+        course = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        # New ones first: a course may then delete what was its last category in the same save.
+        for category_form in formset.extra_forms:
+            if not category_form.has_changed() or category_form in formset.deleted_forms:
+                continue
+            data = {name: category_form.cleaned_data[name] for name in GradeCategoryInline.fields}
+            formset.new_objects.append(services.category_create(course=course, **data))
+        for category_form in formset.initial_forms:
+            category = category_form.instance
+            if category_form in formset.deleted_forms:
+                continue
+            if category_form.has_changed():
+                changes = {name: category_form.cleaned_data[name] for name in category_form.changed_data}
+                services.category_update(category=category, **changes)
+                formset.changed_objects.append((category, category_form.changed_data))
+        for category_form in formset.deleted_forms:
+            category = category_form.instance
+            if category.pk is None:
+                continue
+            services.category_delete(category=category)  # Conflict: shown as a message, nothing saved
+            formset.deleted_objects.append(category)
+        return None
+
+    # The gradebook ------------------------------------------------------------------------------
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.gradebook_view)
