@@ -110,6 +110,21 @@ def test_drop_highest_ties_drop_the_earlier_date_first(course, teacher, student)
     assert row["current_percent"] == Decimal("65.00")  # (90 + 40) / 200
 
 
+def test_drop_highest_ties_on_the_same_date_drop_the_lower_id(course, teacher, student):
+    set_drops(course, highest=1)
+    first = make_test(course, "Z, created first", on=date(2026, 11, 1), max_score="10")
+    second = make_test(course, "A, created second", on=date(2026, 11, 1))
+    low = make_test(course, "Low", on=date(2026, 11, 3))
+    score(first, student, "9", teacher)
+    score(second, student, "90", teacher)  # 90% too
+    score(low, student, "40", teacher)
+
+    row = grade_of(course, student)
+    assert first.pk < second.pk
+    assert row["categories"][0]["dropped"] == [first.pk]
+    assert row["current_percent"] == Decimal("65.00")  # (90 + 40) / 200, not (9 + 40) / 110
+
+
 def test_drop_highest_among_what_drop_lowest_left(course, teacher, student):
     set_drops(course, lowest=1, highest=1)
     tests = [make_test(course, f"T{n}", on=date(2026, 11, n)) for n in range(1, 5)]
