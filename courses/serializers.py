@@ -83,6 +83,8 @@ def check_grading_scheme(value) -> list[dict] | None:
             raise serializers.ValidationError(
                 f"Row {index}: letter must be a non-empty string of at most 20 characters."
             )
+        if not letter.isprintable():
+            raise serializers.ValidationError(f"Row {index}: letter must not contain control characters.")
         if isinstance(minimum, bool) or not isinstance(minimum, int | float):
             raise serializers.ValidationError(f"Row {index}: min_percent must be a number.")
         number = Decimal(str(minimum))

@@ -175,6 +175,11 @@ def test_a_null_scheme_means_no_letters(client_for, teacher, course):
             "grading_scheme",
         ),
         ({"grading_scheme": [{"letter": "", "min_percent": 0}]}, "grading_scheme"),
+        ({"grading_scheme": [{"letter": "A\u0000", "min_percent": 0}]}, "grading_scheme"),
+        (
+            {"grading_scheme": [{"letter": "A", "min_percent": 1e308}, {"letter": "F", "min_percent": 0}]},
+            "grading_scheme",
+        ),
         ({"grading_scheme": [{"letter": "A", "min_percent": "0"}]}, "grading_scheme"),
         (
             {"grading_scheme": [{"letter": "A", "min_percent": 0.001}, {"letter": "F", "min_percent": 0}]},
