@@ -22,7 +22,12 @@ class IdFilter(filters.NumberFilter):
 
 class TestResultFilter(filters.FilterSet):
     student = IdFilter(field_name="student_id", help_text="Only this student's result.")
-    excused = filters.BooleanFilter(help_text="true: only excused results; false: only scored ones.")
+    # A choice, not BooleanFilter: that one reads ?excused=maybe as "no filter" instead of a 400.
+    excused = filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        help_text="true: only excused results; false: only scored ones.",
+    )
 
     class Meta:
         model = TestResult

@@ -165,6 +165,7 @@ def test_the_results_list_filters_on_excused(client_for, teacher, test_, student
         (student.pk, None, None, True)
     ]
     assert [r["student"] for r in only_scored] == [classmate.pk]
+    assert client.get(results_url(test_), {"excused": "maybe"}).status_code == 400
 
 
 # Reports.
