@@ -206,7 +206,9 @@ class BulkOutcomeSerializer(serializers.Serializer):
 
 class BulkItemErrorSerializer(serializers.Serializer):
     index = serializers.IntegerField(allow_null=True, help_text="The bad item's position; null for the whole body.")
-    field = serializers.CharField(allow_null=True, help_text='"student" or "score"; null for the whole item.')
+    field = serializers.CharField(
+        allow_null=True, help_text='"student", "score" or "excused"; null for the whole item.'
+    )
     message = serializers.CharField()
 
 
@@ -371,7 +373,8 @@ class GradebookStudentSerializer(serializers.Serializer):
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     scores = serializers.DictField(
-        child=serializers.FloatField(allow_null=True), help_text="Test id → score, null where there is no result."
+        child=serializers.FloatField(allow_null=True),
+        help_text="Test id → score, null where there is no result or the student is excused.",
     )
     average_percent = serializers.FloatField(
         allow_null=True, help_text="Mean percent over the tests with a score, 1 decimal; null if none."
