@@ -196,6 +196,7 @@ def course_grades(
     published_only: bool = False,
     today: date | None = None,
     students: list[dict] | None = None,
+    with_categories: bool = True,
 ) -> list[dict]:
     """Every student's grade in ``course`` (or only ``student_id``'s), students by last name, first name, email.
 
@@ -203,7 +204,8 @@ def course_grades(
     own grade). Each row: ``{student, current_percent, final_percent, letter, final_letter, missing,
     categories: [{id, name, weight, current_percent, final_percent, dropped, final_dropped}]}``.
     ``students``: the course's students as ``{id, email, first_name, last_name}`` dicts, when the
-    caller has read them already (one query less).
+    caller has read them already (one query less). Without ``with_categories`` the rows have no
+    ``categories`` (the gradebook shows only the course grade).
     """
     alias = router.db_for_read(TestResult)
     connection = connections[alias]
@@ -252,20 +254,21 @@ def course_grades(
                 "letter": _letter(current_h, scheme),
                 "final_letter": _letter(final_h, scheme),
                 "missing": sorted(missing.get(sid, [])),
-                "categories": [
-                    {
-                        "id": category.pk,
-                        "name": category.name,
-                        "weight": category.weight,
-                        "current_percent": _shown(_hundredths(_ratio(now))),
-                        "final_percent": _shown(_hundredths(_ratio(end))),
-                        "dropped": now.dropped if now else [],
-                        "final_dropped": end.dropped if end else [],
-                    }
-                    for category, now, end in zip(categories, current, final, strict=True)
-                ],
             }
         )
+        if with_categories:
+            rows[-1]["categories"] = [
+                {
+                    "id": category.pk,
+                    "name": category.name,
+                    "weight": category.weight,
+                    "current_percent": _shown(_hundredths(_ratio(now))),
+                    "final_percent": _shown(_hundredths(_ratio(end))),
+                    "dropped": now.dropped if now else [],
+                    "final_dropped": end.dropped if end else [],
+                }
+                for category, now, end in zip(categories, current, final, strict=True)
+            ]
     return rows
 
 

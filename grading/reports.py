@@ -219,7 +219,7 @@ def _grade_cells(grade: dict | None) -> dict:
 
 def grades_by_student(course: Course) -> dict[int, dict]:
     """Each student's course grade by student id (``grading.grades``)."""
-    return {row["student"]["id"]: row for row in grades.course_grades(course)}
+    return {row["student"]["id"]: row for row in grades.course_grades(course, with_categories=False)}
 
 
 def gradebook(course: Course) -> dict:
@@ -248,7 +248,9 @@ def gradebook(course: Course) -> dict:
             scores.setdefault(student_id, {})[test_id] = float(score)
             tenths.setdefault(student_id, []).append(percent_tenths(score, max_cents[test_id]))
     stats = course_test_stats(course.pk) if tests else {}
-    course_grades = {row["student"]["id"]: row for row in grades.course_grades(course, students=students)}
+    course_grades = {
+        row["student"]["id"]: row for row in grades.course_grades(course, students=students, with_categories=False)
+    }
     rows = []
     for student in students:
         sid = student["id"]
