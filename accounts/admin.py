@@ -18,10 +18,11 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["email", "first_name", "last_name", "is_superuser", "is_active", "date_joined"]
     list_filter = ["is_superuser", "is_staff", "is_active"]
     search_fields = ["email", "first_name", "last_name"]
-    readonly_fields = ["date_joined", "last_login", "tokens_valid_after"]
+    # The user's own choice: shown, changed only by them (through the API).
+    readonly_fields = ["date_joined", "last_login", "tokens_valid_after", "notify_by_email"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Personal info", {"fields": ["first_name", "last_name", "social"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "social", "notify_by_email"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined", "tokens_valid_after"]}),
     ]

@@ -51,6 +51,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     social = models.JSONField(default=dict, blank=True)
+    # Email this user about their results (grades published or changed); login codes are always sent.
+    notify_by_email = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -20,6 +20,11 @@ def can_change_account_flags(actor) -> bool:
     return is_admin(actor)
 
 
+def can_change_preferences(actor, target) -> bool:
+    """Change a user's own preferences (``notify_by_email``): that user alone, not even an admin."""
+    return actor is not None and actor.is_authenticated and actor.pk == target.pk
+
+
 def can_list_users(actor) -> bool:
     return is_admin(actor)
 

@@ -28,6 +28,9 @@ class UserSerializer(UserSummarySerializer):
 
     social = SocialSerializer(read_only=True)
     is_admin = serializers.BooleanField(read_only=True)
+    notify_by_email = serializers.BooleanField(
+        read_only=True, help_text="Email this user when their results are published or changed."
+    )
 
 
 @extend_schema_serializer(component_name="UserCreate")
@@ -54,6 +57,9 @@ class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
     last_name = StrictCharField(max_length=150, allow_blank=True)
     social = SocialSerializer(required=False)
     is_admin = StrictBooleanField(required=False)
+    notify_by_email = StrictBooleanField(
+        required=False, help_text="Only the user themself may change it: email me about my results."
+    )
 
 
 def social_data(social) -> dict:
@@ -70,6 +76,7 @@ def user_data(user: User) -> dict:
         "last_name": user.last_name,
         "social": social_data(user.social),
         "is_admin": user.is_superuser,
+        "notify_by_email": user.notify_by_email,
     }
 
 

@@ -50,7 +50,7 @@ def user_update(*, user: User, **changes) -> User:
         user.is_staff = is_admin
     if "social" in changes:
         user.social = _clean_social(changes.pop("social"))
-    for name in ("first_name", "last_name"):
+    for name in ("first_name", "last_name", "notify_by_email"):
         if name in changes:
             setattr(user, name, changes.pop(name))
     try:

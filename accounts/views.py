@@ -190,7 +190,7 @@ class UserFilter(filters.FilterSet):
         return queryset.filter(email=normalize_email(value))
 
 
-USER_ROW_FIELDS = ("id", "email", "first_name", "last_name", "social", "is_superuser")
+USER_ROW_FIELDS = ("id", "email", "first_name", "last_name", "social", "is_superuser", "notify_by_email")
 
 
 def _user_row(row: dict) -> dict:
@@ -201,6 +201,7 @@ def _user_row(row: dict) -> dict:
         "last_name": row["last_name"],
         "social": social_data(row["social"]),
         "is_admin": row["is_superuser"],
+        "notify_by_email": row["notify_by_email"],
     }
 
 
@@ -251,14 +252,17 @@ class UserViewSet(ApiViewSet):
         serializer = UserUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         changes = serializer.validated_data
+        errors: dict[str, list[str]] = {}
         if not policy.can_change_account_flags(request.user):
-            errors = {}
             if "email" in changes and normalize_email(changes["email"]) != user.email:
                 errors["email"] = ["Only an admin may change the email address."]
             if "is_admin" in changes and changes["is_admin"] != user.is_superuser:
                 errors["is_admin"] = ["Only an admin may change is_admin."]
-            if errors:
-                raise Invalid(errors)
+        changed_notify = "notify_by_email" in changes and changes["notify_by_email"] != user.notify_by_email
+        if changed_notify and not policy.can_change_preferences(request.user, user):
+            errors["notify_by_email"] = ["Only the user themself may change notify_by_email."]
+        if errors:
+            raise Invalid(errors)
         user = user_services.user_update(user=user, **changes)
         return Response(user_data(user))
 

@@ -14,6 +14,9 @@ from accounts.policy import (
     can_change_account_flags as can_change_account_flags,
 )
 from accounts.policy import (
+    can_change_preferences as can_change_preferences,
+)
+from accounts.policy import (
     can_list_users as can_list_users,
 )
 from accounts.policy import (

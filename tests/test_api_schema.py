@@ -115,7 +115,7 @@ def test_resources_have_the_contracts_fields(schema):
     def fields(name):
         return set(components[name]["properties"])
 
-    assert fields("User") == {"id", "email", "first_name", "last_name", "social", "is_admin"}
+    assert fields("User") == {"id", "email", "first_name", "last_name", "social", "is_admin", "notify_by_email"}
     assert fields("Social") == {"facebook", "twitter", "github", "website"}
     assert fields("Course") == {
         "id",

@@ -20,6 +20,7 @@ def user_json(user):
         "last_name": user.last_name,
         "social": {"facebook": None, "twitter": None, "github": None, "website": None},
         "is_admin": user.is_superuser,
+        "notify_by_email": user.notify_by_email,
     }
 
 
@@ -136,6 +137,7 @@ def test_admin_creates_a_user(client_for, admin_user):
         "last_name": "Bell",
         "social": {"facebook": None, "twitter": "@grace", "github": "grace", "website": None},
         "is_admin": False,
+        "notify_by_email": True,
     }
     assert user.social == {"twitter": "@grace", "github": "grace"}
 
@@ -419,3 +421,34 @@ def test_deleting_a_student_keeps_the_history_of_their_grades(client_for, admin_
         ("created", None, Decimal("42"), teacher.pk),
         ("deleted", Decimal("42"), None, admin_user.pk),
     ]
+
+
+# Email preferences.
+
+
+def test_a_user_turns_their_result_emails_off_and_on(client_for, student):
+    client = client_for(student)
+    off = client.patch(f"/api/users/{student.pk}/", {"notify_by_email": False}, format="json")
+    assert off.status_code == 200 and off.json()["notify_by_email"] is False
+    student.refresh_from_db()
+    assert student.notify_by_email is False
+    assert client.get("/api/profile/").json()["notify_by_email"] is False
+    on = client.patch(f"/api/users/{student.pk}/", {"notify_by_email": True}, format="json")
+    assert on.json()["notify_by_email"] is True
+
+
+def test_not_even_an_admin_changes_someone_elses_result_emails(client_for, admin_user, student):
+    response = client_for(admin_user).patch(f"/api/users/{student.pk}/", {"notify_by_email": False}, format="json")
+    assert response.status_code == 400
+    assert "notify_by_email" in response.json()
+    student.refresh_from_db()
+    assert student.notify_by_email is True
+    # Sending back what was read is fine.
+    unchanged = client_for(admin_user).patch(f"/api/users/{student.pk}/", {"notify_by_email": True}, format="json")
+    assert unchanged.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_notify_by_email_takes_a_json_boolean_only(client_for, student, value):
+    response = client_for(student).patch(f"/api/users/{student.pk}/", {"notify_by_email": value}, format="json")
+    assert response.status_code == 400 and "notify_by_email" in response.json()
