@@ -124,9 +124,8 @@ def _resolve_grader(*, test: Test, by, grader) -> int | None:
     return grader.pk
 
 
-def _change(
-    result: TestResult | None, *, test_id, student_id, action, old, new, by, via, excused: bool = False
-) -> GradeChange:
+def _change(result: TestResult | None, *, test_id, student_id, action, old, new, by, via) -> GradeChange:
+    """One history line. A result with no score after a create or update is an excused one."""
     return GradeChange(
         result=result,
         test_id=test_id,
@@ -134,7 +133,7 @@ def _change(
         action=action,
         old_score=old,
         new_score=new,
-        excused=excused,
+        excused=new is None and action != Action.DELETED,
         changed_by_id=by.pk if by is not None else None,
         via=via,
     )
@@ -171,7 +170,6 @@ def result_record(
         new=score,
         by=by,
         via=via,
-        excused=score is None,
     ).save()
     return result
 
@@ -209,7 +207,6 @@ def result_update(
             new=score,
             by=by,
             via=via,
-            excused=score is None,
         ).save()
     return result
 
@@ -312,7 +309,6 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
                     new=score,
                     by=by,
                     via=via,
-                    excused=score is None,
                 )
             )
             current.score = score
@@ -338,7 +334,6 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
             new=r.score,
             by=by,
             via=via,
-            excused=r.excused,
         )
         for r in created
     )
