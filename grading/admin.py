@@ -149,7 +149,33 @@ class ResultInlineFormSet(forms.BaseInlineFormSet):
         return {**super().get_form_kwargs(index), "test": self.instance, "student_choices": self.student_choices}
 
 
-class TestResultInline(admin.TabularInline):
+class _TeachersOfTheCourseInline(admin.TabularInline):
+    """An inline that the teachers of its page's course (and admins) may edit."""
+
+    def _course_id(self, obj) -> int:
+        """The course of the page's object (the course itself by default)."""
+        return obj.pk
+
+    def _teaches(self, request, obj):
+        # Without an object (Django asks that too) the page's own scope decides.
+        if obj is None:
+            return policy.can_use_admin(request.user)
+        return policy.can_manage_course(request.user, self._course_id(obj))
+
+    def has_view_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._teaches(request, obj)
+
+
+class TestResultInline(_TeachersOfTheCourseInline):
     model = TestResult
     form = ResultInlineForm
     formset = ResultInlineFormSet
@@ -189,23 +215,8 @@ class TestResultInline(admin.TabularInline):
     def graded_by(self, result):
         return str(result.grader) if result.grader_id else "-"
 
-    def _teaches(self, request, obj):
-        # ``obj`` is the test; without one (Django asks that too) the page's own scope decides.
-        if obj is None:
-            return policy.can_use_admin(request.user)
-        return policy.can_manage_course(request.user, obj.course_id)
-
-    def has_view_permission(self, request, obj=None):
-        return self._teaches(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return self._teaches(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._teaches(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._teaches(request, obj)
+    def _course_id(self, obj) -> int:
+        return obj.course_id  # the page is the test's
 
 
 # Tests ------------------------------------------------------------------------------------------
@@ -560,28 +571,6 @@ class GradeCategoryFormSet(forms.BaseInlineFormSet):
             problems.append(KEEP_ONE_CATEGORY)
         if problems:
             raise forms.ValidationError(problems)
-
-
-class _TeachersOfTheCourseInline(admin.TabularInline):
-    """An inline on a course's page that the course's teachers (and admins) may edit."""
-
-    def _teaches(self, request, obj):
-        # ``obj`` is the course; without one (Django asks that too) the page's own scope decides.
-        if obj is None:
-            return policy.can_use_admin(request.user)
-        return policy.can_manage_course(request.user, obj.pk)
-
-    def has_view_permission(self, request, obj=None):
-        return self._teaches(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return self._teaches(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._teaches(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._teaches(request, obj)
 
 
 class GradeCategoryInline(_TeachersOfTheCourseInline):
