@@ -478,12 +478,17 @@ class CategorySerializer(StrictInputMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "course", "created_at", "updated_at"]
 
 
+def _grade_percent(**kwargs):
+    """A grade percent as the API shows it: a number with 2 decimals, or null where nothing counts."""
+    return serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True, **kwargs)
+
+
 class CategoryGradeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     weight = serializers.DecimalField(**_WEIGHT)
-    current_percent = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
-    final_percent = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
+    current_percent = _grade_percent()
+    final_percent = _grade_percent()
     dropped = serializers.ListField(child=serializers.IntegerField(), help_text="Tests dropped from current_percent.")
     final_dropped = serializers.ListField(
         child=serializers.IntegerField(), help_text="Tests dropped from final_percent."
@@ -492,20 +497,10 @@ class CategoryGradeSerializer(serializers.Serializer):
 
 class CourseGradeSerializer(serializers.Serializer):
     student = UserSummarySerializer()
-    current_percent = serializers.DecimalField(
-        max_digits=7,
-        decimal_places=2,
-        coerce_to_string=False,
-        allow_null=True,
-        help_text="Over the results so far (tests with no result ignored); null if nothing counts.",
+    current_percent = _grade_percent(
+        help_text="Over the results so far (tests with no result ignored); null if nothing counts."
     )
-    final_percent = serializers.DecimalField(
-        max_digits=7,
-        decimal_places=2,
-        coerce_to_string=False,
-        allow_null=True,
-        help_text="Counting every missing result as 0.",
-    )
+    final_percent = _grade_percent(help_text="Counting every missing result as 0.")
     letter = serializers.CharField(allow_null=True, help_text="The scheme's letter for current_percent.")
     final_letter = serializers.CharField(allow_null=True, help_text="The scheme's letter for final_percent.")
     missing = serializers.ListField(
