@@ -101,3 +101,14 @@ def client_for(db):
         return client
 
     return make
+
+
+@pytest.fixture
+def client_as(client):
+    """``client_as(user)``: Django's test client signed in as that user (for the admin's pages)."""
+
+    def make(user):
+        client.force_login(user)
+        return client
+
+    return make

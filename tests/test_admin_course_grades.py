@@ -67,15 +67,6 @@ def category_rows(form) -> dict[str, str]:
 
 
 @pytest.fixture
-def client_as(client):
-    def make(user):
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def homework(course):
     return services.category_create(course=course, name="Homework", weight=Decimal("40"))
 

@@ -81,15 +81,6 @@ def row_of(form: FormReader, student) -> str:
 
 
 @pytest.fixture
-def client_as(client):
-    def make(user):
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def classmate(make_user, course):
     user = make_user("classmate@example.com", first_name="Carl", last_name="Friedrich")
     Enrollment.objects.create(user=user, course=course, role=Role.STUDENT)

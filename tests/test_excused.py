@@ -6,8 +6,6 @@ import) and leaves the same history; the database itself refuses a result that i
 excused, or neither.
 """
 
-import csv
-import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -18,6 +16,8 @@ from django.db import IntegrityError, transaction
 from courses.models import Enrollment, Role
 from grading import services
 from grading.models import GradeCategory, GradeChange, Test, TestResult
+from tests import test_gradebook_csv as gradebook_csv
+from tests.test_gradebook_csv import to_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -752,26 +752,14 @@ def test_a_student_excused_on_a_due_test_is_not_missing_it_in_their_own_grade(
 # The gradebook CSV: export and import -------------------------------------------------------------
 
 
-def csv_url(course):
-    return f"/api/courses/{course.pk}/gradebook.csv"
-
-
 def export(client, course) -> list[list[str]]:
-    response = client.get(csv_url(course))
+    response = client.get(gradebook_csv.csv_url(course.pk))
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode()
-    return list(csv.reader(io.StringIO(text, newline="")))
-
-
-def to_csv(table: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(table)
-    return out.getvalue().encode()
+    return gradebook_csv.rows(gradebook_csv.content(response))
 
 
 def post_csv(client, course, body: bytes, dry_run=False):
-    url = f"/api/courses/{course.pk}/gradebook/import/" + ("?dry_run=true" if dry_run else "")
-    return client.generic("POST", url, body, content_type="text/csv")
+    return gradebook_csv.post_csv(client, course.pk, body, dry_run=dry_run)
 
 
 def test_the_csv_export_writes_ex_for_an_excused_cell_and_grades_without_it(
