@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "procrastinate.contrib.django",
     "accounts",
     "courses",
     "grading",
@@ -143,6 +144,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # again (after 5 runs), so PostgreSQL plans it once instead of on every request.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The job queue's tables are PostgreSQL's alone: on SQLite (development) they are not created.
+DATABASE_ROUTERS = ["gradingsite.routers.JobQueueRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -211,6 +214,28 @@ LOGIN_REQUESTS_PER_IP_PER_HOUR = env_int("LOGIN_REQUESTS_PER_IP_PER_HOUR", 30, m
 # Wrong codes per client IP per hour; only failures count, so a shared IP never slows real logins.
 LOGIN_FAILURES_PER_IP_PER_HOUR = env_int("LOGIN_FAILURES_PER_IP_PER_HOUR", 100, minimum=1)
 
+# Result notices (grading.notices): a notice waits this long for further changes to merge into it.
+RESULT_NOTIFY_DELAY_SECONDS = env_int("RESULT_NOTIFY_DELAY_SECONDS", 300)
+# SendGrid 429/5xx/timeouts: retried up to this many attempts in all, waiting
+# NOTIFY_RETRY_BASE_SECONDS · 2^(attempt - 1) between them, capped at an hour.
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 10, minimum=1)
+# Personalizations per SendGrid request (SendGrid allows at most 1,000).
+NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 1000, minimum=1)
+
+# The job queue (procrastinate, on PostgreSQL). Jobs are deferred through Django's connection, in
+# the transaction of the change that causes them; the worker (`python manage.py worker`) opens
+# its own connections to the same database and wakes on LISTEN/NOTIFY. A worker that stops
+# sending heartbeats for WORKER_STALLED_SECONDS is taken for dead and its jobs are run again.
+WORKER_STALLED_SECONDS = env_int("WORKER_STALLED_SECONDS", 30, minimum=2)
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "delete_jobs": "successful",
+    "update_heartbeat_interval": max(1.0, WORKER_STALLED_SECONDS / 5),
+    "stalled_worker_timeout": float(WORKER_STALLED_SECONDS),
+    # Jobs scheduled for later (a notice's send_after, a retry) are looked for this often.
+    "fetch_job_polling_interval": float(env_int("WORKER_POLL_SECONDS", 5, minimum=1)),
+}
+
 # REST API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
@@ -267,7 +292,11 @@ SPECTACULAR_SETTINGS = {
         "gradingsite.api.schema.forbid_unknown_request_fields",
     ],
     # One enum for a course role wherever it appears (role, my_role).
-    "ENUM_NAME_OVERRIDES": {"Role": "courses.models.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "Role": "courses.models.Role",
+        "NoticeKind": "grading.models.Notice.Kind",
+        "NoticeState": "grading.models.Notice.State",
+    },
 }
 
 LOGGING = {
@@ -280,5 +309,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # At DEBUG the SendGrid client logs request bodies (the code) and headers (the key).
         "python_http_client": {"level": "WARNING"},
+        # The job queue speaks when something is wrong; grading.notices logs what was sent.
+        "procrastinate": {"level": "WARNING"},
     },
 }
