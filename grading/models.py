@@ -173,3 +173,84 @@ class GradeChange(models.Model):
     def __str__(self):
         new = "excused" if self.excused else self.new_score
         return f"{self.action} {self.old_score} → {new} ({self.via})"
+
+
+class Notice(models.Model):
+    """An email to a test's students about their results, sent by the worker (``grading.notices``).
+
+    Opened by publishing a test's results (``published``) or by a change to a result students can
+    see (``changed``); further changes to the test's results merge into the open (``pending``)
+    notice until the worker takes it at ``send_after``. At most one notice per test is pending.
+    """
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "published"
+        CHANGED = "changed"
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # open: changes merge into it until the worker takes it
+        SENDING = "sending"  # its recipients are fixed; batches go out
+        SENT = "sent"
+        FAILED = "failed"
+        CANCELED = "canceled"  # the results were hidden again before it was sent
+
+    test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=9, choices=Kind.choices)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    send_after = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Why it failed (SendGrid's answer), or why it was canceled.
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["test"], condition=models.Q(state="pending"), name="notice_one_pending_per_test"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=["published", "changed"]), name="notice_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "sending", "sent", "failed", "canceled"]),
+                name="notice_state_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["test", "created_at"], name="notice_test_created")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} notice for {self.test} ({self.state})"
+
+
+class NoticeRecipient(models.Model):
+    """A student a notice is about, and what became of their email.
+
+    ``batch`` is fixed when the worker takes the notice: the students in order of id, 1,000 to a
+    batch, so a retried batch is the same request. A student who turned notifications off, or whose
+    result is gone, is ``skipped``.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        SENT = "sent"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="recipients")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=7, choices=State.choices, default=State.QUEUED)
+    batch = models.PositiveIntegerField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["notice", "student"]
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "student"], name="notice_recipient_once"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["queued", "sent", "failed", "skipped"]),
+                name="notice_recipient_state_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["notice", "batch"], name="notice_recipient_batch")]
+
+    def __str__(self):
+        return f"{self.student_id} ({self.state})"

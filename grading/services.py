@@ -6,6 +6,10 @@ test's row first, so a score can never slip past a ``max_score`` that is being l
 moment: a single result's write takes a shared lock (graders of one test work side by side), a
 bulk upsert and a change of the test itself an exclusive one (they wait for each other and for
 single writes).
+
+A change students can see (a result written while the test's results are published, or the
+results being published) opens or joins the test's result notice in the same transaction
+(``grading.notices``); hiding the results cancels it. Email itself is the worker's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from django.utils import timezone
 
 from courses import policy
 from courses.models import Course, Enrollment, Role
+from grading import notices
 from grading.models import DEFAULT_CATEGORY, SCORE_DIGITS, SCORE_PLACES, GradeCategory, GradeChange, Test, TestResult
 from gradingsite.errors import Conflict, Invalid
 
@@ -72,11 +77,13 @@ def _lock_test(test: Test) -> Test:
     if locked is None:
         raise Conflict("This test was deleted meanwhile.")
     test.max_score = locked.max_score
+    test.results_published = locked.results_published
     return locked
 
 
 def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
-    """Lock the test's row against change while one result is written, and read its current ``max_score``.
+    """Lock the test's row against change while one result is written, and read its current ``max_score``
+    and ``results_published``.
 
     A shared lock (``FOR SHARE``): writes of different results of one test go on side by side, while
     a change of ``max_score``, the test's deletion and a bulk upsert (which take ``_lock_test``)
@@ -97,12 +104,16 @@ def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
         )
         params = [Role.STUDENT.value, student_id, test.pk]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT max_score, {enrolled} FROM {table} WHERE id = %s{lock}", params)  # noqa: S608
+        cursor.execute(
+            f"SELECT max_score, results_published, {enrolled} FROM {table} WHERE id = %s{lock}",  # noqa: S608
+            params,
+        )
         row = cursor.fetchone()
     if row is None:
         raise Conflict("This test was deleted meanwhile.")
     test.max_score = Decimal(str(row[0])).quantize(_QUANTUM)
-    return bool(row[1])
+    test.results_published = bool(row[1])
+    return bool(row[2])
 
 
 def _student_ids_enrolled(test: Test, student_ids: Iterable[int]) -> set[int]:
@@ -171,6 +182,7 @@ def result_record(
         by=by,
         via=via,
     ).save()
+    _tell_students(test, [student.pk])
     return result
 
 
@@ -208,6 +220,7 @@ def result_update(
             by=by,
             via=via,
         ).save()
+        _tell_students(test, [result.student_id])
     return result
 
 
@@ -250,22 +263,29 @@ class UpsertOutcome:
 
 
 def results_upsert(
-    *, test: Test, items: Sequence[tuple[int, Decimal | None]], by, via: str = Via.API, dry_run: bool = False
+    *,
+    test: Test,
+    items: Sequence[tuple[int, Decimal | None]],
+    by,
+    via: str = Via.API,
+    dry_run: bool = False,
+    notify: bool = True,
 ) -> UpsertOutcome:
     """Create or update many results of one test: all or nothing, in a constant number of queries.
 
     ``items`` are ``(student_id, score)`` pairs; a score of None excuses the student. Every bad item
     is reported (its index, field and message) and then nothing is written. With ``dry_run`` the
-    outcome is computed and nothing is written either.
+    outcome is computed and nothing is written either. ``notify=False`` (demo and load-test data)
+    tells no student.
     """
     with transaction.atomic():
-        outcome = _results_upsert(test=test, items=items, by=by, via=via)
+        outcome = _results_upsert(test=test, items=items, by=by, via=via, notify=notify)
         if outcome.errors or dry_run:
             transaction.set_rollback(True)
     return outcome
 
 
-def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
+def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
     _lock_test(test)
     outcome = UpsertOutcome()
     student_ids = {student_id for student_id, _ in items}
@@ -338,6 +358,8 @@ def _results_upsert(*, test, items, by, via) -> UpsertOutcome:
         for r in created
     )
     GradeChange.objects.bulk_create(changes, batch_size=1000)
+    if notify:
+        _tell_students(test, [r.student_id for r in created] + [r.student_id for r in to_update])
     outcome.created = len(created)
     outcome.updated = len(to_update)
     return outcome
@@ -379,10 +401,21 @@ def test_update(*, test: Test, **changes) -> Test:
         highest = max_recorded_score(test)
         if highest is not None and new_max < highest:
             raise Invalid({"max_score": [f"A score of {highest:f} is already recorded; max_score can't be lower."]})
+    was_published = locked.results_published
     for name, value in changes.items():
         setattr(test, name, value)
     test.save()
+    if test.results_published and not was_published:
+        notices.results_published(test)
+    elif was_published and not test.results_published:
+        notices.results_hidden(test)
     return test
+
+
+def _tell_students(test: Test, student_ids: list[int]) -> None:
+    """These students' results of ``test`` changed: if they can see them, a notice will tell them."""
+    if test.results_published and student_ids:
+        notices.results_changed(test, student_ids)
 
 
 def results_delete(*, results, by, via: str = Via.API) -> int:

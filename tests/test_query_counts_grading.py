@@ -14,12 +14,15 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from courses.models import Course, Enrollment, Role
 from grading import services
-from grading.models import Test, TestResult
+from grading.models import Notice, Test, TestResult
 from tests.conftest import first_category
 
 pytestmark = pytest.mark.django_db
 
 AUTH = 1
+# A write students can see joins the test's result notice: INSERT the notice (nothing when one is
+# pending), then either defer its job (opened) or share-lock the pending one, and INSERT the students.
+NOTICE = 3
 
 
 def _students(course, n, prefix="s"):
@@ -68,16 +71,36 @@ def test_bulk_upsert_runs_the_same_queries_for_10_and_1000_items(client_for, tea
     items = [{"student": s.pk, "score": 2} for s in students]
     # AUTH, the test with the caller's role, SAVEPOINT (the test client's transaction), the test's row
     # locked, the enrolled students, the existing results locked, INSERT results, UPDATE results,
-    # INSERT history, RELEASE SAVEPOINT.
-    assert _count(client_for(teacher), "put", f"/api/tests/{test_.pk}/results/", items) == AUTH + 9
+    # INSERT history, the result notice (NOTICE: 3), RELEASE SAVEPOINT.
+    assert _count(client_for(teacher), "put", f"/api/tests/{test_.pk}/results/", items) == AUTH + 9 + NOTICE
 
 
-def test_grading_one_student_runs_six_queries(client_for, teacher, course, test_, student):
+def test_grading_one_student_runs_nine_queries(client_for, teacher, course, test_, student):
     # AUTH, the test with the caller's role, SAVEPOINT, the test's row share-locked together with
-    # "enrolled?", INSERT the result (the unique constraint answers "graded already?"), INSERT its
-    # history, RELEASE SAVEPOINT. (Outside a test's transaction the savepoint pair is BEGIN/COMMIT.)
+    # "enrolled?" and "published?", INSERT the result (the unique constraint answers "graded
+    # already?"), INSERT its history, the result notice (NOTICE: 3), RELEASE SAVEPOINT. (Outside a
+    # test's transaction the savepoint pair is BEGIN/COMMIT.)
+    url = f"/api/tests/{test_.pk}/results/"
+    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 6 + NOTICE
+
+
+def test_grading_a_second_student_merges_into_the_notice_in_as_many_queries(
+    client_for, teacher, course, test_, student, classmate
+):
+    url = f"/api/tests/{test_.pk}/results/"
+    client = client_for(teacher)
+    opening = _count(client, "post", url, {"student": student.pk, "score": 5})
+    merging = _count(client, "post", url, {"student": classmate.pk, "score": 6})
+    assert opening == merging
+    assert Notice.objects.get(test=test_).recipients.count() == 2
+
+
+def test_grades_of_a_hidden_test_open_no_notice(client_for, teacher, course, test_, student):
+    test_.results_published = False
+    test_.save()
     url = f"/api/tests/{test_.pk}/results/"
     assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 6
+    assert not Notice.objects.exists()
 
 
 def test_reading_one_result_runs_two_queries(client_for, teacher, student, test_):

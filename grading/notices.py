@@ -1,0 +1,326 @@
+"""Result notices: emailing students about their results, from the worker, each student once.
+
+Opening (``results_published``, ``results_changed``, ``results_hidden``) is called by the grade
+service inside the transaction of the change itself, so a rolled-back change leaves no notice and a
+committed one can't lose its notice. A test has at most one ``pending`` notice: the first change
+opens it (and defers its one job, to run at ``send_after``, ``RESULT_NOTIFY_DELAY_SECONDS`` later);
+changes until the worker takes it only add students to it. Hiding the results cancels it.
+
+Sending (``deliver``) is the worker's job, run by ``grading.tasks``:
+
+1. *Take* the notice (one short transaction, the notice's row locked): skip the students who turned
+   notifications off or whose result is gone, and fix the rest into batches: the students in order
+   of id, ``NOTIFY_BATCH_SIZE`` (1,000) to a batch. The recipients and their batches are a function
+   of the notice from then on.
+2. *Send* each batch that isn't sent yet, each in its own transaction: lock the batch's rows, read
+   the students' current results (a change merged into the notice is sent with its latest score),
+   make one SendGrid request, and mark the rows sent in the same transaction. A second worker on the
+   same batch waits for the row locks and then finds nothing left to send.
+3. SendGrid's 429/5xx/timeouts leave the batch queued and raise ``EmailRetryLater``: the job is
+   retried with backoff. Any other 4xx fails the notice with SendGrid's reason.
+
+The window left: a worker that dies after SendGrid accepted a batch and before its transaction
+commits leaves that batch queued, and the retry sends it again, identical, with the same
+``custom_args`` (``notice_id``, ``batch``, ``send_key``) so SendGrid's event data tells the copies
+apart. The window is one HTTP response and one commit long.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from accounts.email import EmailRejected, EmailRetryLater, Personalization, send_batch
+from grading.models import Notice, NoticeRecipient, Test, TestResult
+
+logger = logging.getLogger(__name__)
+
+Kind = Notice.Kind
+State = Notice.State
+Recipient = NoticeRecipient.State
+
+
+# Opening, merging, canceling: inside the grade service's transactions ---------------------------
+
+
+def results_published(test: Test) -> Notice | None:
+    """The test's results became visible: every student with a result hears of it."""
+    if not TestResult.objects.filter(test=test).exists():
+        return None
+    notice = _pending_notice(test, Kind.PUBLISHED)
+    table = NoticeRecipient._meta.db_table
+    results = TestResult._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (notice_id, student_id, state) "  # noqa: S608
+            f"SELECT %s, student_id, %s FROM {results} WHERE test_id = %s "
+            "ON CONFLICT (notice_id, student_id) DO NOTHING",
+            [notice.pk, Recipient.QUEUED.value, test.pk],
+        )
+    return notice
+
+
+def results_changed(test: Test, student_ids) -> Notice | None:
+    """These students' results of a test whose results are visible changed: they will hear of it."""
+    student_ids = sorted(set(student_ids))
+    if not student_ids:
+        return None
+    notice = _pending_notice(test, Kind.CHANGED)
+    NoticeRecipient.objects.bulk_create(
+        [NoticeRecipient(notice=notice, student_id=student_id) for student_id in student_ids],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    return notice
+
+
+def results_hidden(test: Test) -> int:
+    """The test's results were hidden again: its pending notice is canceled. How many were."""
+    return Notice.objects.filter(test=test, state=State.PENDING).update(
+        state=State.CANCELED,
+        finished_at=timezone.now(),
+        reason="The results were hidden again before the notice was sent.",
+    )
+
+
+def _pending_notice(test: Test, kind: str) -> Notice:
+    """The test's pending notice, opened (and its job deferred) when there is none; an existing one
+    is locked against being taken until this transaction ends. Two queries either way.
+
+    At most one notice per test is pending (a partial unique index): the insert does nothing when
+    there is one already, and of two transactions opening one at once, the second waits for the
+    first and then finds its notice. The lock is shared: graders of one test merge side by side,
+    while the worker's take (an exclusive lock) waits for them, so no student is added to a notice
+    already taken; a notice taken meanwhile is no longer pending, and the next turn opens another.
+    """
+    table = connection.ops.quote_name(Notice._meta.db_table)
+    for _ in range(3):
+        send_after = timezone.now() + timedelta(seconds=settings.RESULT_NOTIFY_DELAY_SECONDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (test_id, kind, state, created_at, send_after, reason) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, '') ON CONFLICT DO NOTHING RETURNING id",
+                [test.pk, kind, State.PENDING.value, timezone.now(), send_after],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            notice = Notice(pk=row[0], test=test, kind=kind, state=State.PENDING, send_after=send_after)
+            _defer_delivery(notice)
+            return notice
+        notice = _locked_pending(test.pk)
+        if notice is not None:
+            return notice
+    raise RuntimeError(f"could not open a notice for test {test.pk}")  # pragma: no cover
+
+
+def _locked_pending(test_id: int) -> Notice | None:
+    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
+    rows = list(
+        Notice.objects.raw(
+            f"SELECT * FROM {Notice._meta.db_table} WHERE test_id = %s AND state = %s{lock}",  # noqa: S608
+            [test_id, State.PENDING.value],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def _defer_delivery(notice: Notice) -> None:
+    """Queue the notice's job for ``send_after``, in the current transaction (PostgreSQL only: on
+    SQLite, a development database, ``manage.py worker`` looks for due notices itself)."""
+    if connection.vendor != "postgresql":
+        return
+    from grading.tasks import deliver_notice
+
+    deliver_notice.configure(schedule_at=notice.send_after).defer(notice_id=notice.pk)
+
+
+# Sending: the worker ------------------------------------------------------------------------------
+
+
+def deliver(notice_id: int, *, last_attempt: bool = False) -> None:
+    """Send a notice's emails: every batch not sent yet. Safe to run again, and side by side."""
+    notice = _take(notice_id)
+    if notice is None:
+        return
+    batches = (
+        NoticeRecipient.objects.filter(notice=notice, state=Recipient.QUEUED)
+        .values_list("batch", flat=True)
+        .distinct()
+        .order_by("batch")
+    )
+    for batch in list(batches):
+        try:
+            _send(notice, batch)
+        except EmailRejected as exc:
+            _fail(notice, str(exc))
+            return
+        except EmailRetryLater as exc:
+            if last_attempt:
+                _fail(notice, f"{exc}; gave up after {settings.NOTIFY_MAX_ATTEMPTS} attempts.")
+                return
+            logger.warning("Notice %s: batch %s not sent, will retry: %s", notice.pk, batch, exc)
+            raise
+    _finish(notice)
+
+
+def _take(notice_id: int) -> Notice | None:
+    """Lock the notice and, if still pending, fix its recipients and batches. None if nothing is left to do."""
+    with transaction.atomic():
+        notice = (
+            Notice.objects.select_for_update(of=("self",)).select_related("test__course").filter(pk=notice_id).first()
+        )
+        if notice is None or notice.state not in (State.PENDING, State.SENDING):
+            return None
+        if notice.state == State.SENDING:
+            return notice
+        if not notice.test.results_published:
+            notice.state, notice.reason = State.CANCELED, "The results are hidden."
+            notice.finished_at = timezone.now()
+            notice.save(update_fields=["state", "reason", "finished_at"])
+            return None
+        queued = NoticeRecipient.objects.filter(notice=notice, state=Recipient.QUEUED)
+        has_result = Exists(TestResult.objects.filter(test_id=notice.test_id, student_id=OuterRef("student_id")))
+        queued.filter(Q(student__notify_by_email=False) | ~has_result).update(state=Recipient.SKIPPED)
+        student_ids = list(queued.order_by("student_id").values_list("student_id", flat=True))
+        size = settings.NOTIFY_BATCH_SIZE
+        for batch, start in enumerate(range(0, len(student_ids), size)):
+            chunk = student_ids[start : start + size]
+            queued.filter(student_id__gte=chunk[0], student_id__lte=chunk[-1]).update(batch=batch)
+        notice.state = State.SENDING
+        notice.save(update_fields=["state"])
+        return notice
+
+
+def _send(notice: Notice, batch: int) -> None:
+    """Send one batch and record it as sent, in one transaction; nothing recorded if it raises."""
+    test = notice.test
+    with transaction.atomic():
+        rows = list(
+            NoticeRecipient.objects.select_for_update(of=("self",))
+            .select_related("student")
+            .filter(notice=notice, batch=batch, state=Recipient.QUEUED)
+            .order_by("student_id")
+        )
+        if not rows:
+            return  # sent by another worker meanwhile
+        results = {
+            r.student_id: r
+            for r in TestResult.objects.filter(test=test, student_id__in=[row.student_id for row in rows])
+        }
+        to_send = [row for row in rows if row.student_id in results]
+        gone = [row.pk for row in rows if row.student_id not in results]
+        if to_send:
+            send_batch(
+                subject=SUBJECT[notice.kind],
+                text=TEXT[notice.kind],
+                personalizations=[_personalization(notice, row.student, results[row.student_id]) for row in to_send],
+                custom_args={
+                    "notice_id": str(notice.pk),
+                    "batch": str(batch),
+                    "send_key": f"notice-{notice.pk}-batch-{batch}",
+                },
+            )
+        NoticeRecipient.objects.filter(pk__in=[row.pk for row in to_send]).update(
+            state=Recipient.SENT, sent_at=timezone.now()
+        )
+        NoticeRecipient.objects.filter(pk__in=gone).update(state=Recipient.SKIPPED)
+    logger.info("Notice %s: batch %s sent to %s students", notice.pk, batch, len(to_send))
+
+
+def _finish(notice: Notice) -> None:
+    Notice.objects.filter(pk=notice.pk, state=State.SENDING).update(state=State.SENT, finished_at=timezone.now())
+
+
+def _fail(notice: Notice, reason: str) -> None:
+    logger.error("Notice %s failed: %s", notice.pk, reason)
+    with transaction.atomic():
+        Notice.objects.filter(pk=notice.pk).update(state=State.FAILED, reason=reason, finished_at=timezone.now())
+        NoticeRecipient.objects.filter(notice=notice, state=Recipient.QUEUED).update(state=Recipient.FAILED)
+
+
+def deliver_due() -> int:
+    """Send every notice that is due (the development worker on SQLite, which has no job queue)."""
+    due = Notice.objects.filter(
+        Q(state=State.PENDING, send_after__lte=timezone.now()) | Q(state=State.SENDING)
+    ).values_list("pk", flat=True)
+    count = 0
+    for notice_id in list(due):
+        try:
+            deliver(notice_id)
+        except EmailRetryLater:
+            continue
+        count += 1
+    return count
+
+
+# Reading ----------------------------------------------------------------------------------------
+
+
+def notices_with_counts(test: Test):
+    """A test's notices, newest first, each with ``recipients``, ``sent`` and ``failed`` counted."""
+    return (
+        Notice.objects.filter(test=test)
+        .annotate(
+            recipients_count=Count("recipients", filter=~Q(recipients__state=Recipient.SKIPPED)),
+            sent_count=Count("recipients", filter=Q(recipients__state=Recipient.SENT)),
+            failed_count=Count("recipients", filter=Q(recipients__state=Recipient.FAILED)),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+# The email ---------------------------------------------------------------------------------------
+
+# Every value in the text is a substitution (names included), so nothing a teacher types is ever
+# read as a tag.
+SUBJECT = {
+    Kind.PUBLISHED: "Your result for {{test}} in {{course}}",
+    Kind.CHANGED: "Your result for {{test}} in {{course}} has changed",
+}
+_BODY = (
+    "Hello {{name}},\n"
+    "\n"
+    "{{headline}}\n"
+    "\n"
+    "Your result: {{result}}\n"
+    "\n"
+    "Sign in to see all your results. You get these emails because notifications are on in your "
+    "profile; turn them off there to stop them.\n"
+)
+TEXT = {
+    Kind.PUBLISHED: _BODY.replace("{{headline}}", "The results of {{test}} in {{course}} are out."),
+    Kind.CHANGED: _BODY.replace("{{headline}}", "Your result for {{test}} in {{course}} has changed."),
+}
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def result_text(result: TestResult, max_score) -> str:
+    """ "42.5 out of 50 (85.0%)", or "excused"."""
+    if result.score is None:
+        return "excused"
+    percent = TestResult(score=result.score, test=Test(max_score=max_score)).percent
+    return f"{result.score.normalize():f} out of {max_score.normalize():f} ({percent}%)"
+
+
+def _personalization(notice: Notice, student, result: TestResult) -> Personalization:
+    test = notice.test
+
+    def plain(text: str) -> str:
+        return _LINE_BREAKS.sub(" ", text).strip()
+
+    return Personalization(
+        email=student.email,
+        substitutions={
+            "{{name}}": plain(student.first_name) or student.email,
+            "{{course}}": plain(test.course.name),
+            "{{test}}": plain(test.name),
+            "{{result}}": result_text(result, test.max_score),
+        },
+        custom_args={"student_id": str(student.pk)},
+    )

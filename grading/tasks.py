@@ -1,0 +1,46 @@
+"""The worker's jobs (procrastinate; ``python manage.py worker`` runs them).
+
+- ``deliver_notice``: sends a result notice (``grading.notices.deliver``), deferred by the grade
+  service in the transaction of the change. SendGrid's 429/5xx/timeouts retry it with exponential
+  backoff, ``NOTIFY_MAX_ATTEMPTS`` attempts in all; the last attempt fails the notice instead.
+- ``retry_stalled_jobs``: every 10 seconds, jobs held by a worker that stopped sending heartbeats
+  (killed, its machine gone) are queued again, so a crashed worker's notice is finished by another.
+"""
+
+import logging
+
+from django.conf import settings
+from procrastinate import RetryDecision
+from procrastinate.contrib.django import app
+from procrastinate.retry import BaseRetryStrategy
+
+from accounts.email import EmailRetryLater
+from grading import notices
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 3600
+
+
+class SendGridBackoff(BaseRetryStrategy):
+    """Retry only what SendGrid may take later, waiting base · 2^(attempt - 1) seconds (capped)."""
+
+    def get_retry_decision(self, *, exception, job):
+        if not isinstance(exception, EmailRetryLater) or job.attempts + 1 >= settings.NOTIFY_MAX_ATTEMPTS:
+            return None
+        wait = min(MAX_BACKOFF_SECONDS, settings.NOTIFY_RETRY_BASE_SECONDS * 2**job.attempts)
+        return RetryDecision(retry_in={"seconds": wait})
+
+
+@app.task(name="deliver_notice", queue="notices", retry=SendGridBackoff(), pass_context=True)
+def deliver_notice(context, notice_id: int) -> None:
+    notices.deliver(notice_id, last_attempt=context.job.attempts + 1 >= settings.NOTIFY_MAX_ATTEMPTS)
+
+
+@app.periodic(cron="* * * * * */10", periodic_id="retry_stalled_jobs")
+@app.task(name="retry_stalled_jobs", queue="notices", queueing_lock="retry_stalled_jobs", pass_context=True)
+async def retry_stalled_jobs(context, timestamp: int) -> None:
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=settings.WORKER_STALLED_SECONDS):
+        logger.warning("Job %s (%s) was held by a worker that stopped: queued again", job.id, job.task_name)
+        await manager.retry_job(job)
