@@ -21,6 +21,7 @@ from grading.models import (
     WEIGHT_PLACES,
     GradeCategory,
     GradeChange,
+    Notice,
     Test,
     TestResult,
 )
@@ -436,6 +437,38 @@ class GradeChangeSerializer(serializers.ModelSerializer):
             "changed_at",
             "via",
         ]
+        read_only_fields = fields
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    """A result notice: an email to a test's students about their results, sent by the worker."""
+
+    kind = serializers.ChoiceField(
+        choices=Notice.Kind.choices,
+        read_only=True,
+        help_text="`published`: the test's results were published; `changed`: results students could see changed.",
+    )
+    state = serializers.ChoiceField(
+        choices=Notice.State.choices,
+        read_only=True,
+        help_text="`pending`: waiting until `send_after`, further changes merge into it; `sending`; `sent`; "
+        "`failed` (see `reason`); `canceled`: the results were hidden again before it was sent.",
+    )
+    recipients = serializers.IntegerField(
+        source="recipients_count",
+        read_only=True,
+        help_text="Students it emails: those with notifications on and a result (while pending, every student "
+        "whose result it is about).",
+    )
+    sent = serializers.IntegerField(
+        source="sent_count", read_only=True, help_text="Students whose email SendGrid accepted."
+    )
+    failed = serializers.IntegerField(source="failed_count", read_only=True, help_text="Students whose email failed.")
+    reason = serializers.CharField(read_only=True, help_text="Why it failed or was canceled; empty otherwise.")
+
+    class Meta:
+        model = Notice
+        fields = ["id", "kind", "created_at", "send_after", "state", "sent", "failed", "recipients", "reason"]
         read_only_fields = fields
 
 

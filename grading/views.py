@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from accounts.views import target_user
 from courses import policy
 from courses.models import Course
-from grading import reports, services
+from grading import notices, reports, services
 from grading.filters import TestResultFilter
 from grading.models import GradeChange, Test, TestResult, percent_of
 from grading.serializers import (
@@ -43,6 +43,7 @@ from grading.serializers import (
     BulkItemSerializer,
     BulkOutcomeSerializer,
     GradeChangeSerializer,
+    NoticeSerializer,
     ResultCreateSerializer,
     ResultUpdateSerializer,
     StudentResultSerializer,
@@ -194,6 +195,26 @@ class TestViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.Des
     @action(detail=True, permission_classes=[IsAuthenticated, TeachesCourse])
     def stats(self, request, pk):
         return Response(reports.test_stats(self.get_object()))
+
+    @extend_schema(
+        operation_id="tests_notices",
+        summary="The emails telling a test's students about their results, newest first",
+        description="One notice per publication of the results, or per batch of changes to results students "
+        "can see (changes within `RESULT_NOTIFY_DELAY_SECONDS` merge into one). Teachers of the course and "
+        "admins only.",
+        parameters=[_ID_PARAM],
+        responses=NoticeSerializer(many=True),
+        tags=["reports"],
+    )
+    @action(
+        detail=True,
+        serializer_class=NoticeSerializer,
+        permission_classes=[IsAuthenticated, TeachesCourse],
+        filter_backends=[],
+    )
+    def notices(self, request, pk):
+        page = self.paginate_queryset(notices.notices_with_counts(self.get_object()))
+        return self.get_paginated_response(NoticeSerializer(page, many=True).data)
 
 
 # Results.

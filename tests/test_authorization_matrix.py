@@ -140,6 +140,7 @@ MATRIX = {
     ("testresult-detail", "DELETE"): ("/api/test-results/{result}/", None, course_staff(204)),
     # Reports.
     ("test-stats", "GET"): ("/api/tests/{test}/stats/", None, course_staff(200)),
+    ("test-notices", "GET"): ("/api/tests/{test}/notices/", None, course_staff(200)),
     ("course-gradebook", "GET"): ("/api/courses/{course}/gradebook/", None, course_staff(200)),
     ("course-gradebook-csv", "GET"): ("/api/courses/{course}/gradebook.csv", None, course_staff(200)),
     ("course-gradebook-import", "POST"): ("/api/courses/{course}/gradebook/import/", "csv", course_staff(200)),
