@@ -9,9 +9,10 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 # The whole suite runs on every core (pytest-xdist); name tests to run just those, serially.
 PYTEST_ARGS ?= -n auto
+PORT ?= 8000
 
 help:
-	@echo "make run    - install into .venv, migrate, seed, serve http://127.0.0.1:8000 (SQLite unless DATABASE_URL)"
+	@echo "make run    - install into .venv, migrate, seed, serve http://127.0.0.1:8000 (PORT=...) with the worker beside it (SQLite unless DATABASE_URL)"
 	@echo "make test   - install, find or start PostgreSQL, run pytest (PYTEST_ARGS='-k name' to pick)"
 	@echo "make lint   - ruff check and ruff format --check"
 	@echo "make check  - fail if a model change has no migration"
@@ -26,10 +27,14 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
+# The worker runs beside the server and stops with it; result notices wait 10 s here (300 in production).
 run: venv
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
+	export DEBUG=$${DEBUG:-1} RESULT_NOTIFY_DELAY_SECONDS=$${RESULT_NOTIFY_DELAY_SECONDS:-10}; \
+	$(BIN)/python manage.py worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: venv
 	.ci/with-postgres $(BIN)/pytest $(PYTEST_ARGS)

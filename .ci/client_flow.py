@@ -14,7 +14,7 @@ from client import models as m
 from client.api.auth import auth_authenticate_create, auth_login_create, auth_refresh_create
 from client.api.courses import courses_create, courses_members_create, courses_retrieve, courses_tests_create
 from client.api.profile import profile_retrieve
-from client.api.reports import courses_gradebook, test_results_history, tests_stats
+from client.api.reports import courses_gradebook, test_results_history, tests_notices, tests_stats
 from client.api.test_results import test_results_partial_update, test_results_retrieve
 from client.api.tests import tests_partial_update, tests_results_create, tests_results_list, tests_results_update
 from client.api.users import users_test_results_list
@@ -80,6 +80,18 @@ tests_partial_update.sync(client=teacher, id=test.id, body=m.PatchedTestRequest(
 assert test_results_retrieve.sync_detailed(client=student, id=result.id).status_code == 404
 assert courses_retrieve.sync(client=student, id=course.id).my_role == m.Role.STUDENT
 
+# Publishing again tells the student (the worker sends it; the delay is 0 here): the notice is sent.
+tests_partial_update.sync(client=teacher, id=test.id, body=m.PatchedTestRequest(results_published=True))
+deadline = time.monotonic() + 30
+while True:
+    latest = tests_notices.sync(client=teacher, id=test.id).results[0]
+    if (latest.kind, latest.state) == (m.NoticeKind.PUBLISHED, m.NoticeState.SENT) or time.monotonic() > deadline:
+        break
+    time.sleep(0.3)
+assert (latest.kind, latest.state, latest.recipients, latest.sent) == (m.NoticeKind.PUBLISHED, m.NoticeState.SENT, 1, 1)
+
 refreshed = auth_refresh_create.sync(client=anon, body=m.RefreshRequest(refresh=teacher_tokens.refresh))
 assert refreshed.access and refreshed.refresh != teacher_tokens.refresh
-print("client flow: sign-in, course, enrollment, test, grading, bulk, stats, history, gradebook, publishing: ok")
+print(
+    "client flow: sign-in, course, enrollment, test, grading, bulk, stats, history, gradebook, publishing, notices: ok"
+)
