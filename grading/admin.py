@@ -23,7 +23,9 @@ from functools import cache, cached_property
 from zoneinfo import available_timezones
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
+from django.db import connection
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -34,8 +36,8 @@ from courses import services as course_services
 from courses.admin import CourseAdmin, CourseScopedAdmin, ReadOnlyForTeachersInline
 from courses.models import Course
 from courses.serializers import check_grading_scheme
-from grading import csv_io, grades, reports, services
-from grading.models import GradeCategory, GradeChange, Test, TestResult
+from grading import csv_io, grades, notices, reports, services
+from grading.models import GradeCategory, GradeChange, Notice, Test, TestResult
 from gradingsite.errors import DomainError
 
 VIA = GradeChange.Via.ADMIN
@@ -271,6 +273,81 @@ class TestAdminForm(forms.ModelForm):
         return cleaned
 
 
+# Result notices: read-only, for the course's teachers and admins ---------------------------------
+
+_NOTICE_FIELDS = ["created_at", "kind", "state", "send_after", "recipients", "sent", "failed", "reason"]
+
+
+class _NoticeCounts:
+    """The per-notice counts (``grading.notices.with_counts``) as admin columns."""
+
+    @admin.display(description="Recipients")
+    def recipients(self, notice):
+        return notice.recipients_count
+
+    @admin.display(description="Sent")
+    def sent(self, notice):
+        return notice.sent_count
+
+    @admin.display(description="Failed")
+    def failed(self, notice):
+        return notice.failed_count
+
+
+class NoticeInline(_NoticeCounts, admin.TabularInline):
+    """The emails telling the test's students about their results, newest first."""
+
+    model = Notice
+    fields = _NOTICE_FIELDS
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Emails to students about their results"
+
+    def get_queryset(self, request):
+        return notices.with_counts(super().get_queryset(request))
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return policy.can_use_admin(request.user)
+        return policy.can_manage_course(request.user, obj.course_id)
+
+
+@admin.register(Notice)
+class NoticeAdmin(_NoticeCounts, CourseScopedAdmin):
+    """Every result notice of the caller's courses: what the worker sent, is sending or will send."""
+
+    course_field = "test__course_id"
+    list_display = ["created_at", "test", "kind", "state", "send_after", "recipients", "sent", "failed", "reason"]
+    list_filter = ["state", "kind", ("test__course", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["test__name", "test__course__name"]
+    list_select_related = ["test"]
+    fields = ["test", *_NOTICE_FIELDS, "finished_at"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return notices.with_counts(super().get_queryset(request))
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Test)
 class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     form = TestAdminForm
@@ -281,7 +358,7 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     list_select_related = ["course", "category"]
     date_hierarchy = "date"
     ordering = ["-date", "id"]
-    inlines = [TestResultInline]
+    inlines = [TestResultInline, NoticeInline]
     actions = ["publish_results", "hide_results"]
     change_form_template = "admin/grading/test/change_form.html"
 
@@ -773,3 +850,10 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
 
 admin.site.unregister(Course)
 admin.site.register(Course, GradingCourseAdmin)
+
+# The job queue's own pages (procrastinate's admin, superusers only) read PostgreSQL tables that
+# SQLite, the development database, doesn't have.
+if connection.vendor != "postgresql":
+    for model in apps.get_app_config("procrastinate").get_models():
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)

@@ -262,17 +262,18 @@ def deliver_due() -> int:
 # Reading ----------------------------------------------------------------------------------------
 
 
+def with_counts(queryset):
+    """Notices, newest first, each with ``recipients_count``, ``sent_count`` and ``failed_count``."""
+    return queryset.annotate(
+        recipients_count=Count("recipients", filter=~Q(recipients__state=Recipient.SKIPPED)),
+        sent_count=Count("recipients", filter=Q(recipients__state=Recipient.SENT)),
+        failed_count=Count("recipients", filter=Q(recipients__state=Recipient.FAILED)),
+    ).order_by("-created_at", "-id")
+
+
 def notices_with_counts(test: Test):
-    """A test's notices, newest first, each with ``recipients``, ``sent`` and ``failed`` counted."""
-    return (
-        Notice.objects.filter(test=test)
-        .annotate(
-            recipients_count=Count("recipients", filter=~Q(recipients__state=Recipient.SKIPPED)),
-            sent_count=Count("recipients", filter=Q(recipients__state=Recipient.SENT)),
-            failed_count=Count("recipients", filter=Q(recipients__state=Recipient.FAILED)),
-        )
-        .order_by("-created_at", "-id")
-    )
+    """A test's notices, newest first, counted (``with_counts``)."""
+    return with_counts(Notice.objects.filter(test=test))
 
 
 # The email ---------------------------------------------------------------------------------------
