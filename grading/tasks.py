@@ -3,7 +3,7 @@
 - ``deliver_notice``: sends a result notice (``grading.notices.deliver``), deferred by the grade
   service in the transaction of the change. SendGrid's 429/5xx/timeouts retry it with exponential
   backoff, ``NOTIFY_MAX_ATTEMPTS`` attempts in all; the last attempt fails the notice instead.
-- ``retry_stalled_jobs``: every 10 seconds, jobs held by a worker that stopped sending heartbeats
+- ``retry_stalled_jobs``: every 5 seconds, jobs held by a worker that stopped sending heartbeats
   (killed, its machine gone) are queued again, so a crashed worker's notice is finished by another.
 """
 
@@ -37,7 +37,7 @@ def deliver_notice(context, notice_id: int) -> None:
     notices.deliver(notice_id, last_attempt=context.job.attempts + 1 >= settings.NOTIFY_MAX_ATTEMPTS)
 
 
-@app.periodic(cron="* * * * * */10", periodic_id="retry_stalled_jobs")
+@app.periodic(cron="* * * * * */5", periodic_id="retry_stalled_jobs")
 @app.task(name="retry_stalled_jobs", queue="notices", queueing_lock="retry_stalled_jobs", pass_context=True)
 async def retry_stalled_jobs(context, timestamp: int) -> None:
     manager = context.app.job_manager
