@@ -25,13 +25,29 @@ switched with ``fake_sendgrid.fail_with(mode)`` and back with ``fake_sendgrid.fa
   before answering 202 (the app's client must give up first; the test does not wait it out);
 - ``"refused"``: closes the listening socket, so connections are refused; switching back
   to ``None`` listens again on the same port.
+
+For batched email (one request, many personalizations) each request is also a ``RecordedRequest``
+in ``fake_sendgrid.requests``: its status, body and message-level ``custom_args``, and one
+``Delivery`` per recipient with the subject and text rendered for them (the personalization's
+``substitutions`` applied, as SendGrid does) and the merged ``custom_args``. The fake checks
+SendGrid's limits and answers 400 like SendGrid: more than 1,000 personalizations or recipients,
+an address twice in one request, no sender, no content, non-string ``custom_args``.
+
+- ``answer_next(*statuses)``: the next requests are answered with these statuses, one each
+  (429 with ``Retry-After``, 400 with a sender-identity error), before the failure mode applies;
+- ``hold_requests(n=1, after=0)``: after ``after`` more requests, the next ``n`` are accepted
+  (recorded as delivered: SendGrid took them) but not answered until ``release()``;
+  ``wait_for_held(timeout)`` says when one is being held — time to kill the sender;
+- ``deliveries()``, ``deliveries_to(email)``, ``delivery_counts()`` (a Counter by lower-cased
+  address), ``accepted_requests()``: what was accepted (2xx).
 """
 
 import json
 import re
 import socket
 import threading
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -50,6 +66,89 @@ class SentMessage:
     subject: str
     text: str
     answered: int  # the status the fake answered with
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One recipient's copy of an accepted request, rendered as they would read it."""
+
+    email: str
+    subject: str
+    text: str
+    custom_args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    status: int
+    body: dict
+    custom_args: dict
+    deliveries: list[Delivery]
+
+
+LIMIT = 1000
+_ERROR_BODIES = {
+    400: {"errors": [{"message": "The from address does not match a verified Sender Identity.", "field": "from"}]},
+    429: {"errors": [{"message": "too many requests", "field": None}]},
+}
+
+
+def _render(template: str, substitutions: dict) -> str:
+    if not substitutions:
+        return template
+    tags = re.compile("|".join(re.escape(tag) for tag in sorted(substitutions, key=len, reverse=True)))
+    return tags.sub(lambda match: str(substitutions[match.group()]), template)
+
+
+def _deliveries(body: dict) -> list[Delivery]:
+    text = "".join(part.get("value", "") for part in body.get("content", []) if part.get("type") == "text/plain")
+    message_args = body.get("custom_args") or {}
+    return [
+        Delivery(
+            email=to.get("email", ""),
+            subject=_render(p.get("subject") or body.get("subject", ""), p.get("substitutions") or {}),
+            text=_render(text, p.get("substitutions") or {}),
+            custom_args={**message_args, **(p.get("custom_args") or {})},
+        )
+        for p in body.get("personalizations") or []
+        for to in p.get("to", [])
+    ]
+
+
+def limits_error(body: dict) -> tuple[str, str] | None:
+    """What SendGrid would refuse this request for (message, field), or None."""
+    personalizations = body.get("personalizations") or []
+    if not personalizations:
+        return "The personalizations field is required and must have at least one personalization.", "personalizations"
+    if len(personalizations) > LIMIT:
+        return "The personalizations field must contain no more than 1000 personalizations.", "personalizations"
+    seen, recipients = set(), 0
+    for index, p in enumerate(personalizations):
+        for kind in ("to", "cc", "bcc"):
+            for entry in p.get(kind) or []:
+                recipients += 1
+                address = str(entry.get("email", "")).lower()
+                if address in seen:
+                    return (
+                        "Each email address in the personalization block should be unique between to, cc, and "
+                        f"bcc. We found the first duplicate instance of [{address}] in the "
+                        f"personalizations.{index}.{kind} field.",
+                        f"personalizations.{index}.{kind}",
+                    )
+                seen.add(address)
+        for key, value in (p.get("custom_args") or {}).items():
+            if not isinstance(value, str):
+                return f"Custom args values must be strings ({key}).", f"personalizations.{index}.custom_args"
+    if recipients > LIMIT:
+        return "The total number of recipients must be no more than 1000.", "personalizations"
+    if not (body.get("from") or {}).get("email"):
+        return "The from email does not contain a valid address.", "from.email"
+    if not body.get("content") and not body.get("template_id"):
+        return "Unless a valid template_id is provided, the content parameter is required.", "content"
+    for key, value in (body.get("custom_args") or {}).items():
+        if not isinstance(value, str):
+            return f"Custom args values must be strings ({key}).", "custom_args"
+    return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -71,26 +170,38 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, {"errors": [{"message": "not found"}]})
             return
         mode = fake.mode
-        status = 500 if mode == "500" else 202
+        scripted, held = fake._next_answer()
+        problem = limits_error(body)
+        if problem:
+            status, payload = 400, {"errors": [{"message": problem[0], "field": problem[1], "help": None}]}
+        elif scripted is not None:
+            status = scripted
+            default = {"errors": [{"message": "internal error", "field": None}]}
+            payload = None if status < 300 else _ERROR_BODIES.get(status, default)
+        else:
+            status = 500 if mode == "500" else 202
+            payload = None if status == 202 else {"errors": [{"message": "internal error", "field": None}]}
         fake._record(self.path, self.headers.get("Authorization", ""), body, status)
-        if mode == "timeout":
+        if held:
+            fake._held.set()
+            fake._release.wait()
+        if mode == "timeout" and scripted is None and not problem:
             # Outlast the client's timeout; ends early when the fixture shuts down.
             fake._stop.wait(django_settings.SENDGRID_TIMEOUT_SECONDS + 2)
-        if status == 202:
-            self._answer(202, None)
-        else:
-            self._answer(500, {"errors": [{"message": "internal error", "field": None, "help": None}]})
+        self._answer(status, payload, retry_after=status == 429)
 
-    def _answer(self, status, payload):
+    def _answer(self, status, payload, retry_after=False):
         data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
+            if retry_after:
+                self.send_header("Retry-After", "1")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
         except OSError:
-            pass  # the client gave up (timeout case)
+            pass  # the client gave up (timeout case) or died (a held request)
 
 
 class _Server(ThreadingHTTPServer):
@@ -104,9 +215,15 @@ class FakeSendGrid:
 
     def __init__(self):
         self.messages: list[SentMessage] = []
+        self.requests: list[RecordedRequest] = []
         self.mode: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._answers: deque[int] = deque()
+        self._hold_after = 0
+        self._hold_count = 0
+        self._held = threading.Event()
+        self._release = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.port = self._free_port()
@@ -145,6 +262,63 @@ class FakeSendGrid:
             self._listen()
         self.mode = mode
 
+    def answer_next(self, *statuses: int) -> None:
+        """Answer the next requests with these statuses, one each, before the failure mode applies."""
+        with self._lock:
+            self._answers.extend(statuses)
+
+    def hold_requests(self, n: int = 1, after: int = 0) -> None:
+        """After ``after`` more requests, accept the next ``n`` but keep their answers until ``release()``."""
+        with self._lock:
+            self._hold_after, self._hold_count = after, n
+            self._held.clear()
+            self._release.clear()
+
+    def wait_for_held(self, timeout: float) -> bool:
+        """True once a held request has arrived (within ``timeout`` seconds)."""
+        return self._held.wait(timeout)
+
+    def release(self) -> None:
+        """Answer the held requests (a dead client's answer goes nowhere)."""
+        self._release.set()
+
+    def _next_answer(self) -> tuple[int | None, bool]:
+        """The scripted status for this request (or None) and whether to hold its answer."""
+        with self._lock:
+            scripted = self._answers.popleft() if self._answers else None
+            held = False
+            if self._hold_count:
+                if self._hold_after:
+                    self._hold_after -= 1
+                else:
+                    self._hold_count -= 1
+                    held = True
+            return scripted, held
+
+    def reset(self) -> None:
+        """Forget what was recorded and scripted."""
+        with self._lock:
+            self.messages.clear()
+            self.requests.clear()
+            self._answers.clear()
+            self._hold_after = self._hold_count = 0
+
+    def deliveries(self) -> list[Delivery]:
+        """Every recipient's copy of every accepted (2xx) request, in arrival order."""
+        with self._lock:
+            return [d for r in self.requests if 200 <= r.status < 300 for d in r.deliveries]
+
+    def deliveries_to(self, email: str) -> list[Delivery]:
+        return [d for d in self.deliveries() if d.email.lower() == email.lower()]
+
+    def delivery_counts(self) -> Counter:
+        """Accepted copies per recipient (lower-cased address)."""
+        return Counter(d.email.lower() for d in self.deliveries())
+
+    def accepted_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if 200 <= r.status < 300]
+
     def _record(self, path, authorization, body, status) -> None:
         personalizations = body.get("personalizations") or [{}]
         to = [entry.get("email", "") for p in personalizations for entry in p.get("to", [])]
@@ -158,8 +332,12 @@ class FakeSendGrid:
             text=text,
             answered=status,
         )
+        request = RecordedRequest(
+            status=status, body=body, custom_args=body.get("custom_args") or {}, deliveries=_deliveries(body)
+        )
         with self._lock:
             self.messages.append(message)
+            self.requests.append(request)
 
     def messages_to(self, email: str) -> list[SentMessage]:
         with self._lock:
@@ -178,6 +356,7 @@ class FakeSendGrid:
 
     def shutdown(self) -> None:
         self._stop.set()
+        self._release.set()
         self._close()
 
 
