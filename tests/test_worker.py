@@ -1,0 +1,295 @@
+"""Result notices end to end: real worker processes (``python manage.py worker``, as the Procfile
+starts it) on the test database, the job queue on PostgreSQL, and the fake SendGrid over real HTTP.
+
+Each test commits its data (transactional tests), starts its worker(s) and waits for what a student
+would see in their inbox: the fake's accepted requests, counted per recipient.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from accounts.models import User
+from courses.models import Enrollment, Role
+from grading import services
+from grading.models import Notice, TestResult
+from tests.fakes import FakeSendGrid
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_SECONDS = 40
+
+
+def wait_until(condition, timeout=WAIT_SECONDS, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _clear_job_queue():
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM procrastinate_jobs")
+        cursor.execute("DELETE FROM procrastinate_workers")
+
+
+@pytest.fixture
+def sendgrid():
+    fake = FakeSendGrid()
+    yield fake
+    fake.shutdown()
+
+
+@pytest.fixture
+def start_worker(transactional_db, sendgrid, tmp_path):
+    """``start_worker()``: a worker process on the test database, stopped at the end of the test."""
+    _clear_job_queue()
+    started = []
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SENDGRID_API_KEY": sendgrid.api_key,
+        "SENDGRID_API_HOST": sendgrid.url,
+        "DEFAULT_FROM_EMAIL": sendgrid.from_email,
+        "SENDGRID_TIMEOUT_SECONDS": "5",
+        "WORKER_POLL_SECONDS": "1",
+        "WORKER_STALLED_SECONDS": "2",
+        "NOTIFY_RETRY_BASE_SECONDS": "1",
+        "NOTIFY_MAX_ATTEMPTS": "4",
+    }
+
+    def start() -> subprocess.Popen:
+        log = open(tmp_path / f"worker{len(started)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        started.append((process, log))
+        return process
+
+    yield start
+    for process, log in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+    for path in sorted(tmp_path.glob("worker*.log")):
+        sys.stderr.write(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}\n")
+    _clear_job_queue()
+
+
+def _pupils(course, n, prefix="pupil"):
+    users = User.objects.bulk_create([User(email=f"{prefix}{i}@example.com", first_name=f"P{i}") for i in range(n)])
+    Enrollment.objects.bulk_create([Enrollment(user=u, course=course, role=Role.STUDENT) for u in users])
+    return users
+
+
+def _graded_hidden(test, teacher, students, score=lambda i: Decimal(i % 100)):
+    test.results_published = False
+    test.save()
+    services.results_upsert(
+        test=test, items=[(s.pk, score(i)) for i, s in enumerate(students)], by=teacher, notify=False
+    )
+
+
+def _publish(client, test):
+    response = client.patch(f"/api/tests/{test.pk}/", {"results_published": True}, format="json")
+    assert response.status_code == 200, response.content
+
+
+def _notice_state(test):
+    return lambda: list(Notice.objects.filter(test=test).values_list("state", flat=True))
+
+
+def _queue_empty():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'deliver_notice'")
+        return cursor.fetchone()[0] == 0
+
+
+def test_publishing_emails_each_student_who_opted_in_once(
+    start_worker, sendgrid, client_for, teacher, test_, student, classmate
+):
+    classmate.notify_by_email = False
+    classmate.save()
+    _graded_hidden(test_, teacher, [student, classmate])
+    start_worker()
+
+    _publish(client_for(teacher), test_)
+
+    wait_until(lambda: _notice_state(test_)() == ["sent"], what="the notice to be sent")
+    [request] = sendgrid.accepted_requests()
+    [delivery] = request.deliveries
+    assert delivery.email == student.email
+    assert "Your result: 0 out of 100 (0.0%)" in delivery.text
+    assert sendgrid.delivery_counts() == {student.email: 1}
+
+
+def test_2500_students_are_three_requests(start_worker, sendgrid, client_for, teacher, course, test_):
+    pupils = _pupils(course, 2500)
+    _graded_hidden(test_, teacher, pupils)
+    start_worker()
+
+    _publish(client_for(teacher), test_)
+
+    wait_until(lambda: _notice_state(test_)() == ["sent"], what="the notice to be sent")
+    assert [len(r.deliveries) for r in sendgrid.accepted_requests()] == [1000, 1000, 500]
+    counts = sendgrid.delivery_counts()
+    assert len(counts) == 2500 and set(counts.values()) == {1}
+
+
+def test_changes_within_the_window_are_one_email_with_the_latest_score(
+    start_worker, sendgrid, client_for, teacher, test_, student, settings
+):
+    settings.RESULT_NOTIFY_DELAY_SECONDS = 3
+    start_worker()
+    client = client_for(teacher)
+
+    created = client.post(f"/api/tests/{test_.pk}/results/", {"student": student.pk, "score": 40}, format="json")
+    client.patch(f"/api/test-results/{created.json()['id']}/", {"score": 55}, format="json")
+    client.patch(f"/api/test-results/{created.json()['id']}/", {"score": 66.5}, format="json")
+
+    wait_until(lambda: _notice_state(test_)() == ["sent"], what="the notice to be sent")
+    [delivery] = sendgrid.deliveries_to(student.email)
+    assert "Your result: 66.5 out of 100 (66.5%)" in delivery.text
+
+
+def test_hiding_the_results_before_the_notice_is_sent_sends_nothing(
+    start_worker, sendgrid, client_for, teacher, test_, student, settings
+):
+    settings.RESULT_NOTIFY_DELAY_SECONDS = 2
+    start_worker()
+    client = client_for(teacher)
+    client.post(f"/api/tests/{test_.pk}/results/", {"student": student.pk, "score": 40}, format="json")
+
+    client.patch(f"/api/tests/{test_.pk}/", {"results_published": False}, format="json")
+
+    wait_until(_queue_empty, what="the notice's job to run")
+    assert _notice_state(test_)() == ["canceled"]
+    assert sendgrid.requests == []
+
+
+def test_a_rolled_back_write_enqueues_nothing(start_worker, sendgrid, client_for, teacher, test_, student, stranger):
+    start_worker()
+    client = client_for(teacher)
+    url = f"/api/tests/{test_.pk}/results/"
+
+    refused = client.put(
+        url, [{"student": student.pk, "score": 5}, {"student": stranger.pk, "score": 5}], format="json"
+    )
+
+    assert refused.status_code == 400
+    assert not Notice.objects.exists() and _queue_empty()
+    # The worker is alive: the next good write is delivered, and it is the only email.
+    client.put(url, [{"student": student.pk, "score": 6}], format="json")
+    wait_until(lambda: _notice_state(test_)() == ["sent"], what="the notice to be sent")
+    assert sendgrid.delivery_counts() == {student.email: 1}
+
+
+def test_a_sendgrid_500_is_retried_and_delivered_once(start_worker, sendgrid, client_for, teacher, test_, student):
+    _graded_hidden(test_, teacher, [student])
+    sendgrid.answer_next(500)
+    start_worker()
+
+    _publish(client_for(teacher), test_)
+
+    wait_until(lambda: _notice_state(test_)() == ["sent"], what="the notice to be sent")
+    assert [r.status for r in sendgrid.requests] == [500, 202]
+    assert sendgrid.delivery_counts() == {student.email: 1}
+
+
+def test_a_sendgrid_400_fails_the_notice_with_the_reason(start_worker, sendgrid, client_for, teacher, test_, student):
+    _graded_hidden(test_, teacher, [student])
+    sendgrid.answer_next(400)
+    start_worker()
+
+    _publish(client_for(teacher), test_)
+
+    wait_until(lambda: _notice_state(test_)() == ["failed"], what="the notice to fail")
+    [notice] = client_for(teacher).get(f"/api/tests/{test_.pk}/notices/").json()["results"]
+    assert notice["state"] == "failed" and notice["failed"] == 1 and notice["sent"] == 0
+    assert "HTTP 400" in notice["reason"]
+    assert [r.status for r in sendgrid.requests] == [400]
+
+
+def test_a_worker_killed_mid_batch_is_replaced_and_every_student_gets_one_email(
+    start_worker, sendgrid, client_for, teacher, course, test_
+):
+    pupils = _pupils(course, 2500)
+    _graded_hidden(test_, teacher, pupils)
+    by_id = sorted(pupils, key=lambda p: p.pk)
+    batches = [{p.email for p in by_id[i : i + 1000]} for i in range(0, 2500, 1000)]
+    # The first batch goes through; SendGrid takes the second, and its answer never reaches the worker.
+    sendgrid.hold_requests(1, after=1)
+    first = start_worker()
+
+    _publish(client_for(teacher), test_)
+    assert sendgrid.wait_for_held(WAIT_SECONDS)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    sendgrid.release()
+    start_worker()
+
+    wait_until(lambda: _notice_state(test_)() == ["sent"], what="the replacement worker to finish the notice")
+    counts = sendgrid.delivery_counts()
+    assert set(counts) == {p.email for p in pupils}
+    # Batch 0 was recorded as sent before the kill: never sent again. Batch 2 was never sent before.
+    assert {counts[email] for email in batches[0] | batches[2]} == {1}
+    # Batch 1 was in flight at the kill: SendGrid took it, the worker never recorded it, and the
+    # replacement sent it again — the same request with the same send_key, so the copies are one send
+    # to SendGrid's event data. No student has two emails of different sends.
+    assert {counts[email] for email in batches[1]} == {2}
+    keys = {}
+    for delivery in sendgrid.deliveries():
+        keys.setdefault(delivery.email, set()).add(delivery.custom_args["send_key"])
+    assert {len(k) for k in keys.values()} == {1}
+
+
+def test_two_workers_at_once_send_no_duplicates(start_worker, sendgrid, client_for, teacher, course):
+    from grading.tasks import deliver_notice
+
+    pupils = _pupils(course, 1200)
+    tests = [
+        services.test_create(course=course, name=f"Quiz {i}", date=date(2026, 11, i + 1), results_published=False)
+        for i in range(3)
+    ]
+    for test in tests:
+        _graded_hidden(test, teacher, pupils)
+    start_worker()
+    start_worker()
+    client = client_for(teacher)
+
+    for test in tests:
+        _publish(client, test)
+        # A second job for the same notice (as a stalled-job retry of a worker that was only slow would
+        # make): both workers may run it at once.
+        deliver_notice.defer(notice_id=Notice.objects.get(test=test).pk)
+
+    wait_until(
+        lambda: set(Notice.objects.values_list("state", flat=True)) == {"sent"} and _queue_empty(),
+        what="every notice to be sent",
+    )
+    assert len(sendgrid.accepted_requests()) == 6
+    counts = sendgrid.delivery_counts()
+    assert len(counts) == 1200 and set(counts.values()) == {3}
+    assert TestResult.objects.count() == 3600
