@@ -71,6 +71,10 @@ def results_changed(test: Test, student_ids) -> Notice | None:
     student_ids = sorted(set(student_ids))
     if not student_ids:
         return None
+    if connection.vendor == "postgresql":
+        notice_id = _join_pending(test.pk, student_ids)
+        if notice_id is not None:
+            return Notice(pk=notice_id, test=test, state=State.PENDING)
     notice = _pending_notice(test, Kind.CHANGED)
     NoticeRecipient.objects.bulk_create(
         [NoticeRecipient(notice=notice, student_id=student_id) for student_id in student_ids],
@@ -87,6 +91,28 @@ def results_hidden(test: Test) -> int:
         finished_at=timezone.now(),
         reason="The results were hidden again before the notice was sent.",
     )
+
+
+def _join_pending(test_id: int, student_ids: list[int]) -> int | None:
+    """Add the students to the test's pending notice, if it has one, in one statement (PostgreSQL):
+    the common case, a grade written while a notice is open. The id of that notice, or None.
+
+    The pending notice is share-locked as in ``_pending_notice``: if the worker is taking it, this
+    waits, finds it no longer pending, adds no one and answers None.
+    """
+    notice_table = connection.ops.quote_name(Notice._meta.db_table)
+    recipient_table = connection.ops.quote_name(NoticeRecipient._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH pending AS (SELECT id FROM {notice_table} WHERE test_id = %s AND state = %s FOR SHARE), "  # noqa: S608
+            f"joined AS (INSERT INTO {recipient_table} (notice_id, student_id, state) "
+            "SELECT pending.id, student_id, %s FROM pending, unnest(%s::bigint[]) AS student_id "
+            "ON CONFLICT (notice_id, student_id) DO NOTHING) "
+            "SELECT id FROM pending",
+            [test_id, State.PENDING.value, Recipient.QUEUED.value, student_ids],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _pending_notice(test: Test, kind: str) -> Notice:

@@ -53,3 +53,45 @@ def test_the_course_page_on_sqlite_matches_the_tests_endpoint(tmp_path):
     assert course["tests"] == body["tests"]["results"]
     assert all(t["results_published"] is True and t["updated_at"].endswith("Z") for t in course["tests"])
     assert body["list"]["results"] == [course]
+
+
+CHANGE_A_RESULT = """
+from django.test import Client
+from accounts.models import User
+from accounts.tokens import issue_tokens
+from grading.models import TestResult
+
+teacher = User.objects.get(email="grace@hey.com")
+client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION="Bearer " + issue_tokens(teacher)["access"])
+result = TestResult.objects.get(student__email="devi@prisma.io", test__name="First test")
+response = client.patch(f"/api/test-results/{result.pk}/", {"score": 777}, content_type="application/json")
+assert response.status_code == 200, response.content
+"""
+
+
+def test_on_sqlite_the_worker_sends_due_notices_without_a_job_queue(tmp_path):
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "RESULT_NOTIFY_DELAY_SECONDS": "0",
+        "SENDGRID_API_KEY": "",
+    }
+    _run("migrate", "--noinput", env=env)
+    _run("seed", env=env)
+    _run("shell", "--verbosity", "0", "-c", CHANGE_A_RESULT, env=env)
+
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        output, _ = worker.communicate(timeout=4)
+    except subprocess.TimeoutExpired:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=10)
+    log = output.decode()
+
+    assert "to devi@prisma.io" in log
+    assert "Your result: 777 out of 1000 (77.7%)" in log
+    assert "david@prisma.io" not in log  # only the student whose result changed
+    assert worker.returncode == 0  # SIGTERM ends it cleanly
