@@ -24,6 +24,7 @@ client rounds ``mean`` and ``stddev`` for display as it likes.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -281,34 +282,42 @@ class GradebookRow:
 def gradebook_rows(course_id: int, tests: list[Test], *, chunk_size: int = 2000) -> Iterator[GradebookRow]:
     """The gradebook's student rows, streamed: memory stays flat whatever the course size.
 
-    Two server-side cursors read the students and the results in the same order (last name,
-    first name, email — a total order, emails being unique) and are merged as they go, so no
-    more than one chunk of each is held at a time.
+    The students are read ``chunk_size`` at a time in their order (last name, first name, email —
+    a total order, emails being unique), each chunk after the last one's key, and each chunk's
+    results with it: two short queries per chunk, no server-side cursor, so it streams the same on
+    a direct connection and behind a transaction pooler (PgBouncer), where a cursor could not
+    outlive its transaction.
     """
     max_cents = {test.pk: _cents(test.max_score) for test in tests}
-    students = course_students(course_id).iterator(chunk_size=chunk_size)
-    results = (
-        TestResult.objects.filter(
-            test__course_id=course_id,
-            student__enrollments__course_id=course_id,
-            student__enrollments__role=Role.STUDENT,
-        )
-        .order_by(*(f"student__{name}" for name in STUDENT_ORDER), "test_id")
-        .values_list("student_id", "test_id", "score")
-        .iterator(chunk_size=chunk_size)
-    )
-    pending = next(results, None)
-    for student in students:
-        mine: dict[int, Decimal | None] = {}
-        while pending is not None and pending[0] == student.pk:
-            mine[pending[1]] = pending[2]
-            pending = next(results, None)
-        tenths = [
-            percent_tenths(score, max_cents[test_id])
-            for test_id, score in mine.items()
-            if test_id in max_cents and score is not None
-        ]
-        yield GradebookRow(student=student, scores=mine, average_percent=average_of_tenths(tenths))
+    after: tuple[str, str, str] | None = None
+    while True:
+        students = course_students(course_id)
+        if after is not None:
+            last, first, email = after
+            students = students.filter(
+                Q(last_name__gt=last)
+                | Q(last_name=last, first_name__gt=first)
+                | Q(last_name=last, first_name=first, email__gt=email)
+            )
+        chunk = list(students[:chunk_size])
+        if not chunk:
+            return
+        scores: dict[int, dict[int, Decimal | None]] = defaultdict(dict)
+        for student_id, test_id, score in TestResult.objects.filter(
+            test__course_id=course_id, student_id__in=[student.pk for student in chunk]
+        ).values_list("student_id", "test_id", "score"):
+            scores[student_id][test_id] = score
+        for student in chunk:
+            mine = scores.get(student.pk, {})
+            tenths = [
+                percent_tenths(score, max_cents[test_id])
+                for test_id, score in mine.items()
+                if test_id in max_cents and score is not None
+            ]
+            yield GradebookRow(student=student, scores=mine, average_percent=average_of_tenths(tenths))
+        if len(chunk) < chunk_size:
+            return
+        after = (chunk[-1].last_name, chunk[-1].first_name, chunk[-1].email)
 
 
 # The histogram drawn in the admin ----------------------------------------------------------------

@@ -449,3 +449,24 @@ def test_import_query_count_does_not_grow_with_rows(course, teacher, make_user, 
 
     run(1)  # opens the tests' result notices, which the next imports join
     assert run(5) == run(60)
+
+
+def test_the_streamed_rows_cross_chunk_boundaries_in_order_with_ties(course, teacher, test_, make_user):
+    from grading import reports, services
+
+    # Same last names, same first names: the email breaks the tie across chunk boundaries.
+    names = [("Lee", "Ann"), ("Lee", "Ann"), ("Lee", "Ann"), ("Lee", "Bo"), ("Abe", "Zed"), ("Lee", "Ann")]
+    users = [make_user(f"s{i}@example.com", last_name=last, first_name=first) for i, (last, first) in enumerate(names)]
+    Enrollment.objects.bulk_create([Enrollment(user=u, course=course, role=Role.STUDENT) for u in users])
+    services.results_upsert(test=test_, items=[(u.pk, Decimal(i)) for i, u in enumerate(users)], by=teacher)
+    expected = sorted(
+        [*users, course.enrollments.get(role=Role.STUDENT, user__email="student@example.com").user],
+        key=lambda u: (u.last_name, u.first_name, u.email),
+    )
+
+    for chunk_size in (1, 2, 3, 100):
+        rows = list(reports.gradebook_rows(course.pk, [test_], chunk_size=chunk_size))
+        assert [row.student.email for row in rows] == [u.email for u in expected]
+        assert [row.scores.get(test_.pk) for row in rows] == [
+            Decimal(users.index(u)) if u in users else None for u in expected
+        ]
