@@ -34,12 +34,21 @@ SendGrid's limits and answers 400 like SendGrid: more than 1,000 personalization
 an address twice in one request, no sender, no content, non-string ``custom_args``.
 
 - ``answer_next(*statuses)``: the next requests are answered with these statuses, one each
-  (429 with ``Retry-After``, 400 with a sender-identity error), before the failure mode applies;
+  (429 with ``Retry-After: 1``, 400 with a sender-identity error, 5xx with an error body), before
+  the failure mode applies; e.g. ``answer_next(500, 202)``;
 - ``hold_requests(n=1, after=0)``: after ``after`` more requests, the next ``n`` are accepted
   (recorded as delivered: SendGrid took them) but not answered until ``release()``;
   ``wait_for_held(timeout)`` says when one is being held — time to kill the sender;
 - ``deliveries()``, ``deliveries_to(email)``, ``delivery_counts()`` (a Counter by lower-cased
-  address), ``accepted_requests()``: what was accepted (2xx).
+  address), ``accepted_requests()``: what was accepted (2xx);
+- ``reset()``: forgets what was recorded, scripted and set to be held.
+
+Example::
+
+    fake_sendgrid.answer_next(500)  # the first attempt fails, the retry goes through
+    ...
+    assert [r.status for r in fake_sendgrid.requests] == [500, 202]
+    assert fake_sendgrid.delivery_counts() == {"ada@example.com": 1}
 """
 
 import json
@@ -87,10 +96,18 @@ class RecordedRequest:
 
 
 LIMIT = 1000
+
+
+def _errors(message: str, field: str | None) -> dict:
+    """SendGrid's error body."""
+    return {"errors": [{"message": message, "field": field, "help": None}]}
+
+
 _ERROR_BODIES = {
-    400: {"errors": [{"message": "The from address does not match a verified Sender Identity.", "field": "from"}]},
-    429: {"errors": [{"message": "too many requests", "field": None}]},
+    400: _errors("The from address does not match a verified Sender Identity.", "from"),
+    429: _errors("too many requests", None),
 }
+_SERVER_ERROR = _errors("internal error", None)
 
 
 def _render(template: str, substitutions: dict) -> str:
@@ -127,15 +144,15 @@ def limits_error(body: dict) -> tuple[str, str] | None:
         for kind in ("to", "cc", "bcc"):
             for entry in p.get(kind) or []:
                 recipients += 1
-                address = str(entry.get("email", "")).lower()
-                if address in seen:
+                address = str(entry.get("email", ""))
+                if address.lower() in seen:
                     return (
                         "Each email address in the personalization block should be unique between to, cc, and "
                         f"bcc. We found the first duplicate instance of [{address}] in the "
                         f"personalizations.{index}.{kind} field.",
                         f"personalizations.{index}.{kind}",
                     )
-                seen.add(address)
+                seen.add(address.lower())
         for key, value in (p.get("custom_args") or {}).items():
             if not isinstance(value, str):
                 return f"Custom args values must be strings ({key}).", f"personalizations.{index}.custom_args"
@@ -158,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output quiet
         pass
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
@@ -167,22 +184,22 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         if self.path != "/v3/mail/send":
-            self._answer(404, {"errors": [{"message": "not found"}]})
+            self._answer(404, _errors("not found", None))
             return
         mode = fake.mode
         scripted, held = fake._next_answer()
         problem = limits_error(body)
         if problem:
-            status, payload = 400, {"errors": [{"message": problem[0], "field": problem[1], "help": None}]}
+            status, payload = 400, _errors(*problem)
         elif scripted is not None:
             status = scripted
-            default = {"errors": [{"message": "internal error", "field": None}]}
-            payload = None if status < 300 else _ERROR_BODIES.get(status, default)
+            payload = None if status < 300 else _ERROR_BODIES.get(status, _SERVER_ERROR)
         else:
             status = 500 if mode == "500" else 202
-            payload = None if status == 202 else {"errors": [{"message": "internal error", "field": None}]}
+            payload = None if status == 202 else _SERVER_ERROR
         fake._record(self.path, self.headers.get("Authorization", ""), body, status)
         if held:
+            self.close_connection = True  # its sender may be dead by the time it is answered
             fake._held.set()
             fake._release.wait()
         if mode == "timeout" and scripted is None and not problem:
@@ -190,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake._stop.wait(django_settings.SENDGRID_TIMEOUT_SECONDS + 2)
         self._answer(status, payload, retry_after=status == 429)
 
-    def _answer(self, status, payload, retry_after=False):
+    def _answer(self, status: int, payload: dict | None, retry_after: bool = False) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
@@ -200,8 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-        except OSError:
-            pass  # the client gave up (timeout case) or died (a held request)
+        except OSError:  # the client gave up (timeout case) or died (a held request)
+            self.close_connection = True
 
 
 class _Server(ThreadingHTTPServer):
@@ -319,7 +336,7 @@ class FakeSendGrid:
         with self._lock:
             return [r for r in self.requests if 200 <= r.status < 300]
 
-    def _record(self, path, authorization, body, status) -> None:
+    def _record(self, path: str, authorization: str, body: dict, status: int) -> None:
         personalizations = body.get("personalizations") or [{}]
         to = [entry.get("email", "") for p in personalizations for entry in p.get("to", [])]
         text = "".join(part.get("value", "") for part in body.get("content", []) if part.get("type") == "text/plain")
