@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gradingsite.replicas.ReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "gradingsite.urls"
@@ -131,21 +132,55 @@ WSGI_APPLICATION = "gradingsite.wsgi.application"
 # Persistent connections with health checks: after a database restart each worker reconnects on
 # its next request instead of failing it. DATABASE_SSL_REQUIRE is for Heroku, whose Postgres
 # requires TLS; the local server has none.
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 600),
-        conn_health_checks=True,
-        ssl_require=env_bool("DATABASE_SSL_REQUIRE", False),
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_SERVER_SIDE_BINDING", True):
-    # Parameters bound by the server: psycopg prepares a statement a connection runs again and
-    # again (after 5 runs), so PostgreSQL plans it once instead of on every request.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+#
+# Aliases (README "Scaling"):
+# - "default": what the app's requests use. Through DATABASE_CONNECTION_POOL_URL when it is set
+#   (PgBouncer in transaction mode: each transaction may run on another server connection, so no
+#   server-side cursors and no prepared statements), else DATABASE_URL.
+# - "direct": DATABASE_URL itself, always. For what needs a session of its own: migrations (the
+#   Procfile's release), the worker's LISTEN, and the gradebook CSV's server-side cursors.
+# - "replica_0", "replica_1", ...: DATABASE_REPLICA_URLS (Heroku followers), read-only; reads that
+#   may lag go there (gradingsite.replicas), everything else to "default".
+_CONN_MAX_AGE = env_int("CONN_MAX_AGE", 600)
+_SSL_REQUIRE = env_bool("DATABASE_SSL_REQUIRE", False)
+
+
+def _database(url: str, **options) -> dict:
+    database = dj_database_url.parse(url, conn_max_age=_CONN_MAX_AGE, conn_health_checks=True, ssl_require=_SSL_REQUIRE)
+    if database["ENGINE"] == "django.db.backends.postgresql" and options:
+        database.setdefault("OPTIONS", {}).update(options)
+    return database
+
+
+_DIRECT_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+# PostgreSQL binds query parameters itself (server-side binding) on direct connections.
+_BINDING = {"server_side_binding": True} if env_bool("DATABASE_SERVER_SIDE_BINDING", True) else {}
+DATABASE_CONNECTION_POOL_URL = env_str("DATABASE_CONNECTION_POOL_URL")
+DATABASES = {"direct": {**_database(_DIRECT_URL, **_BINDING), "TEST": {"MIRROR": "default"}}}
+if DATABASE_CONNECTION_POOL_URL:
+    # Transaction pooling: no prepared statements (PgBouncer before 1.21 can't keep them) and no
+    # server-side cursors (a cursor lives in one server connection's transaction).
+    DATABASES["default"] = {
+        **_database(DATABASE_CONNECTION_POOL_URL, prepare_threshold=None),
+        "DISABLE_SERVER_SIDE_CURSORS": True,
+    }
+else:
+    DATABASES["default"] = _database(_DIRECT_URL, **_BINDING)
+DATABASE_REPLICAS = []
+for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS", [])):
+    DATABASE_REPLICAS.append(f"replica_{_index}")
+    DATABASES[f"replica_{_index}"] = {**_database(_url, **_BINDING), "TEST": {"MIRROR": "default"}}
+if any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()) and (
+    DATABASE_CONNECTION_POOL_URL or DATABASE_REPLICAS
+):
+    raise ImproperlyConfigured("DATABASE_CONNECTION_POOL_URL and DATABASE_REPLICA_URLS are for PostgreSQL only")
+# A replica whose replay is further behind than this is not read from.
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 10, minimum=1)
+# After a write, its author's reads stay on the primary this long (read your own writes).
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 15)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The job queue's tables are PostgreSQL's alone: on SQLite (development) they are not created.
-DATABASE_ROUTERS = ["gradingsite.routers.JobQueueRouter"]
+DATABASE_ROUTERS = ["gradingsite.routers.JobQueueRouter", "gradingsite.routers.ReplicaRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -19,6 +19,15 @@ from grading.models import GradeCategory, Test
 pytest_plugins = ["tests.fakes"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_before_the_test_databases_go(django_db_setup):
+    """Every alias's connections (``direct`` too) are closed before the test databases are dropped."""
+    yield
+    from django.db import connections
+
+    connections.close_all()
+
+
 def first_category(course) -> GradeCategory:
     """The course's first grade category: where a test goes unless told otherwise."""
     return GradeCategory.objects.filter(course=course).order_by("position", "id").first()

@@ -56,11 +56,13 @@ def test_every_action_is_pinned_to_a_commit():
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
 
 
-def test_procfile_releases_with_migrate_and_serves_with_gunicorn():
+def test_procfile_releases_with_migrate_on_the_direct_database_and_serves_with_gunicorn():
     processes = procfile()
-    assert re.fullmatch(r"python manage\.py migrate( --noinput)?", processes["release"])
+    # Migrations never go through the pooler (DATABASE_CONNECTION_POOL_URL): the "direct" alias is DATABASE_URL.
+    assert processes["release"] == "python manage.py migrate --noinput --database direct"
     assert processes["web"].split()[0] == "gunicorn"
     assert "gradingsite.wsgi" in processes["web"]
+    assert processes["worker"] == "python manage.py worker"
 
 
 @pytest.mark.parametrize("web_concurrency", [None, "3"])

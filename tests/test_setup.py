@@ -25,7 +25,7 @@ def test_createsuperuser_without_a_password_makes_a_code_login_admin():
     assert not ops.has_usable_password()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases=["default", "direct"])
 def test_migrations_are_complete():
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)

@@ -1,7 +1,8 @@
 """``python manage.py worker``: the worker process (the Procfile's ``worker``).
 
-On PostgreSQL it runs procrastinate's worker on its own connections to the database (direct, for
-LISTEN/NOTIFY): result notices and the recovery of a dead worker's jobs (``grading.tasks``). It
+On PostgreSQL it runs procrastinate's worker on its own connections to the database (the
+"direct" alias, DATABASE_URL, for LISTEN/NOTIFY, also when the app goes through a pooler): result
+notices and the recovery of a dead worker's jobs (``grading.tasks``). It
 stops on SIGTERM (Heroku's dyno restart) after the job at hand, up to ``--graceful-seconds``.
 
 On SQLite (the development database of ``make run``) there is no job queue: it sends the notices
@@ -34,10 +35,13 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             self._poll_notices()
             return
+        from procrastinate import PsycopgConnector
         from procrastinate.contrib.django import app
+        from procrastinate.contrib.django.utils import connector_params
 
         logger.info("Worker started (queue: notices)")
-        with app.replace_connector(app.connector.get_worker_connector()):
+        # The "direct" database (DATABASE_URL), never the pooler: LISTEN needs a session of its own.
+        with app.replace_connector(PsycopgConnector(kwargs=connector_params("direct"))):
             app.run_worker(queues=["notices"], concurrency=concurrency, shutdown_graceful_timeout=graceful_seconds)
 
     def _poll_notices(self):
