@@ -58,6 +58,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     # Tokens issued before this moment are refused ("log out everywhere").
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
+    # When this user last wrote through the API (kept only with read replicas): their reads stay on
+    # the primary for a while after it (gradingsite.replicas).
+    last_write_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 

@@ -145,6 +145,7 @@ class CourseGradesViewSet(ApiViewSet):
     permission_classes = [IsAuthenticated]
     serializer_class = CourseGradeSerializer
     filter_backends = [OrderingFilter]
+    replica_actions = frozenset({"grades"})
 
     @extend_schema(
         operation_id="courses_grades_list",

@@ -64,6 +64,7 @@ class GradebookViewSet(ApiViewSet):
 
     permission_classes = [IsAuthenticated, TeachesCourse]
     queryset = Course.objects.all()
+    replica_actions = frozenset({"gradebook", "gradebook_csv"})
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors are JSON even when the client asked for CSV.

@@ -171,6 +171,7 @@ class TestViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.Des
     serializer_class = TestSerializer
     permission_classes = [IsAuthenticated, TestPermission]
     schema_errors = {"DELETE": ["409"]}
+    replica_actions = frozenset({"stats"})
 
     def get_queryset(self):
         if swagger_fake(self):

@@ -1,8 +1,10 @@
 """What the API's viewsets share: ids in paths, and the objects they name."""
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import viewsets
 
+from gradingsite import replicas
 from gradingsite.api.serializers import MAX_ID
 
 
@@ -37,6 +39,25 @@ class ApiViewSet(viewsets.GenericViewSet):
     # How the schema documents refusals (gradingsite.api.schema.ApiAutoSchema).
     schema_forbidden = True
     schema_errors: dict = {}
+    # The actions whose reads may lag by seconds: with replicas, they read from one (gradingsite.replicas).
+    replica_actions = frozenset({"list"})
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD") and self.action in self.replica_actions:
+            replicas.begin_lagging_reads(request.user)
+
+    def handle_exception(self, exc):
+        # A replica that fails in the middle of a read: the read is run again on the primary.
+        replica = replicas.read_alias()
+        if replica is not None and isinstance(exc, (OperationalError, InterfaceError)):
+            replicas.mark_down(replica)
+            replicas.end_lagging_reads()
+            try:
+                return getattr(self, self.request.method.lower())(self.request, *self.args, **self.kwargs)
+            except Exception as again:
+                exc = again
+        return super().handle_exception(exc)
 
     def get_object(self):
         obj = get_or_404(self.get_queryset(), self.kwargs[self.lookup_url_kwarg or self.lookup_field])
