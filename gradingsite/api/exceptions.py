@@ -3,11 +3,16 @@
 Every error a client can cause becomes a JSON 4xx: DRF's own exceptions, the domain errors of
 ``gradingsite.errors``, model validation, oversized bodies. Errors raised before or outside DRF
 (an unknown path, a bad Host header, a crash) reach Django's handlers, which answer JSON
-everywhere but the admin (see ``gradingsite/urls.py``).
+everywhere but the admin (see ``gradingsite/urls.py``). A database (or pooler) that can't be
+reached is a 503 with ``Retry-After`` wherever it is noticed, never a 500.
 """
+
+import logging
+import sys
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError
 from django.http import JsonResponse
 from django.views import csrf, defaults
@@ -19,10 +24,26 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from gradingsite.errors import DomainError
 
+logger = logging.getLogger(__name__)
+
 WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 
+DATABASE_UNAVAILABLE = "The database is unavailable right now; try again in a few seconds."
+RETRY_AFTER_SECONDS = "5"
+
+
+def database_unavailable() -> JsonResponse:
+    """The answer while the database (or its pooler) can't be reached: 503, retry shortly."""
+    response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
+    response["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("Database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+        return Response({"detail": DATABASE_UNAVAILABLE}, status=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
     if isinstance(exc, DomainError):
         body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
         return Response(body, status=exc.status_code)
@@ -79,6 +100,9 @@ def page_not_found(request, exception=None, template_name="404.html"):
 
 
 def server_error(request, template_name="500.html"):
+    # Called while the exception is being handled: a database that can't be reached is a 503.
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return database_unavailable()
     if _answers_json(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return defaults.server_error(request)
