@@ -72,7 +72,7 @@ def healthz(request):
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:
-        return Response({"up": True, "database": "unavailable"}, status=503)
+        return Response({"up": True, "database": "unavailable"}, status=503, headers={"Retry-After": "5"})
     return Response({"up": True, "database": "ok"})
 
 
