@@ -136,7 +136,12 @@ def record_write(user) -> None:
     last = getattr(user, "last_write_at", None)
     if last is not None and now - last < timedelta(seconds=1):
         return
-    type(user).objects.using(DEFAULT_DB_ALIAS).filter(pk=user.pk).update(last_write_at=now)
+    try:
+        type(user).objects.using(DEFAULT_DB_ALIAS).filter(pk=user.pk).update(last_write_at=now)
+    except DatabaseError:
+        # The write itself succeeded; only its author's next reads may come from a replica.
+        logger.warning("Could not record the time of user %s's write", user.pk)
+        return
     user.last_write_at = now
 
 
