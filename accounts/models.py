@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from gradingsite.versions import Versioned
+
 SOCIAL_KEYS = ("facebook", "twitter", "github", "website")
 
 
@@ -40,7 +42,7 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         return self.create_user(email, password, **fields)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(Versioned, AbstractBaseUser, PermissionsMixin):
     """A person: teacher, student or admin. The email address is the login; there is no username.
 
     ``is_superuser`` is the API's ``is_admin``. Passwords are optional (login is by emailed code);
@@ -63,6 +65,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     last_write_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
+    # Sign-ins and sign-outs are not changes of the user's representation (its version).
+    unversioned_fields = frozenset({"last_login", "password", "tokens_valid_after", "last_write_at"})
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -31,13 +31,16 @@ class UserSerializer(UserSummarySerializer):
     notify_by_email = serializers.BooleanField(
         read_only=True, help_text="Email this user when their results are published or changed."
     )
+    version = serializers.IntegerField(
+        read_only=True, help_text="One more with every change; the ETag of the resource."
+    )
 
 
 @extend_schema_serializer(component_name="UserCreate")
 class UserCreateSerializer(StrictInputMixin, serializers.Serializer):
     """``POST /api/users/``: the email is required and unique (case-insensitively)."""
 
-    ignored_fields = ("id",)
+    ignored_fields = ("id", "version")
 
     email = StrictEmailField(max_length=254)
     first_name = StrictCharField(max_length=150, allow_blank=True)
@@ -50,7 +53,7 @@ class UserCreateSerializer(StrictInputMixin, serializers.Serializer):
 class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
     """``PUT``/``PATCH /api/users/{id}/``. Only an admin may change ``email`` or ``is_admin``."""
 
-    ignored_fields = ("id",)
+    ignored_fields = ("id", "version")
 
     email = StrictEmailField(max_length=254, required=False)
     first_name = StrictCharField(max_length=150, allow_blank=True)
@@ -77,6 +80,7 @@ def user_data(user: User) -> dict:
         "social": social_data(user.social),
         "is_admin": user.is_superuser,
         "notify_by_email": user.notify_by_email,
+        "version": user.version,
     }
 
 

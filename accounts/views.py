@@ -190,7 +190,7 @@ class UserFilter(filters.FilterSet):
         return queryset.filter(email=normalize_email(value))
 
 
-USER_ROW_FIELDS = ("id", "email", "first_name", "last_name", "social", "is_superuser", "notify_by_email")
+USER_ROW_FIELDS = ("id", "email", "first_name", "last_name", "social", "is_superuser", "notify_by_email", "version")
 
 
 def _user_row(row: dict) -> dict:
@@ -202,6 +202,7 @@ def _user_row(row: dict) -> dict:
         "social": social_data(row["social"]),
         "is_admin": row["is_superuser"],
         "notify_by_email": row["notify_by_email"],
+        "version": row["version"],
     }
 
 
@@ -222,8 +223,15 @@ class UserViewSet(ApiViewSet):
             return [IsAuthenticated(), IsAdmin()]
         return super().get_permissions()
 
+    versioned = True
+
     def get_object(self):
-        return target_user(self.request, self.kwargs["pk"])
+        user = target_user(self.request, self.kwargs["pk"])
+        self.check_version(user)
+        return user
+
+    def representation(self, pk: int) -> dict:
+        return user_data(User.objects.get(pk=pk))
 
     @extend_schema(operation_id="users_list", responses=UserSerializer(many=True))
     def list(self, request):

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from gradingsite.versions import Versioned
+
 
 def default_grading_scheme() -> list[dict]:
     """Letters by percent: A from 90, B from 80, C from 70, D from 60, F below."""
@@ -31,7 +33,7 @@ class CourseQuerySet(models.QuerySet):
         return self.filter(enrollments__user=user, enrollments__role=Role.STUDENT)
 
 
-class Course(models.Model):
+class Course(Versioned):
     name = models.CharField(max_length=200)
     details = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -35,6 +35,7 @@ class CourseTestSerializer(serializers.Serializer):
     category = serializers.IntegerField(read_only=True)
     never_drop = serializers.BooleanField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
 
 
 class SchemeRowSerializer(serializers.Serializer):
@@ -52,6 +53,9 @@ class CourseSerializer(serializers.Serializer):
     weighting = serializers.ChoiceField(choices=Weighting.choices, read_only=True)
     grading_scheme = SchemeRowSerializer(many=True, allow_null=True, read_only=True)
     time_zone = serializers.CharField(read_only=True)
+    version = serializers.IntegerField(
+        read_only=True, help_text="One more with every change; the ETag of the resource."
+    )
 
 
 @cache
@@ -130,7 +134,7 @@ class GradingSchemeField(serializers.JSONField):
 
 @extend_schema_serializer(component_name="CourseInput")
 class CourseInputSerializer(StrictInputMixin, serializers.Serializer):
-    ignored_fields = ("id", "teachers", "tests", "my_role")
+    ignored_fields = ("id", "teachers", "tests", "my_role", "version")
 
     name = StrictCharField(max_length=200)
     details = StrictCharField(required=False, allow_blank=True, max_length=100_000)

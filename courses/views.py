@@ -47,6 +47,7 @@ COURSE_FIELDS = (
     "weighting",
     "grading_scheme",
     "time_zone",
+    "version",
     "my_role",
     "teachers_json",
     "tests_json",
@@ -94,6 +95,7 @@ def courses_for(user):
                 category="category_id",
                 never_drop=JSONBoolean("never_drop"),
                 updated_at=JSONDateTime("updated_at"),
+                version="version",
             )
         )
     )
@@ -114,6 +116,7 @@ def course_data(row: dict) -> dict:
         "weighting": row["weighting"],
         "grading_scheme": row["grading_scheme"],
         "time_zone": row["time_zone"],
+        "version": row["version"],
     }
 
 
@@ -156,6 +159,7 @@ class CourseViewSet(ApiViewSet):
     ordering = ["id"]
     schema_forbidden = ("PUT", "PATCH", "DELETE")
     schema_errors = {"DELETE": ["409"]}
+    versioned = True
 
     def get_queryset(self):
         if self.action in ("members", "enroll"):  # the course's enrollments
@@ -166,6 +170,9 @@ class CourseViewSet(ApiViewSet):
 
     def get_object(self):
         return get_or_404(Course.objects.all(), self.kwargs["pk"])
+
+    def representation(self, pk: int) -> dict:
+        return course_detail(self.request.user, pk)
 
     @extend_schema(operation_id="courses_list", responses=CourseSerializer(many=True))
     def list(self, request):
@@ -195,6 +202,7 @@ class CourseViewSet(ApiViewSet):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         course = self.get_object()
         _require(policy.can_manage_course(request.user, course))
+        self.check_version(course)
         serializer = CourseInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         services.course_update(course=course, **serializer.validated_data)
@@ -210,6 +218,7 @@ class CourseViewSet(ApiViewSet):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         course = self.get_object()
         _require(policy.can_manage_course(request.user, course))
+        self.check_version(course)
         services.course_delete(course=course, force=query_flag(request, "force"), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -91,6 +91,7 @@ class CategoryViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins
     serializer_class = CategorySerializer
     permission_classes = [IsAuthenticated, CategoryPermission]
     schema_errors = {"DELETE": ["409"]}
+    versioned = True
 
     def get_queryset(self):
         if swagger_fake(self):

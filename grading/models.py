@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from courses.models import Course
+from gradingsite.versions import Versioned
 
 SCORE_DIGITS = 7
 SCORE_PLACES = 2
@@ -20,7 +21,7 @@ WEIGHT_PLACES = 2
 DEFAULT_CATEGORY = "Tests"
 
 
-class GradeCategory(models.Model):
+class GradeCategory(Versioned):
     """A group of a course's tests with its weight in the course grade and its drop rules.
 
     Every course has at least one (a new course gets "Tests", weight 100). A category holding tests
@@ -48,7 +49,7 @@ class GradeCategory(models.Model):
         return self.name
 
 
-class Test(models.Model):
+class Test(Versioned):
     """An exam of a course. Deleting a course deletes its tests, unless results protect them."""
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="tests")
@@ -78,7 +79,7 @@ class Test(models.Model):
         super().save(*args, **kwargs)
 
 
-class TestResult(models.Model):
+class TestResult(Versioned):
     """A student's score on a test: one per test and student.
 
     A test holding results can't be deleted by accident (PROTECT): forced deletion goes through

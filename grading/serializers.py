@@ -82,8 +82,9 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
             "category",
             "never_drop",
             "updated_at",
+            "version",
         ]
-        read_only_fields = ["id", "course", "updated_at"]
+        read_only_fields = ["id", "course", "updated_at", "version"]
 
 
 class TestResultSerializer(serializers.ModelSerializer):
@@ -95,7 +96,18 @@ class TestResultSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TestResult
-        fields = ["id", "test", "student", "grader", "score", "percent", "excused", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "test",
+            "student",
+            "grader",
+            "score",
+            "percent",
+            "excused",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
         read_only_fields = fields
 
     def get_percent(self, result) -> float | None:
@@ -103,7 +115,7 @@ class TestResultSerializer(serializers.ModelSerializer):
 
 
 # What a client read and may send back: ignored, not refused.
-_RESULT_READ_ONLY = ("id", "test", "percent", "created_at", "updated_at")
+_RESULT_READ_ONLY = ("id", "test", "percent", "created_at", "updated_at", "version")
 
 
 def result_data(result: TestResult) -> dict:
@@ -119,6 +131,7 @@ def result_data(result: TestResult) -> dict:
         "excused": result.excused,
         "created_at": result.created_at,
         "updated_at": result.updated_at,
+        "version": result.version,
     }
 
 
@@ -507,8 +520,9 @@ class CategorySerializer(StrictInputMixin, serializers.ModelSerializer):
             "position",
             "created_at",
             "updated_at",
+            "version",
         ]
-        read_only_fields = ["id", "course", "created_at", "updated_at"]
+        read_only_fields = ["id", "course", "created_at", "updated_at", "version"]
 
 
 def _grade_percent(**kwargs):

@@ -27,6 +27,7 @@ from courses.models import Course, Enrollment, Role
 from grading import notices
 from grading.models import DEFAULT_CATEGORY, SCORE_DIGITS, SCORE_PLACES, GradeCategory, GradeChange, Test, TestResult
 from gradingsite.errors import Conflict, Invalid
+from gradingsite.versions import bump
 
 Via = GradeChange.Via
 Action = GradeChange.Action
@@ -334,6 +335,7 @@ def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
             current.score = score
             current.excused = score is None
             current.grader_id = by.pk
+            current.version = bump()
             to_update.append(current)
     try:
         created = TestResult.objects.bulk_create(to_create, batch_size=1000)
@@ -343,7 +345,9 @@ def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
         now = timezone.now()
         for result in to_update:
             result.updated_at = now
-        TestResult.objects.bulk_update(to_update, ["score", "excused", "grader", "updated_at"], batch_size=1000)
+        TestResult.objects.bulk_update(
+            to_update, ["score", "excused", "grader", "updated_at", "version"], batch_size=1000
+        )
     changes.extend(
         _change(
             r,

@@ -172,6 +172,7 @@ class TestViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.Des
     permission_classes = [IsAuthenticated, TestPermission]
     schema_errors = {"DELETE": ["409"]}
     replica_actions = frozenset({"stats"})
+    versioned = True
 
     def get_queryset(self):
         if swagger_fake(self):
@@ -240,8 +241,9 @@ def result_rows(rows) -> list[dict]:
             "excused": excused,
             "created_at": created_at,
             "updated_at": updated_at,
+            "version": version,
         }
-        for id_, test, student, grader, score, percent, excused, created_at, updated_at in rows
+        for id_, test, student, grader, score, percent, excused, created_at, updated_at, version in rows
     ]
 
 
@@ -255,6 +257,7 @@ _ROW_COLUMNS = (
     "excused",
     "created_at",
     "updated_at",
+    "version",
 )
 
 
@@ -424,6 +427,7 @@ class ResultViewSet(mixins.DestroyModelMixin, ApiViewSet):
 
     serializer_class = TestResultSerializer
     permission_classes = [IsAuthenticated, TestResultPermission]
+    versioned = True
 
     def get_queryset(self):
         if swagger_fake(self):
@@ -433,6 +437,9 @@ class ResultViewSet(mixins.DestroyModelMixin, ApiViewSet):
 
     def retrieve(self, request, pk):
         return Response(result_data(self.get_object()))
+
+    def representation(self, pk: int) -> dict:
+        return result_data(self.get_queryset().get(pk=pk))
 
     def update(self, request, pk, partial=False):
         result = self.get_object()

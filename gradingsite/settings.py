@@ -348,3 +348,7 @@ LOGGING = {
         "procrastinate": {"level": "WARNING"},
     },
 }
+
+# Conditional writes (gradingsite.api.preconditions): with this on, PUT/PATCH/DELETE of a versioned
+# resource without If-Match is refused with 428.
+REQUIRE_IF_MATCH = env_bool("REQUIRE_IF_MATCH", False)

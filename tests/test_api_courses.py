@@ -45,12 +45,14 @@ def test_course_detail_has_teachers_tests_and_my_role(client_for, student, teach
                 "category": test_.category_id,
                 "never_drop": False,
                 "updated_at": test_.updated_at.isoformat().replace("+00:00", "Z"),
+                "version": 1,
             }
         ],
         "my_role": "STUDENT",
         "weighting": "points",
         "grading_scheme": DEFAULT_SCHEME,
         "time_zone": "UTC",
+        "version": 1,
     }
 
 
@@ -120,6 +122,7 @@ def test_creating_a_course_makes_the_creator_its_teacher(client_for, stranger):
         "weighting": "points",
         "grading_scheme": DEFAULT_SCHEME,
         "time_zone": "UTC",
+        "version": 1,
     }
     assert Enrollment.objects.get(course=course).role == Role.TEACHER
     # Every new course starts with one grade category holding everything.

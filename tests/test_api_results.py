@@ -44,7 +44,18 @@ def test_teacher_lists_results_with_numbers_and_percent(client_for, teacher, tes
     assert body["count"] == 1
     assert body["next"] is None and body["previous"] is None
     row = body["results"][0]
-    assert set(row) == {"id", "test", "student", "grader", "score", "percent", "excused", "created_at", "updated_at"}
+    assert set(row) == {
+        "id",
+        "test",
+        "student",
+        "grader",
+        "score",
+        "percent",
+        "excused",
+        "created_at",
+        "updated_at",
+        "version",
+    }
     assert row["id"] == result.pk
     assert row["test"] == test_.pk
     assert row["student"] == student.pk
@@ -176,6 +187,7 @@ def test_teacher_grades_a_student(client_for, teacher, test_, student):
         "excused": False,
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
+        "version": 1,
     }
     assert result.score == Decimal("91.50")
     assert result.grader == teacher

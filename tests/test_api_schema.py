@@ -115,7 +115,16 @@ def test_resources_have_the_contracts_fields(schema):
     def fields(name):
         return set(components[name]["properties"])
 
-    assert fields("User") == {"id", "email", "first_name", "last_name", "social", "is_admin", "notify_by_email"}
+    assert fields("User") == {
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "social",
+        "is_admin",
+        "notify_by_email",
+        "version",
+    }
     assert fields("Social") == {"facebook", "twitter", "github", "website"}
     assert fields("Course") == {
         "id",
@@ -127,6 +136,7 @@ def test_resources_have_the_contracts_fields(schema):
         "weighting",
         "grading_scheme",
         "time_zone",
+        "version",
     }
     assert fields("UserSummary") == {"id", "email", "first_name", "last_name"}
     assert fields("Enrollment") == {"user", "course", "role", "created_at"}
@@ -141,6 +151,7 @@ def test_resources_have_the_contracts_fields(schema):
         "category",
         "never_drop",
         "updated_at",
+        "version",
     }
 
 

@@ -19,6 +19,7 @@ TEST_FIELDS = {
     "category",
     "never_drop",
     "updated_at",
+    "version",
 }
 
 
@@ -55,6 +56,7 @@ def test_members_and_admins_list_a_courses_tests(client_for, request, who, cours
             "category": test_.category_id,
             "never_drop": False,
             "updated_at": body["results"][0]["updated_at"],
+            "version": 1,
         }
     ]
 
@@ -120,6 +122,7 @@ def test_teacher_adds_a_test_with_default_max_score(client_for, teacher, course)
         "category": course.grade_categories.get().pk,
         "never_drop": False,
         "updated_at": body["updated_at"],
+        "version": 1,
     }
     assert (test.course, test.max_score, test.date) == (course, Decimal("100"), date(2026, 12, 15))
 

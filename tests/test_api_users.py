@@ -21,6 +21,7 @@ def user_json(user):
         "social": {"facebook": None, "twitter": None, "github": None, "website": None},
         "is_admin": user.is_superuser,
         "notify_by_email": user.notify_by_email,
+        "version": user.version,
     }
 
 
@@ -138,6 +139,7 @@ def test_admin_creates_a_user(client_for, admin_user):
         "social": {"facebook": None, "twitter": "@grace", "github": "grace", "website": None},
         "is_admin": False,
         "notify_by_email": True,
+        "version": 1,
     }
     assert user.social == {"twitter": "@grace", "github": "grace"}
 

@@ -21,6 +21,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from gradingsite.errors import DomainError
 
@@ -40,7 +41,21 @@ def database_unavailable() -> JsonResponse:
     return response
 
 
+CONCURRENT_CHANGE = "This conflicted with a change made at the same moment; nothing was written. Try again."
+
+
+def _concurrent_change(exc) -> bool:
+    """A deadlock or serialization failure: PostgreSQL undid this request's writes; a retry can succeed."""
+    from psycopg import errors
+
+    return isinstance(exc.__cause__, (errors.DeadlockDetected, errors.SerializationFailure))
+
+
 def exception_handler(exc, context):
+    # A handled error undoes what the request's transaction wrote, if it runs in one.
+    set_rollback()
+    if isinstance(exc, OperationalError) and _concurrent_change(exc):
+        return Response({"detail": CONCURRENT_CHANGE}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("Database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
         return Response({"detail": DATABASE_UNAVAILABLE}, status=503, headers={"Retry-After": RETRY_AFTER_SECONDS})

@@ -1,11 +1,15 @@
 """What the API's viewsets share: ids in paths, and the objects they name."""
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import Http404
 from rest_framework import viewsets
+from rest_framework.response import Response
 
 from gradingsite import replicas
+from gradingsite.api import preconditions
 from gradingsite.api.serializers import MAX_ID
+
+WRITE_METHODS = ("PUT", "PATCH", "DELETE")
 
 
 def path_id(raw) -> int:
@@ -41,6 +45,32 @@ class ApiViewSet(viewsets.GenericViewSet):
     schema_errors: dict = {}
     # The actions whose reads may lag by seconds: with replicas, they read from one (gradingsite.replicas).
     replica_actions = frozenset({"list"})
+    # A viewset of a versioned resource (gradingsite.versions): its writes run in one transaction that
+    # starts by checking If-Match (``check_version``), and its answers carry an ETag.
+    versioned = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.versioned and request.method in WRITE_METHODS:
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def representation(self, pk: int) -> dict:
+        """The object's representation as it is now (sent back with a 412)."""
+        return self.get_serializer(self.get_queryset().get(pk=pk)).data
+
+    def check_version(self, obj) -> None:
+        """On a write, compare If-Match with ``obj``'s version (``gradingsite.api.preconditions``)."""
+        if self.versioned and self.request.method in WRITE_METHODS:
+            preconditions.check(self.request, type(obj), obj.pk, lambda: self.representation(obj.pk))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        tag = preconditions.etag_of(getattr(response, "data", None)) if response.status_code < 300 else None
+        if tag is not None:
+            if request.method in ("GET", "HEAD") and preconditions.none_match(request, tag):
+                response = Response(status=304)
+            response["ETag"] = tag
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -62,6 +92,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     def get_object(self):
         obj = get_or_404(self.get_queryset(), self.kwargs[self.lookup_url_kwarg or self.lookup_field])
         self.check_object_permissions(self.request, obj)
+        self.check_version(obj)
         return obj
 
 
