@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -132,3 +133,25 @@ class LoginThrottle(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class IdempotencyKey(models.Model):
+    """A write made with an ``Idempotency-Key``: its answer, replayed to a retry of the same request.
+
+    One per caller and key, for 24 hours (``gradingsite.api.idempotency``). ``request_hash`` is the
+    SHA-256 of the method, path and body, so the same key with another request is told apart.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100)
+    body = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self):
+        return f"{self.key} ({self.status})"

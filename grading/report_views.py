@@ -65,6 +65,7 @@ class GradebookViewSet(ApiViewSet):
     permission_classes = [IsAuthenticated, TeachesCourse]
     queryset = Course.objects.all()
     replica_actions = frozenset({"gradebook", "gradebook_csv"})
+    idempotent_actions = frozenset({"gradebook_import"})
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors are JSON even when the client asked for CSV.

@@ -5,6 +5,8 @@
   backoff, ``NOTIFY_MAX_ATTEMPTS`` attempts in all; the last attempt fails the notice instead.
 - ``retry_stalled_jobs``: every 5 seconds, jobs held by a worker that stopped sending heartbeats
   (killed, its machine gone) are queued again, so a crashed worker's notice is finished by another.
+- ``delete_expired_idempotency_keys``: every hour, the stored answers of ``Idempotency-Key`` writes
+  older than 24 hours are removed (``gradingsite.api.idempotency``).
 """
 
 import logging
@@ -44,3 +46,13 @@ async def retry_stalled_jobs(context, timestamp: int) -> None:
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=settings.WORKER_STALLED_SECONDS):
         logger.warning("Job %s (%s) was held by a worker that stopped: queued again", job.id, job.task_name)
         await manager.retry_job(job)
+
+
+@app.periodic(cron="17 * * * *", periodic_id="delete_expired_idempotency_keys")
+@app.task(name="delete_expired_idempotency_keys", queue="notices", queueing_lock="delete_expired_idempotency_keys")
+def delete_expired_idempotency_keys(timestamp: int) -> None:
+    from gradingsite.api import idempotency
+
+    deleted = idempotency.delete_expired()
+    if deleted:
+        logger.info("Deleted %s expired idempotency keys", deleted)

@@ -6,7 +6,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from gradingsite import replicas
-from gradingsite.api import preconditions
+from gradingsite.api import idempotency, preconditions
 from gradingsite.api.serializers import MAX_ID
 
 WRITE_METHODS = ("PUT", "PATCH", "DELETE")
@@ -48,9 +48,13 @@ class ApiViewSet(viewsets.GenericViewSet):
     # A viewset of a versioned resource (gradingsite.versions): its writes run in one transaction that
     # starts by checking If-Match (``check_version``), and its answers carry an ETag.
     versioned = False
+    # The actions that take an Idempotency-Key (gradingsite.api.idempotency).
+    idempotent_actions: frozenset[str] = frozenset()
 
     def dispatch(self, request, *args, **kwargs):
-        if self.versioned and request.method in WRITE_METHODS:
+        self._idempotency = None
+        keyed = request.method in ("POST", "PUT") and "HTTP_IDEMPOTENCY_KEY" in request.META
+        if keyed or (self.versioned and request.method in WRITE_METHODS):
             with transaction.atomic():
                 return super().dispatch(request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)
@@ -70,14 +74,22 @@ class ApiViewSet(viewsets.GenericViewSet):
             if request.method in ("GET", "HEAD") and preconditions.none_match(request, tag):
                 response = Response(status=304)
             response["ETag"] = tag
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        claim = getattr(self, "_idempotency", None)
+        if claim is not None and 200 <= response.status_code < 300:
+            idempotency.store(claim, response)
+        return response
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.method in ("GET", "HEAD") and self.action in self.replica_actions:
             replicas.begin_lagging_reads(request.user)
+        if self.action in self.idempotent_actions:
+            self._idempotency = idempotency.begin(request)
 
     def handle_exception(self, exc):
+        if isinstance(exc, idempotency.Replay):
+            return exc.response()
         # A replica that fails in the middle of a read: the read is run again on the primary.
         replica = replicas.read_alias()
         if replica is not None and isinstance(exc, (OperationalError, InterfaceError)):
