@@ -36,6 +36,7 @@ class CourseTestSerializer(serializers.Serializer):
     never_drop = serializers.BooleanField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     version = serializers.IntegerField(read_only=True)
+    results_version = serializers.IntegerField(read_only=True)
 
 
 class SchemeRowSerializer(serializers.Serializer):

@@ -4,7 +4,8 @@ Viewsets are thin: they check the policy, validate with a serializer, call a ser
 the representation from ``values()`` rows in a fixed number of queries.
 """
 
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -66,6 +67,13 @@ def _tests():
     return Course.tests.rel.related_model.objects
 
 
+def _results_version():
+    """A test's results version (``grading.models.results_version``): its latest history line's id."""
+    changes = _tests().model.grade_changes.rel.related_model.objects
+    latest = changes.filter(test_id=OuterRef("pk")).order_by("-id").values("id")[:1]
+    return Coalesce(Subquery(latest), Value(0))
+
+
 def courses_for(user):
     """Every course with all its representation needs, in one statement: the caller's role in it
     (``my_role``), and its teachers and tests as JSON written by the database (``teachers_json``,
@@ -96,6 +104,7 @@ def courses_for(user):
                 never_drop=JSONBoolean("never_drop"),
                 updated_at=JSONDateTime("updated_at"),
                 version="version",
+                results_version=_results_version(),
             )
         )
     )

@@ -2,6 +2,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from courses.models import Course
 from gradingsite.versions import Versioned
@@ -169,7 +170,11 @@ class GradeChange(models.Model):
                 condition=models.Q(via__in=["api", "admin", "import"]), name="gradechange_via_valid"
             ),
         ]
-        indexes = [models.Index(fields=["result", "changed_at"], name="gradechange_result")]
+        indexes = [
+            models.Index(fields=["result", "changed_at"], name="gradechange_result"),
+            # The test's results version: its latest history line.
+            models.Index(fields=["test", "-id"], name="gradechange_test_latest"),
+        ]
 
     def __str__(self):
         new = "excused" if self.excused else self.new_score
@@ -255,3 +260,14 @@ class NoticeRecipient(models.Model):
 
     def __str__(self):
         return f"{self.student_id} ({self.state})"
+
+
+def results_version(test_ref="pk"):
+    """A test's results version as an expression: the id of its latest history line (0 before any).
+
+    Every result write that changes something appends a history line, in its own transaction, so
+    the version moves with every change of the test's results and with nothing else; reading it
+    takes no lock, and writing it costs nothing more than the history already does.
+    """
+    latest = GradeChange.objects.filter(test_id=models.OuterRef(test_ref)).order_by("-id").values("id")[:1]
+    return Coalesce(models.Subquery(latest), models.Value(0))

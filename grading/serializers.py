@@ -24,6 +24,7 @@ from grading.models import (
     Notice,
     Test,
     TestResult,
+    results_version,
 )
 from gradingsite.api.serializers import (
     MAX_ID,
@@ -69,6 +70,9 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
         help_text="A grade category of the test's course; default: the course's first.",
     )
     never_drop = StrictBooleanField(required=False, help_text="Drop rules never drop this test.")
+    results_version = serializers.SerializerMethodField(
+        help_text="Moves with every change of the test's results: If-Match for the bulk upsert (PUT results)."
+    )
 
     class Meta:
         model = Test
@@ -83,8 +87,15 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
             "never_drop",
             "updated_at",
             "version",
+            "results_version",
         ]
-        read_only_fields = ["id", "course", "updated_at", "version"]
+        read_only_fields = ["id", "course", "updated_at", "version", "results_version"]
+
+    def get_results_version(self, test) -> int:
+        annotated = getattr(test, "results_version", None)
+        if annotated is not None:
+            return annotated
+        return Test.objects.filter(pk=test.pk).values_list(results_version(), flat=True).get()
 
 
 class TestResultSerializer(serializers.ModelSerializer):

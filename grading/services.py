@@ -25,8 +25,17 @@ from django.utils import timezone
 from courses import policy
 from courses.models import Course, Enrollment, Role
 from grading import notices
-from grading.models import DEFAULT_CATEGORY, SCORE_DIGITS, SCORE_PLACES, GradeCategory, GradeChange, Test, TestResult
-from gradingsite.errors import Conflict, Invalid
+from grading.models import (
+    DEFAULT_CATEGORY,
+    SCORE_DIGITS,
+    SCORE_PLACES,
+    GradeCategory,
+    GradeChange,
+    Test,
+    TestResult,
+    results_version,
+)
+from gradingsite.errors import Conflict, Invalid, PreconditionFailed
 from gradingsite.versions import bump
 
 Via = GradeChange.Via
@@ -258,6 +267,8 @@ class UpsertOutcome:
     unchanged: int = 0
     # (index, field, message) for every bad item; when any, nothing was written.
     errors: list[tuple[int, str, str]] = field(default_factory=list)
+    # The test's results version after the write.
+    results_version: int = 0
 
     def counts(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
@@ -271,23 +282,40 @@ def results_upsert(
     via: str = Via.API,
     dry_run: bool = False,
     notify: bool = True,
+    expected_results_version: int | None = None,
 ) -> UpsertOutcome:
     """Create or update many results of one test: all or nothing, in a constant number of queries.
 
     ``items`` are ``(student_id, score)`` pairs; a score of None excuses the student. Every bad item
     is reported (its index, field and message) and then nothing is written. With ``dry_run`` the
     outcome is computed and nothing is written either. ``notify=False`` (demo and load-test data)
-    tells no student.
+    tells no student. With ``expected_results_version`` (a bulk ``If-Match``), the test's results
+    must not have changed since that version (``PreconditionFailed`` otherwise, nothing written).
     """
     with transaction.atomic():
+        _lock_test(test)
+        if expected_results_version is not None:
+            current = _results_version(test)
+            if current != expected_results_version:
+                raise PreconditionFailed(
+                    {
+                        "detail": "The test's results changed since that version: read them again.",
+                        "current": {"results_version": current},
+                    }
+                )
         outcome = _results_upsert(test=test, items=items, by=by, via=via, notify=notify)
         if outcome.errors or dry_run:
             transaction.set_rollback(True)
+        else:
+            outcome.results_version = _results_version(test)
     return outcome
 
 
+def _results_version(test: Test) -> int:
+    return Test.objects.filter(pk=test.pk).values_list(results_version(), flat=True).get()
+
+
 def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
-    _lock_test(test)
     outcome = UpsertOutcome()
     student_ids = {student_id for student_id, _ in items}
     enrolled = _student_ids_enrolled(test, student_ids)

@@ -35,7 +35,7 @@ from courses import policy
 from courses.models import Course
 from grading import notices, reports, services
 from grading.filters import TestResultFilter
-from grading.models import GradeChange, Test, TestResult, percent_of
+from grading.models import GradeChange, Test, TestResult, percent_of, results_version
 from grading.serializers import (
     SCORE_OR_EXCUSED,
     BulkErrorSerializer,
@@ -53,6 +53,7 @@ from grading.serializers import (
     parse_bulk_items,
     result_data,
 )
+from gradingsite.api import preconditions
 from gradingsite.api.pagination import CountedBy
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, swagger_fake
@@ -149,7 +150,7 @@ class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewS
     def get_queryset(self):
         if swagger_fake(self):
             return Test.objects.none()
-        return Test.objects.filter(course_id=self.course.pk)
+        return Test.objects.filter(course_id=self.course.pk).annotate(results_version=results_version())
 
     def perform_create(self, serializer):
         serializer.instance = services.test_create(course=self.course, **serializer.validated_data)
@@ -178,7 +179,7 @@ class TestViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.Des
     def get_queryset(self):
         if swagger_fake(self):
             return Test.objects.none()
-        return policy.with_caller_role(Test.objects.all(), self.request.user)
+        return policy.with_caller_role(Test.objects.annotate(results_version=results_version()), self.request.user)
 
     def perform_update(self, serializer):
         serializer.instance = services.test_update(test=serializer.instance, **serializer.validated_data)
@@ -385,11 +386,13 @@ class TestResultViewSet(ApiViewSet):
             via=GradeChange.Via.API,
             # With type errors the rest is still checked (to report every bad item), never written.
             dry_run=bool(errors),
+            expected_results_version=preconditions.expected_version(request),
         )
         errors.extend((typed[i][0], field, message) for i, field, message in outcome.errors)
         if errors:
             return _bulk_error("Some items are invalid; nothing was saved.", errors)
-        return Response(outcome.counts())
+        # The test's results version after this write: If-Match for the next one.
+        return Response(outcome.counts(), headers={"ETag": preconditions.etag(outcome.results_version)})
 
 
 def _bulk_error(detail: str, errors) -> Response:

@@ -33,6 +33,13 @@ class NotAllowed(DomainError):
     default_detail = "You do not have permission to perform this action."
 
 
+class PreconditionFailed(DomainError):
+    """A conditional write (If-Match) whose condition no longer holds: nothing was written."""
+
+    status_code = 412
+    default_detail = "The resource changed since you read it."
+
+
 class ServiceUnavailable(DomainError):
     """An outside service the request depends on failed or timed out; the client may retry."""
 

@@ -46,6 +46,7 @@ def test_course_detail_has_teachers_tests_and_my_role(client_for, student, teach
                 "never_drop": False,
                 "updated_at": test_.updated_at.isoformat().replace("+00:00", "Z"),
                 "version": 1,
+                "results_version": 0,
             }
         ],
         "my_role": "STUDENT",

@@ -152,6 +152,7 @@ def test_resources_have_the_contracts_fields(schema):
         "never_drop",
         "updated_at",
         "version",
+        "results_version",
     }
 
 

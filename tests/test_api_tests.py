@@ -20,6 +20,7 @@ TEST_FIELDS = {
     "never_drop",
     "updated_at",
     "version",
+    "results_version",
 }
 
 
@@ -57,6 +58,7 @@ def test_members_and_admins_list_a_courses_tests(client_for, request, who, cours
             "never_drop": False,
             "updated_at": body["results"][0]["updated_at"],
             "version": 1,
+            "results_version": 0,
         }
     ]
 
@@ -123,6 +125,7 @@ def test_teacher_adds_a_test_with_default_max_score(client_for, teacher, course)
         "never_drop": False,
         "updated_at": body["updated_at"],
         "version": 1,
+        "results_version": 0,
     }
     assert (test.course, test.max_score, test.date) == (course, Decimal("100"), date(2026, 12, 15))
 

@@ -199,3 +199,53 @@ def test_two_concurrent_writes_with_the_same_etag_one_wins_one_is_412_and_histor
     assert sorted(statuses) == [200, 412]
     assert GradeChange.objects.filter(result=result).count() == history + 1
     assert TestResult.objects.get(pk=result.pk).version == 2
+
+
+# The bulk upsert's If-Match: the test's results version.
+
+
+def _results_version(client, test):
+    return client.get(f"/api/tests/{test.pk}/").json()["results_version"]
+
+
+def test_the_bulk_upsert_with_the_current_results_version_goes_through_and_answers_the_next(world, classmate):
+    client = _client(world["teacher"])
+    test, url = world["test_"], f"/api/tests/{world['test_'].pk}/results/"
+    version = _results_version(client, test)
+
+    response = client.put(url, [{"student": classmate.pk, "score": 5}], format="json", HTTP_IF_MATCH=f'"{version}"')
+
+    assert response.status_code == 200
+    assert response["ETag"] == f'"{_results_version(client, test)}"' != f'"{version}"'
+
+
+def test_the_bulk_upsert_after_someone_else_graded_is_a_412_and_writes_nothing(world, classmate):
+    client = _client(world["teacher"])
+    test, url = world["test_"], f"/api/tests/{world['test_'].pk}/results/"
+    stale = _results_version(client, test)
+    client.patch(f"/api/test-results/{world['result'].pk}/", {"score": 51}, format="json")  # another grader
+    changes = GradeChange.objects.count()
+
+    response = client.put(url, [{"student": classmate.pk, "score": 5}], format="json", HTTP_IF_MATCH=f'"{stale}"')
+
+    assert response.status_code == 412
+    assert response.json()["current"] == {"results_version": _results_version(client, test)}
+    assert not TestResult.objects.filter(student=classmate).exists()
+    assert GradeChange.objects.count() == changes
+
+
+def test_the_results_version_moves_only_when_a_result_changes(world):
+    client = _client(world["teacher"])
+    test, url = world["test_"], f"/api/tests/{world['test_'].pk}/results/"
+    before = _results_version(client, test)
+
+    client.put(url, [{"student": world["student"].pk, "score": 50}], format="json")  # the same score
+    unchanged = _results_version(client, test)
+    client.patch(f"/api/tests/{test.pk}/", {"name": "Renamed"}, format="json")  # the test, not its results
+    renamed = _results_version(client, test)
+    client.delete(f"/api/test-results/{world['result'].pk}/")
+    deleted = _results_version(client, test)
+
+    assert before == unchanged == renamed < deleted
+    course = client.get(f"/api/courses/{test.course_id}/").json()
+    assert course["tests"][0]["results_version"] == deleted

@@ -16,12 +16,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from gradingsite.errors import DomainError
-
-
-class PreconditionFailed(DomainError):
-    status_code = 412
-    default_detail = "The resource changed since you read it."
+from gradingsite.errors import DomainError, PreconditionFailed
 
 
 class PreconditionRequired(DomainError):
@@ -65,6 +60,20 @@ def check(request, model, pk: int, current: Callable[[], dict]) -> None:
     if version is not None and ("*" in tags or etag(version) in tags):
         return
     raise PreconditionFailed({"detail": STALE, "current": current() if version is not None else None})
+
+
+def expected_version(request) -> int | None:
+    """The version an ``If-Match`` asks for, for a write that takes one tag (the bulk upsert): None
+    without the header or with ``*``; -1 (matching nothing) for anything but one strong tag."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = _tags(header)
+    if "*" in tags:
+        return None
+    if len(tags) == 1 and tags[0].startswith('"') and tags[0].endswith('"') and tags[0][1:-1].isdigit():
+        return int(tags[0][1:-1])
+    return -1
 
 
 def etag_of(data) -> str | None:
