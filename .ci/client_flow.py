@@ -16,7 +16,13 @@ from client.api.courses import courses_create, courses_members_create, courses_r
 from client.api.profile import profile_retrieve
 from client.api.reports import courses_gradebook, test_results_history, tests_notices, tests_stats
 from client.api.test_results import test_results_partial_update, test_results_retrieve
-from client.api.tests import tests_partial_update, tests_results_create, tests_results_list, tests_results_update
+from client.api.tests import (
+    tests_partial_update,
+    tests_results_create,
+    tests_results_list,
+    tests_results_update,
+    tests_retrieve,
+)
 from client.api.users import users_test_results_list
 
 BASE, LOG = sys.argv[1], sys.argv[2]
@@ -58,8 +64,13 @@ courses_members_create.sync(
 test = courses_tests_create.sync(
     client=teacher, id=course.id, body=m.TestRequest(name="Quiz", date=datetime.date(2026, 12, 1), max_score=50)
 )
-result = tests_results_create.sync(client=teacher, id=test.id, body=m.ResultCreateRequest(student=me.id, score=0))
+grade = m.ResultCreateRequest(student=me.id, score=0)
+result = tests_results_create.sync(client=teacher, id=test.id, body=grade, idempotency_key="flow-grade-1")
 assert (result.score, result.percent, result.student) == (0, 0, me.id)
+# A retry with the same Idempotency-Key is answered again, not applied twice.
+retried = tests_results_create.sync_detailed(client=teacher, id=test.id, body=grade, idempotency_key="flow-grade-1")
+assert retried.status_code == 201 and retried.headers.get("Idempotent-Replayed") == "true"
+assert retried.parsed.id == result.id
 updated = test_results_partial_update.sync(client=teacher, id=result.id, body=m.PatchedResultUpdateRequest(score=42.5))
 assert (updated.score, updated.percent) == (42.5, 85.0)
 bulk = tests_results_update.sync(client=teacher, id=test.id, body=[m.BulkItemRequest(student=me.id, score=40)])
@@ -76,7 +87,12 @@ assert gradebook.students[0].average_percent == 80.0
 # Students see their result while published, and not while the teacher hides it.
 assert test_results_retrieve.sync(client=student, id=result.id).score == 40
 assert users_test_results_list.sync(client=student, id=me.id).count == 1
-tests_partial_update.sync(client=teacher, id=test.id, body=m.PatchedTestRequest(results_published=False))
+# Conditional writes: a stale If-Match is a 412 and changes nothing; the current ETag goes through.
+hide = m.PatchedTestRequest(results_published=False)
+stale = tests_partial_update.sync_detailed(client=teacher, id=test.id, body=hide, if_match=f'"{test.version + 99}"')
+assert stale.status_code == 412, stale
+current = tests_retrieve.sync_detailed(client=teacher, id=test.id)
+tests_partial_update.sync(client=teacher, id=test.id, body=hide, if_match=current.headers["ETag"])
 assert test_results_retrieve.sync_detailed(client=student, id=result.id).status_code == 404
 assert courses_retrieve.sync(client=student, id=course.id).my_role == m.Role.STUDENT
 
@@ -93,5 +109,6 @@ assert (latest.kind, latest.state, latest.recipients, latest.sent) == (m.NoticeK
 refreshed = auth_refresh_create.sync(client=anon, body=m.RefreshRequest(refresh=teacher_tokens.refresh))
 assert refreshed.access and refreshed.refresh != teacher_tokens.refresh
 print(
-    "client flow: sign-in, course, enrollment, test, grading, bulk, stats, history, gradebook, publishing, notices: ok"
+    "client flow: sign-in, course, enrollment, test, grading, bulk, stats, history, gradebook, publishing, "
+    "notices, If-Match, Idempotency-Key: ok"
 )

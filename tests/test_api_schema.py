@@ -163,3 +163,41 @@ def test_swagger_ui_is_served_with_its_own_assets(client):
     assert "swagger-ui" in html
     assert "cdn." not in html and "unpkg.com" not in html and "jsdelivr" not in html
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def _headers(operation) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+
+
+def test_conditional_and_idempotent_writes_document_their_headers_and_statuses(schema):
+    paths = schema["paths"]
+    for path in [
+        "/api/courses/{id}/",
+        "/api/tests/{id}/",
+        "/api/test-results/{id}/",
+        "/api/categories/{id}/",
+        "/api/users/{id}/",
+    ]:
+        read = paths[path]["get"]
+        assert "If-None-Match" in _headers(read) and "304" in read["responses"], path
+        assert "ETag" in read["responses"]["200"]["headers"], path
+        for method in ("put", "patch", "delete"):
+            write = paths[path][method]
+            assert "If-Match" in _headers(write), (path, method)
+            assert {"412", "428"} <= set(write["responses"]), (path, method)
+    bulk = paths["/api/tests/{id}/results/"]["put"]
+    assert {"If-Match", "Idempotency-Key"} <= _headers(bulk) and "412" in bulk["responses"]
+    for path, method in [
+        ("/api/tests/{id}/results/", "post"),
+        ("/api/test-results/{id}/", "put"),
+        ("/api/courses/", "post"),
+        ("/api/courses/{id}/tests/", "post"),
+        ("/api/courses/{id}/members/", "post"),
+        ("/api/courses/{id}/gradebook/import/", "post"),
+    ]:
+        operation = paths[path][method]
+        assert "Idempotency-Key" in _headers(operation), (path, method)
+        assert {"409", "422"} <= set(operation["responses"]), (path, method)
+    # Reads and writes that take none of them don't list them.
+    assert not _headers(paths["/api/courses/"]["get"])
+    assert not _headers(paths["/api/tests/{id}/stats/"]["get"])

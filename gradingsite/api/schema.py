@@ -29,6 +29,31 @@ _DESCRIPTIONS = {
     "409": "Conflicts with data that exists.",
     "413": "Request body too large.",
     "415": "Unsupported content type: the API takes `application/json`.",
+    "412": "If-Match names a version that is no longer the current one: nothing was written. "
+    "`current` is the resource as it is now.",
+    "422": "This Idempotency-Key was used by this caller for another request (method, path or body).",
+    "428": "REQUIRE_IF_MATCH is on and the request has no If-Match.",
+}
+PRECONDITION_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "current": {"type": "object", "additionalProperties": {}}},
+    "required": ["detail", "current"],
+}
+_ETAG = {"description": 'The resource\'s version as a strong entity tag: `"3"`.', "schema": {"type": "string"}}
+_HEADERS = {
+    "If-Match": (
+        'Write only if the resource\'s ETag is still this one (`"3"`); `*` matches any. A stale tag is a 412.',
+        {"type": "string"},
+    ),
+    "If-None-Match": (
+        "The ETag you have: if it is still current, the answer is a 304 with no body.",
+        {"type": "string"},
+    ),
+    "Idempotency-Key": (
+        "Makes a retry safe: the first request with a key is processed and its answer kept 24 hours; the "
+        "same request again gets that answer (with `Idempotent-Replayed: true`) and writes nothing.",
+        {"type": "string", "minLength": 1, "maxLength": 255},
+    ),
 }
 
 
@@ -89,10 +114,72 @@ class ApiAutoSchema(AutoSchema):
             for name in variables
         ]
 
+    def _conditional_headers(self) -> list[str]:
+        """The request headers of gradingsite.api.preconditions and idempotency this operation takes."""
+        view, action = self.view, getattr(self.view, "action", None)
+        headers = []
+        if getattr(view, "versioned", False):
+            if self.method == "GET" and action == "retrieve":
+                headers.append("If-None-Match")
+            elif self.method in ("PUT", "PATCH", "DELETE") and action in ("update", "partial_update", "destroy"):
+                headers.append("If-Match")
+        if action == "bulk_update":
+            headers.append("If-Match")
+        if action in getattr(view, "idempotent_actions", ()):
+            headers.append("Idempotency-Key")
+        return headers
+
+    def _add_conditional_headers(self, operation: dict) -> None:
+        headers = self._conditional_headers()
+        if not headers:
+            return
+        parameters = operation.setdefault("parameters", [])
+        responses = operation.setdefault("responses", {})
+        for name in headers:
+            description, schema = _HEADERS[name]
+            parameters.append(
+                {"in": "header", "name": name, "required": False, "description": description, "schema": schema}
+            )
+        if "If-None-Match" in headers:
+            responses["304"] = {
+                "description": "Not modified: the ETag in If-None-Match is current.",
+                "headers": {"ETag": _ETAG},
+            }
+        if "If-Match" in headers:
+            responses["412"] = {
+                "description": _DESCRIPTIONS["412"],
+                "content": {"application/json": {"schema": PRECONDITION_SCHEMA}},
+            }
+            if self.view.action != "bulk_update":
+                responses["428"] = error_response("428")
+        if "Idempotency-Key" in headers:
+            responses.setdefault(
+                "409",
+                {
+                    **error_response("409"),
+                    "description": "Conflicts with data that exists, "
+                    "or a request with this Idempotency-Key is still being processed.",
+                },
+            )
+            responses["422"] = error_response("422")
+        for code, response in responses.items():
+            if code.startswith("2") and code != "204":
+                extra = {}
+                if getattr(self.view, "versioned", False) or self.view.action == "bulk_update":
+                    extra["ETag"] = _ETAG
+                if "Idempotency-Key" in headers:
+                    extra["Idempotent-Replayed"] = {
+                        "description": "`true` when this is the stored answer to an earlier request with the key.",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }
+                if extra:
+                    response.setdefault("headers", {}).update(extra)
+
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return operation
+        self._add_conditional_headers(operation)
         responses = operation.setdefault("responses", {})
         if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
             # Filters, ordering, paging and flags such as ?force are validated: a bad value is a 400.
