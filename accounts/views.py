@@ -26,6 +26,7 @@ from accounts.serializers_auth import (
     TokenPairSerializer,
     TokenRefreshSerializer,
 )
+from gradingsite.api import preconditions
 from gradingsite.api.permissions import IsAdmin
 from gradingsite.api.schema import DetailSerializer
 from gradingsite.api.viewsets import ApiViewSet, path_id
@@ -155,6 +156,9 @@ class ProfileViewSet(viewsets.GenericViewSet):
     schema_forbidden = False
 
     @extend_schema(operation_id="profile_retrieve", responses=UserSerializer)
+    def finalize_response(self, request, response, *args, **kwargs):
+        return super().finalize_response(request, preconditions.with_etag(request, response), *args, **kwargs)
+
     def retrieve(self, request):
         """The caller's own user record."""
         return Response(user_data(request.user))

@@ -249,3 +249,11 @@ def test_the_results_version_moves_only_when_a_result_changes(world):
     assert before == unchanged == renamed < deleted
     course = client.get(f"/api/courses/{test.course_id}/").json()
     assert course["tests"][0]["results_version"] == deleted
+
+
+def test_the_profile_has_the_users_etag_too(student):
+    client = _client(student)
+    profile = client.get("/api/profile/")
+
+    assert profile["ETag"] == client.get(f"/api/users/{student.pk}/")["ETag"] == f'"{profile.json()["version"]}"'
+    assert client.get("/api/profile/", HTTP_IF_NONE_MATCH=profile["ETag"]).status_code == 304

@@ -76,6 +76,19 @@ def expected_version(request) -> int | None:
     return -1
 
 
+def with_etag(request, response):
+    """``response`` with its ETag, or a 304 when ``If-None-Match`` names it (before it is finalized)."""
+    from rest_framework.response import Response
+
+    tag = etag_of(getattr(response, "data", None)) if response.status_code < 300 else None
+    if tag is None:
+        return response
+    if request.method in ("GET", "HEAD") and none_match(request, tag):
+        response = Response(status=304)
+    response["ETag"] = tag
+    return response
+
+
 def etag_of(data) -> str | None:
     """The ETag of a single-object answer: its ``version`` when it has an ``id`` and one."""
     if isinstance(data, dict) and "id" in data and isinstance(data.get("version"), int):

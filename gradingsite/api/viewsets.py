@@ -3,7 +3,6 @@
 from django.db import InterfaceError, OperationalError, transaction
 from django.http import Http404
 from rest_framework import viewsets
-from rest_framework.response import Response
 
 from gradingsite import replicas
 from gradingsite.api import idempotency, preconditions
@@ -69,12 +68,7 @@ class ApiViewSet(viewsets.GenericViewSet):
             preconditions.check(self.request, type(obj), obj.pk, lambda: self.representation(obj.pk))
 
     def finalize_response(self, request, response, *args, **kwargs):
-        tag = preconditions.etag_of(getattr(response, "data", None)) if response.status_code < 300 else None
-        if tag is not None:
-            if request.method in ("GET", "HEAD") and preconditions.none_match(request, tag):
-                response = Response(status=304)
-            response["ETag"] = tag
-        response = super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, preconditions.with_etag(request, response), *args, **kwargs)
         claim = getattr(self, "_idempotency", None)
         if claim is not None and 200 <= response.status_code < 300:
             idempotency.store(claim, response)
