@@ -11,7 +11,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
@@ -27,6 +27,7 @@ from accounts.serializers_auth import (
     TokenRefreshSerializer,
 )
 from gradingsite.api import preconditions
+from gradingsite.api.filters import SearchFilter
 from gradingsite.api.permissions import IsAdmin
 from gradingsite.api.schema import DetailSerializer
 from gradingsite.api.viewsets import ApiViewSet, path_id

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from accounts.models import User
@@ -35,6 +35,7 @@ from courses.serializers import (
     feedback_data,
     user_summary_from,
 )
+from gradingsite.api.filters import SearchFilter
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, path_id
 from gradingsite.errors import NotAllowed

@@ -150,3 +150,11 @@ def test_non_field_errors_read_as_detail(client_for, teacher, course):
     response = client_for(teacher).post(f"/api/courses/{course.pk}/members/", {"role": "STUDENT"}, format="json")
     assert response.status_code == 400
     assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("path", ["/api/courses/", "/api/users/"])
+def test_a_search_with_a_nul_character_is_a_field_error_on_search(client_for, admin_user, path):
+    response = client_for(admin_user).get(path, {"search": "a\x00b"})
+
+    assert response.status_code == 400
+    assert response.json() == {"search": ["Null characters are not allowed."]}

@@ -78,6 +78,9 @@ def exception_handler(exc, context):
         messages = response.data.pop(api_settings.NON_FIELD_ERRORS_KEY)
         text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
         response.data = {"detail": text, **response.data}
+    if response is not None and isinstance(response.data, list):
+        # An error about the request as a whole, whichever code raised it, reads as {"detail": "..."}.
+        response.data = {"detail": " ".join(str(message) for message in response.data)}
     if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = WWW_AUTHENTICATE
     return response
