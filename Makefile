@@ -1,6 +1,6 @@
 # Developer commands. `make run` serves the app on SQLite; `make test` runs the suite on PostgreSQL.
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint check clean
+.PHONY: help venv run test lint check clean manage token superuser
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,6 +14,9 @@ PORT ?= 8000
 help:
 	@echo "make run    - install into .venv, migrate, seed, serve http://127.0.0.1:8000 (PORT=...) with the worker beside it (SQLite unless DATABASE_URL)"
 	@echo "make test   - install, find or start PostgreSQL, run pytest (PYTEST_ARGS='-k name' to pick)"
+	@echo "make token EMAIL=grace@hey.com      - print an access token for that user (for curl and scripts)"
+	@echo "make superuser EMAIL=you@example.com - make an admin (signs in at /admin/ by emailed code)"
+	@echo "make manage ARGS='seed --students 100' - any manage.py command, with make run's settings"
 	@echo "make lint   - ruff check and ruff format --check"
 	@echo "make check  - fail if a model change has no migration"
 	@echo "make clean  - remove .venv, collected static files and caches"
@@ -35,6 +38,18 @@ run: venv
 	$(BIN)/python manage.py worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# manage.py with make run's settings (DEBUG on, SQLite unless DATABASE_URL).
+manage: venv
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py $(ARGS)
+
+token: venv
+	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=grace@hey.com" >&2; exit 2; }
+	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py issue_token "$(EMAIL)"
+
+superuser: venv
+	@test -n "$(EMAIL)" || { echo "usage: make superuser EMAIL=you@example.com" >&2; exit 2; }
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py createsuperuser --email "$(EMAIL)" --noinput
 
 test: venv
 	.ci/with-postgres $(BIN)/pytest $(PYTEST_ARGS)

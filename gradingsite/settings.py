@@ -65,8 +65,9 @@ JWT_SECRET = env_str("JWT_SECRET", _DEV_JWT_SECRET if DEBUG else None)
 _missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("JWT_SECRET", JWT_SECRET)) if not value]
 if _missing:
     raise ImproperlyConfigured(
-        f"{' and '.join(_missing)} must be set when DEBUG is off "
-        "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        f"{' and '.join(_missing)} must be set when DEBUG is off. On your own machine, run with DEBUG=1 "
+        "(make run does); in production generate each with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
     )
 if len(JWT_SECRET) < 32:
     raise ImproperlyConfigured("insecure configuration: JWT_SECRET must be at least 32 characters")

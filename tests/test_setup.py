@@ -43,10 +43,13 @@ def _start_with(env_overrides):
     )
 
 
-def test_production_refuses_to_start_without_secrets_and_names_them():
+def test_production_refuses_to_start_without_secrets_and_names_them_in_one_line():
     result = _start_with({})
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "SECRET_KEY and JWT_SECRET must be set" in result.stderr
+    assert "DEBUG=1" in result.stderr  # what a developer on their own machine wants
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_production_names_the_one_missing_secret():
