@@ -142,11 +142,25 @@ class RowError:
         return {"row": self.row, "column": self.column, "message": self.message}
 
 
-class ImportRejected(Invalid):
-    """The file has errors; nothing was written. ``detail`` is ``{"errors": [...]}``."""
+# At most this many errors are reported; the file is read no further once they are found.
+MAX_REPORTED_ERRORS = 100
 
-    def __init__(self, errors: list[RowError]):
-        super().__init__({"errors": [error.as_dict() for error in errors]})
+
+class ImportRejected(Invalid):
+    """The file has errors; nothing was written. ``detail`` is ``{"errors": [...]}``; when checking
+    stopped at ``MAX_REPORTED_ERRORS``, also ``truncated: true``, ``stopped_at_row`` and a ``detail``."""
+
+    def __init__(self, errors: list[RowError], stopped_at_row: int | None = None):
+        body: dict = {"errors": [error.as_dict() for error in errors[:MAX_REPORTED_ERRORS]]}
+        if stopped_at_row is not None:
+            body = {
+                "detail": f"The first {MAX_REPORTED_ERRORS} errors are listed; the file was checked up to row "
+                f"{stopped_at_row}. Fix these and upload it again. Nothing was saved.",
+                **body,
+                "truncated": True,
+                "stopped_at_row": stopped_at_row,
+            }
+        super().__init__(body)
         self.errors = errors
 
 
@@ -156,6 +170,7 @@ class _Plan:
     items: dict[int, list[tuple[int, Decimal | None, int]]] = field(default_factory=dict)
     columns: dict[int, str] = field(default_factory=dict)  # test id → its header text
     errors: list[RowError] = field(default_factory=list)
+    stopped_at_row: int | None = None  # reading stopped here, MAX_REPORTED_ERRORS being found
 
 
 def decode(data: bytes) -> str:
@@ -248,6 +263,9 @@ def _plan(course: Course, text: str) -> _Plan:
                 elif student_id is not None:
                     score = services.parse_score(raw)
                     plan.items.setdefault(test_id, []).append((student_id, score, row_number))
+            if len(plan.errors) >= MAX_REPORTED_ERRORS:
+                plan.stopped_at_row = row_number
+                break
     except csv.Error as exc:
         plan.errors.append(RowError(row_number, "", f"The file is not valid CSV: {exc}."))
     return plan
@@ -270,7 +288,7 @@ def gradebook_import(*, course: Course, data: bytes, by, dry_run: bool = False) 
     """
     plan = _plan(course, decode(data))
     if plan.errors:
-        raise ImportRejected(plan.errors)
+        raise ImportRejected(plan.errors, plan.stopped_at_row)
     totals = {"created": 0, "updated": 0, "unchanged": 0}
     tests = {test.pk: test for test in Test.objects.filter(pk__in=list(plan.items))}
     with transaction.atomic():

@@ -14,6 +14,7 @@ results being published) opens or joins the test's result notice in the same tra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -61,8 +62,18 @@ def score_error(score: Decimal, max_score: Decimal) -> str | None:
 EXCUSED_CELL = "EX"
 
 
+# A score written as text (a CSV cell, a form field): decimal digits as a JSON number writes them,
+# without an exponent: "42", "42.5", "0.25"; not "+5", ".5", "5.", "05", "1e3", "NaN", other scripts' digits.
+SCORE_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?", re.ASCII)
+
+
 def parse_score(raw) -> Decimal:
-    """A score as typed by a person (admin form, CSV cell). Raises ``Invalid`` with a message."""
+    """A score as typed by a person (admin form, CSV cell) or a JSON number. Raises ``Invalid`` with a message."""
+    if isinstance(raw, str):
+        text = raw.strip(" \t")
+        if not SCORE_TEXT.fullmatch(text):
+            raise Invalid("A valid number is required.")
+        raw = text
     try:
         score = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):

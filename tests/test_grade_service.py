@@ -144,7 +144,28 @@ def test_parse_score_reads_numbers(raw, expected):
     assert services.parse_score(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "1e999999", "Infinity", "NaN", "100000"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "abc",
+        "1e999999",
+        "Infinity",
+        "NaN",
+        "100000",
+        "1e3",
+        "1E1",
+        "5\x00",
+        "\x005",
+        "+5",
+        ".5",
+        "5.",
+        "05",
+        "1_0",
+        "\u0665",
+        "5 5",
+    ],
+)
 def test_parse_score_refuses_what_is_not_a_score(raw):
     with pytest.raises(Invalid):
         services.parse_score(raw)

@@ -470,3 +470,39 @@ def test_the_streamed_rows_cross_chunk_boundaries_in_order_with_ties(course, tea
         assert [row.scores.get(test_.pk) for row in rows] == [
             Decimal(users.index(u)) if u in users else None for u in expected
         ]
+
+
+@pytest.mark.parametrize("cell", ["1e1", "5\x00", "+5", ".5", "05", "NaN"])
+def test_a_csv_score_takes_plain_decimal_digits_only(course, teacher, test_, client_for, cell):
+    table = [["email", f"M (#{test_.pk})"], ["student@example.com", cell]]
+
+    response = post_csv(client_for(teacher), course.pk, to_csv(table))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"row": 2, "column": f"M (#{test_.pk})", "message": "A valid number is required."}
+    ]
+    assert not TestResult.objects.exists()
+
+
+def test_a_file_full_of_errors_reports_the_first_100_and_stops_reading(course, teacher, test_, client_for):
+    rows = [["email", f"M (#{test_.pk})"]] + [[f"nobody{i}@example.com", "x"] for i in range(5000)]
+
+    response = post_csv(client_for(teacher), course.pk, to_csv(rows))
+
+    assert response.status_code == 400
+    body = response.json()
+    assert len(body["errors"]) == 100
+    assert body["truncated"] is True
+    # Each bad row has two errors (the email and the score): 50 rows were read, rows 2 to 51.
+    assert body["stopped_at_row"] == 51
+    assert "first 100 errors" in body["detail"]
+    assert len(response.content) < 20_000
+
+
+def test_a_file_with_few_errors_lists_them_all_without_truncation(course, teacher, test_, client_for):
+    rows = [["email", f"M (#{test_.pk})"]] + [[f"nobody{i}@example.com", "1"] for i in range(3)]
+
+    body = post_csv(client_for(teacher), course.pk, to_csv(rows)).json()
+
+    assert set(body) == {"errors"} and len(body["errors"]) == 3
