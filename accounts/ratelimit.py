@@ -13,6 +13,7 @@ A window is one hour, sliding: ``Retry-After`` is the time until the oldest coun
 leaves it.
 """
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +25,6 @@ from django.utils import timezone
 from accounts.models import LoginThrottle
 
 WINDOW_SECONDS = 3600
-_MAX_IP_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,39 @@ class LimitExceeded(Exception):
 
 
 def client_ip(request) -> str:
-    """The client's address: the ``TRUSTED_PROXY_COUNT``-th hop from the right of X-Forwarded-For.
+    """The client's address as the limits count it (``address_key``).
 
-    Each trusted proxy appends the address it received the request from, so hops further left
-    are whatever the client chose to send. When the header has fewer hops than proxies, the
-    leftmost hop is used. ``REMOTE_ADDR`` is the client when there is no trusted proxy, and also
-    for a request that did not come through the proxy: one without ``X-Forwarded-Proto``, which
-    Heroku's router always sets. A client talking to
-    the process directly therefore can't pick its own address by sending X-Forwarded-For.
+    Behind ``TRUSTED_PROXY_COUNT`` proxies (1 in a Heroku dyno: the router; 0 elsewhere), the
+    address is that many hops from the right of X-Forwarded-For: each trusted proxy appends the
+    address it received the request from, so hops further left are whatever the client chose to
+    send. When the header has fewer hops than proxies, the leftmost hop is used. ``REMOTE_ADDR`` is
+    the client when there is no trusted proxy, for a request that did not come through the proxy
+    (one without ``X-Forwarded-Proto``, which Heroku's router always sets), and when the hop is not
+    an IP address at all. A client talking to the process directly therefore can't pick its address
+    unless the deployment says a proxy is in front of it.
     """
+    remote = address_key(request.META.get("REMOTE_ADDR") or "") or "unknown"
     proxies = settings.TRUSTED_PROXY_COUNT
-    remote = request.META.get("REMOTE_ADDR") or "unknown"
     if proxies <= 0 or "HTTP_X_FORWARDED_PROTO" not in request.META:
-        return remote[:_MAX_IP_LENGTH]
+        return remote
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     if not hops:
-        return remote[:_MAX_IP_LENGTH]
-    return hops[-proxies if len(hops) >= proxies else 0][:_MAX_IP_LENGTH]
+        return remote
+    return address_key(hops[-proxies if len(hops) >= proxies else 0]) or remote
+
+
+def address_key(text: str) -> str | None:
+    """An address as one client: IPv4 as it is; an IPv4-mapped IPv6 address as its IPv4; any other
+    IPv6 address as its /64 (what one subscriber is usually given). None if it is not an address."""
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address.exploded}/64", strict=False))
+    return str(address)
 
 
 def login_limits(ip: str, email: str) -> list[Limit]:

@@ -235,8 +235,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # Clients behind this many trusted proxies: the client address is that many hops from the right
-# of X-Forwarded-For (Heroku's router appends exactly one).
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if not DEBUG else 0)
+# of X-Forwarded-For. In a Heroku dyno (DYNO set) 1, the router, which appends exactly one; anywhere
+# else 0, REMOTE_ADDR, unless the deployment says which proxies are in front (README).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if "DYNO" in os.environ else 0)
 
 # Email and one-time codes.
 SENDGRID_API_KEY = env_str("SENDGRID_API_KEY")

@@ -361,3 +361,60 @@ def test_two_server_processes_share_the_login_limits(fake_sendgrid):
 
     assert len(fake_sendgrid.messages) == 4
     assert len(LoginThrottle.objects.get(key="ip:127.0.0.1").hits) == 4
+
+
+@pytest.mark.parametrize(
+    ("hop", "counted_as"),
+    [
+        ("a" * 70, "127.0.0.1"),  # not an address: the connection's own
+        ("6.6.6.6:8080", "127.0.0.1"),
+        ("::ffff:6.6.6.6", "6.6.6.6"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        (" 6.6.6.6 ", "6.6.6.6"),
+    ],
+)
+def test_the_hop_counted_is_an_address_normalised_and_ipv6_by_its_64(api, fake_sendgrid, settings, db, hop, counted_as):
+    settings.TRUSTED_PROXY_COUNT = 1
+    login(api, "a@example.com", HTTP_X_FORWARDED_FOR=hop, HTTP_X_FORWARDED_PROTO="https", secure=True)
+
+    assert list(LoginThrottle.objects.filter(key__startswith="ip:").values_list("key", flat=True)) == [
+        f"ip:{counted_as}"
+    ]
+
+
+def test_addresses_of_one_client_share_its_limit(api, fake_sendgrid, settings, db):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.LOGIN_REQUESTS_PER_IP_PER_HOUR = 3
+    routed = {"HTTP_X_FORWARDED_PROTO": "https", "secure": True}
+    spellings = ["6.6.6.6", "::ffff:6.6.6.6", "::FFFF:6.6.6.6"]
+    for n, address in enumerate(spellings):
+        assert login(api, f"u{n}@example.com", HTTP_X_FORWARDED_FOR=address, **routed).status_code == 200
+    # Another address in the same IPv6 /64 is the same subscriber.
+    for n, address in enumerate(["2001:db8::1", "2001:db8::2", "2001:db8::ffff:1"]):
+        assert login(api, f"v{n}@example.com", HTTP_X_FORWARDED_FOR=address, **routed).status_code == 200
+
+    assert login(api, "w@example.com", HTTP_X_FORWARDED_FOR="6.6.6.6", **routed).status_code == 429
+    assert login(api, "w@example.com", HTTP_X_FORWARDED_FOR="2001:db8::9", **routed).status_code == 429
+
+
+@pytest.mark.parametrize(("dyno", "expected"), [(None, "0"), ("web.1", "1")])
+def test_proxies_are_trusted_by_default_only_in_a_heroku_dyno(dyno, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DYNO", "TRUSTED_PROXY_COUNT"}}
+    env |= {"SECRET_KEY": "s" * 50, "JWT_SECRET": "j" * 50} | ({"DYNO": dyno} if dyno else {})
+    env.pop("DEBUG", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.TRUSTED_PROXY_COUNT)",
+        ],
+        env={**env, "DJANGO_SETTINGS_MODULE": "gradingsite.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == expected, done.stderr
