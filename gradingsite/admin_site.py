@@ -25,6 +25,16 @@ class GradingAdminSite(admin.AdminSite):
 
         return admin_login.login(request, self, extra_context)
 
+    def password_change(self, request, extra_context=None):
+        """Someone who signs in by emailed code has no password to change: back to the index, saying so."""
+        if not request.user.has_usable_password():
+            from django.contrib import messages
+            from django.shortcuts import redirect
+
+            messages.info(request, "You sign in with emailed codes: there is no password to change.")
+            return redirect("admin:index")
+        return super().password_change(request, extra_context)
+
     def may_enter(self, user) -> bool:
         """Whether this user may sign in here (asked by the sign-in page before it emails a code)."""
         return policy.can_use_admin(user)

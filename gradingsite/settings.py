@@ -340,10 +340,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"client_errors_without_traceback": {"()": "gradingsite.log.ClientErrorsWithoutTraceback"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stdout"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["client_errors_without_traceback"]},
         # At DEBUG the SendGrid client logs request bodies (the code) and headers (the key).
         "python_http_client": {"level": "WARNING"},
         # The job queue speaks when something is wrong; grading.notices logs what was sent.

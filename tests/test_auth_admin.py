@@ -170,3 +170,36 @@ def test_a_signed_in_teacher_is_sent_on_to_the_admin(client, course, teacher):
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
+
+
+def test_a_passwordless_teacher_is_not_offered_a_password_to_change(client_as, course, teacher):
+    client = client_as(teacher)
+
+    index = client.get("/admin/")
+    change = client.get("/admin/password_change/", follow=True)
+
+    assert index.status_code == 200 and "Change password" not in index.content.decode()
+    assert change.redirect_chain == [("/admin/", 302)]
+    assert "there is no password to change" in change.content.decode()
+
+
+def test_someone_with_a_password_still_changes_it(client, db):
+    from accounts.models import User
+
+    admin = User.objects.create_superuser("pw@example.com", password="a-long-enough-password-1")
+    client.force_login(admin)
+
+    assert "Change password" in client.get("/admin/").content.decode()
+    assert client.get("/admin/password_change/").status_code == 200
+
+
+def test_a_refused_admin_page_is_logged_in_one_line_without_a_traceback(client_as, course, teacher, caplog):
+    client = client_as(teacher)
+
+    with caplog.at_level("WARNING", logger="django.request"):
+        response = client.get("/admin/auth/group/")
+
+    assert response.status_code == 403
+    refused = [r for r in caplog.records if r.name == "django.request"]
+    assert refused and all(r.exc_info is None for r in refused)
+    assert "Traceback" not in caplog.text
