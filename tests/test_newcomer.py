@@ -61,3 +61,11 @@ def test_make_token_without_an_email_says_how_to_call_it():
 
     assert done.returncode != 0
     assert "usage: make token EMAIL=" in done.stderr
+
+
+def test_make_run_serves_on_the_port_asked_for_with_the_worker_beside_it():
+    done = subprocess.run(["make", "-n", "run", "PORT=8765"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert "runserver 127.0.0.1:8765" in done.stdout
+    assert "manage.py worker" in done.stdout
