@@ -198,6 +198,8 @@ def test_conditional_and_idempotent_writes_document_their_headers_and_statuses(s
         operation = paths[path][method]
         assert "Idempotency-Key" in _headers(operation), (path, method)
         assert {"409", "422"} <= set(operation["responses"]), (path, method)
+        key = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+        assert key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
     # Reads and writes that take none of them don't list them.
     assert not _headers(paths["/api/courses/"]["get"])
     assert not _headers(paths["/api/tests/{id}/stats/"]["get"])

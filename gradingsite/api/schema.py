@@ -52,7 +52,7 @@ _HEADERS = {
     "Idempotency-Key": (
         "Makes a retry safe: the first request with a key is processed and its answer kept 24 hours; the "
         "same request again gets that answer (with `Idempotent-Replayed: true`) and writes nothing.",
-        {"type": "string", "minLength": 1, "maxLength": 255},
+        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     ),
 }
 
