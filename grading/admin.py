@@ -177,6 +177,23 @@ class _TeachersOfTheCourseInline(admin.TabularInline):
         return self._teaches(request, obj)
 
 
+class _ReadOnlyForTheCourseInline(_TeachersOfTheCourseInline):
+    """A record kept by the software (history, notices): the course's teachers and admins read it,
+    nobody adds, changes or deletes it here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class TestResultInline(_TeachersOfTheCourseInline):
     model = TestResult
     form = ResultInlineForm
@@ -294,32 +311,19 @@ class _NoticeCounts:
         return notice.failed_count
 
 
-class NoticeInline(_NoticeCounts, admin.TabularInline):
+class NoticeInline(_NoticeCounts, _ReadOnlyForTheCourseInline):
     """The emails telling the test's students about their results, newest first."""
 
     model = Notice
     fields = _NOTICE_FIELDS
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Emails to students about their results"
+
+    def _course_id(self, test) -> int:
+        return test.course_id
 
     def get_queryset(self, request):
         return notices.with_counts(super().get_queryset(request))
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        if obj is None:
-            return policy.can_use_admin(request.user)
-        return policy.can_manage_course(request.user, obj.course_id)
 
 
 @admin.register(Notice)
@@ -459,32 +463,19 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
 # Results on their own, and history --------------------------------------------------------------
 
 
-class HistoryInline(admin.TabularInline):
+class HistoryInline(_ReadOnlyForTheCourseInline):
     model = GradeChange
     fk_name = "result"
     fields = ["changed_at", "action", "old_score", "new_score", "excused", "changed_by", "via"]
     readonly_fields = fields
     ordering = ["changed_at", "id"]
-    extra = 0
-    can_delete = False
     verbose_name_plural = "History"
+
+    def _course_id(self, result) -> int:
+        return result.test.course_id
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("changed_by")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        if obj is None:
-            return policy.can_use_admin(request.user)
-        return policy.can_manage_course(request.user, obj.test.course_id)
 
 
 class ResultForm(forms.ModelForm):

@@ -19,6 +19,15 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def database_url(alias: str = "default") -> str:
+    """A URL of the (test) database a Django alias points at, for another process to use."""
+    from django.db import connections
+
+    s = connections[alias].settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

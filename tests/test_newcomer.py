@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from tests.live import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,11 +27,8 @@ def test_every_link_in_the_readme_resolves_inside_the_project():
 
 
 def _make(*args, **env):
-    database = connection.settings_dict
     environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "MAKEFLAGS", "MAKELEVEL"}}
-    environment["DATABASE_URL"] = (
-        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
-    )
+    environment["DATABASE_URL"] = database_url()
     environment.update(env)
     return subprocess.run(["make", "-s", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
 

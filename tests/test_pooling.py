@@ -19,8 +19,7 @@ from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Role
 from grading import services
 from grading.models import Notice, Test, TestResult
-from tests.fakes import FakeSendGrid
-from tests.live import LiveServer
+from tests.live import LiveServer, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,10 +29,8 @@ PREPARE_THRESHOLD = 5
 
 
 @pytest.fixture
-def sendgrid():
-    fake = FakeSendGrid()
-    yield fake
-    fake.shutdown()
+def sendgrid(fake_sendgrid):
+    return fake_sendgrid
 
 
 @pytest.fixture
@@ -41,7 +38,7 @@ def pooled_server(pgbouncer, sendgrid, tmp_path):
     database = connection.settings_dict["NAME"]
     server = LiveServer.start(
         {
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{connection.settings_dict['PORT'] or 5432}/{database}",
+            "DATABASE_URL": database_url(),
             "DATABASE_CONNECTION_POOL_URL": pgbouncer.url(database),
             "SENDGRID_API_KEY": sendgrid.api_key,
             "SENDGRID_API_HOST": sendgrid.url,

@@ -21,7 +21,7 @@ from accounts.models import User
 from courses.models import Enrollment, Role
 from grading import services
 from grading.models import Notice, TestResult
-from tests.fakes import FakeSendGrid
+from tests.live import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,12 +38,6 @@ def wait_until(condition, timeout=WAIT_SECONDS, what="the condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def _clear_job_queue():
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM procrastinate_jobs")
@@ -51,10 +45,8 @@ def _clear_job_queue():
 
 
 @pytest.fixture
-def sendgrid():
-    fake = FakeSendGrid()
-    yield fake
-    fake.shutdown()
+def sendgrid(fake_sendgrid):
+    return fake_sendgrid
 
 
 @pytest.fixture
@@ -64,7 +56,7 @@ def start_worker(transactional_db, sendgrid, tmp_path):
     started = []
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "SENDGRID_API_KEY": sendgrid.api_key,
         "SENDGRID_API_HOST": sendgrid.url,
         "DEFAULT_FROM_EMAIL": sendgrid.from_email,
