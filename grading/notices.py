@@ -37,7 +37,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.email import EmailRejected, EmailRetryLater, Personalization, send_batch
-from grading.models import Notice, NoticeRecipient, Test, TestResult
+from grading.models import Notice, NoticeRecipient, Test, TestResult, percent_of
 
 logger = logging.getLogger(__name__)
 
@@ -331,8 +331,7 @@ def result_text(result: TestResult, max_score) -> str:
     """ "42.5 out of 50 (85.0%)", or "excused"."""
     if result.score is None:
         return "excused"
-    percent = TestResult(score=result.score, test=Test(max_score=max_score)).percent
-    return f"{result.score.normalize():f} out of {max_score.normalize():f} ({percent}%)"
+    return f"{result.score.normalize():f} out of {max_score.normalize():f} ({percent_of(result.score, max_score)}%)"
 
 
 def _personalization(notice: Notice, student, result: TestResult) -> Personalization:

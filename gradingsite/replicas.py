@@ -87,15 +87,24 @@ def choose() -> str | None:
     return None
 
 
-def fit(alias: str) -> bool:
-    now = time.monotonic()
+def _remembered(alias: str) -> bool | None:
+    """What was found of the replica, while still fresh (a fit one for CHECK_SECONDS, an unfit one
+    for DOWN_SECONDS); None when it must be asked again."""
     checked = _fitness.get(alias)
-    if checked is not None and now - checked[0] < (CHECK_SECONDS if checked[1] else DOWN_SECONDS):
-        return checked[1]
-    with _lock:
-        checked = _fitness.get(alias)
-        if checked is not None and now - checked[0] < (CHECK_SECONDS if checked[1] else DOWN_SECONDS):
-            return checked[1]
+    if checked is None:
+        return None
+    when, ok = checked
+    return ok if time.monotonic() - when < (CHECK_SECONDS if ok else DOWN_SECONDS) else None
+
+
+def fit(alias: str) -> bool:
+    remembered = _remembered(alias)
+    if remembered is not None:
+        return remembered
+    with _lock:  # one thread of the process asks; the others use its answer
+        remembered = _remembered(alias)
+        if remembered is not None:
+            return remembered
         ok = _lag_ok(alias)
         _fitness[alias] = (time.monotonic(), ok)
         return ok

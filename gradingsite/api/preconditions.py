@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from rest_framework.response import Response
 
 from gradingsite.errors import DomainError, PreconditionFailed
 
@@ -78,8 +79,6 @@ def expected_version(request) -> int | None:
 
 def with_etag(request, response):
     """``response`` with its ETag, or a 304 when ``If-None-Match`` names it (before it is finalized)."""
-    from rest_framework.response import Response
-
     tag = etag_of(getattr(response, "data", None)) if response.status_code < 300 else None
     if tag is None:
         return response
