@@ -257,3 +257,33 @@ def test_the_profile_has_the_users_etag_too(student):
 
     assert profile["ETag"] == client.get(f"/api/users/{student.pk}/")["ETag"] == f'"{profile.json()["version"]}"'
     assert client.get("/api/profile/", HTTP_IF_NONE_MATCH=profile["ETag"]).status_code == 304
+
+
+def test_signing_in_or_out_is_not_a_new_version_of_the_user(student):
+    from django.contrib.auth.models import update_last_login
+    from django.utils import timezone
+
+    update_last_login(None, student)
+    student.tokens_valid_after = timezone.now()
+    student.save(update_fields=["tokens_valid_after"])
+    student.refresh_from_db()
+    assert student.version == 1
+
+    student.first_name = "Changed"
+    student.save()
+    assert student.version == 2
+
+
+def test_a_deadlock_between_concurrent_writes_is_a_409_to_retry_not_a_5xx():
+    from django.db import OperationalError
+    from psycopg import errors
+
+    from gradingsite.api.exceptions import exception_handler
+
+    exc = OperationalError("deadlock detected")
+    exc.__cause__ = errors.DeadlockDetected("deadlock detected")
+
+    response = exception_handler(exc, {})
+
+    assert response.status_code == 409
+    assert "Try again" in response.data["detail"]
