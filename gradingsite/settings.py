@@ -202,7 +202,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (relative to the project, or absolute). The test suite reads its own
+# (pyproject.toml), so a collectstatic or a deploy rehearsal running beside it changes nothing it serves.
+STATIC_ROOT = BASE_DIR / env_str("STATIC_ROOT", "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -321,7 +321,7 @@ class ReplicaPair:
             row = conn.execute(query, params or None).fetchone()
         return row[0] if row else None
 
-    def wait_caught_up(self, timeout: float = 10) -> None:
+    def wait_caught_up(self, timeout: float = 120) -> None:
         """Wait until the replica has replayed all the WAL the primary had written when called.
 
         The primary runs with ``synchronous_commit=off``, so the WAL of a commit may not be written

@@ -141,9 +141,16 @@ def test_a_replica_lagging_past_the_limit_is_left_for_the_primary(server, paused
     course_id = _course(pair)
     _primary_sql(pair, "UPDATE courses_course SET name = 'Lagging' WHERE id = %s", (course_id,))
 
-    time.sleep(MAX_LAG + 2.5)  # past the limit, and past the 2 s for which a check is remembered
+    # The primary's value once the replica is past the limit (and past the 2 s for which a check is
+    # remembered); before that, the replica's. Polled with a deadline, however busy the machine.
+    started = time.monotonic()
+    names = {_listed_name(server, tokens["student"])}
+    while "Lagging" not in names and time.monotonic() < started + MAX_LAG + 120:
+        time.sleep(0.25)
+        names.add(_listed_name(server, tokens["student"]))
 
-    assert _listed_name(server, tokens["student"]) == "Lagging"
+    assert "Lagging" in names
+    assert names <= {"Lagging", "CRUD with Prisma"}
     _primary_sql(pair, "UPDATE courses_course SET name = 'CRUD with Prisma' WHERE id = %s", (course_id,))
 
 
