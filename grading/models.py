@@ -198,7 +198,7 @@ class Notice(models.Model):
         SENDING = "sending"  # its recipients are fixed; batches go out
         SENT = "sent"
         FAILED = "failed"
-        CANCELED = "canceled"  # the results were hidden again before it was sent
+        CANCELED = "canceled"  # the results were hidden again before it was all sent
 
     test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="notices")
     kind = models.CharField(max_length=9, choices=Kind.choices)
@@ -231,8 +231,10 @@ class NoticeRecipient(models.Model):
     """A student a notice is about, and what became of their email.
 
     ``batch`` is fixed when the worker takes the notice: the students in order of id, 1,000 to a
-    batch, so a retried batch is the same request. A student who turned notifications off, or whose
-    result is gone, is ``skipped``.
+    batch, so a retried batch is the same request. A student who, when the notice is taken or their
+    batch goes, could not read the result through the API (results hidden from them, result gone, no
+    longer a student of the course, account deactivated) or turned notifications off is ``skipped``;
+    the students not emailed yet when the results were hidden are ``canceled``.
     """
 
     class State(models.TextChoices):
@@ -240,10 +242,11 @@ class NoticeRecipient(models.Model):
         SENT = "sent"
         FAILED = "failed"
         SKIPPED = "skipped"
+        CANCELED = "canceled"
 
     notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="recipients")
     student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    state = models.CharField(max_length=7, choices=State.choices, default=State.QUEUED)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
     batch = models.PositiveIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -252,7 +255,7 @@ class NoticeRecipient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["notice", "student"], name="notice_recipient_once"),
             models.CheckConstraint(
-                condition=models.Q(state__in=["queued", "sent", "failed", "skipped"]),
+                condition=models.Q(state__in=["queued", "sent", "failed", "skipped", "canceled"]),
                 name="notice_recipient_state_valid",
             ),
         ]

@@ -1,28 +1,35 @@
 """Result notices: emailing students about their results, from the worker, each student once.
 
+The rule: nothing a student could not read through the API at the moment their email goes is in it.
+
 Opening (``results_published``, ``results_changed``, ``results_hidden``) is called by the grade
 service inside the transaction of the change itself, so a rolled-back change leaves no notice and a
 committed one can't lose its notice. A test has at most one ``pending`` notice: the first change
 opens it (and defers its one job, to run at ``send_after``, ``RESULT_NOTIFY_DELAY_SECONDS`` later);
-changes until the worker takes it only add students to it. Hiding the results cancels it.
+changes until the worker takes it only add students to it. Hiding the results cancels the test's
+notice that is not sent yet, pending or taken (its students not emailed yet are ``canceled``).
 
 Sending (``deliver``) is the worker's job, run by ``grading.tasks``:
 
-1. *Take* the notice (one short transaction, the notice's row locked): skip the students who turned
-   notifications off or whose result is gone, and fix the rest into batches: the students in order
-   of id, ``NOTIFY_BATCH_SIZE`` (1,000) to a batch. The recipients and their batches are a function
-   of the notice from then on.
-2. *Send* each batch that isn't sent yet, each in its own transaction: lock the batch's rows, read
-   the students' current results (a change merged into the notice is sent with its latest score),
-   make one SendGrid request, and mark the rows sent in the same transaction. A second worker on the
-   same batch waits for the row locks and then finds nothing left to send.
+1. *Take* the notice (one short transaction, the notice's row locked): skip the students who may
+   not be told (``_may_be_told``: notifications off, result gone, no longer a student of the
+   course, account deactivated), and fix the rest into batches: the students in order of id,
+   ``NOTIFY_BATCH_SIZE`` (1,000) to a batch. The batches are a function of the notice from then on.
+2. *Send* each batch that isn't sent yet, each in its own transaction: lock the batch's rows, then
+   read everything the emails say: the test (its results hidden: nothing is sent and the rest of the
+   notice is canceled), which of the batch's students may still be told (the others are skipped),
+   and their current results (a change merged into the notice is sent with its latest score); make
+   one SendGrid request, and mark the rows sent in the same transaction. A second worker on the same
+   batch waits for the row locks and then finds nothing left to send; so does a hide, which then
+   cancels what is still queued.
 3. SendGrid's 429/5xx/timeouts leave the batch queued and raise ``EmailRetryLater``: the job is
    retried with backoff. Any other 4xx fails the notice with SendGrid's reason.
 
 The window left: a worker that dies after SendGrid accepted a batch and before its transaction
-commits leaves that batch queued, and the retry sends it again, identical, with the same
-``custom_args`` (``notice_id``, ``batch``, ``send_key``) so SendGrid's event data tells the copies
-apart. The window is one HTTP response and one commit long.
+commits leaves that batch queued, and the retry sends it again (to those of its students who may
+still be told, with their results as they are then) with the same ``custom_args`` (``notice_id``,
+``batch``, ``send_key``) so SendGrid's event data tells the copies apart. The window is one HTTP
+response and one commit long.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.email import EmailRejected, EmailRetryLater, Personalization, send_batch
+from courses.models import Enrollment, Role
 from grading.models import Notice, NoticeRecipient, Test, TestResult, percent_of
 
 logger = logging.getLogger(__name__)
@@ -85,12 +93,29 @@ def results_changed(test: Test, student_ids) -> Notice | None:
 
 
 def results_hidden(test: Test) -> int:
-    """The test's results were hidden again: its pending notice is canceled. How many were."""
-    return Notice.objects.filter(test=test, state=State.PENDING).update(
-        state=State.CANCELED,
-        finished_at=timezone.now(),
-        reason="The results were hidden again before the notice was sent.",
+    """The test's results were hidden again: its notice that is not sent yet (pending, or taken by
+    the worker and partly sent) is canceled, and its students not emailed yet with it. How many were.
+
+    The notice's row first, then its students' rows, as the worker locks them: a batch the worker is
+    sending holds its rows, so this waits for that one request to end (``SENDGRID_TIMEOUT_SECONDS``
+    at most) and then finds its students sent, or still queued and cancels them. Once the change
+    that hides the results commits, no further email about them goes out.
+    """
+    open_ids = list(
+        Notice.objects.select_for_update()
+        .filter(test=test, state__in=(State.PENDING, State.SENDING))
+        .values_list("pk", flat=True)
     )
+    if not open_ids:
+        return 0
+    _cancel(open_ids, "The results were hidden again before the notice was sent.")
+    return len(open_ids)
+
+
+def _cancel(notice_ids: list[int], reason: str) -> None:
+    """Cancel these notices and their students not emailed yet (the notices' rows already locked)."""
+    Notice.objects.filter(pk__in=notice_ids).update(state=State.CANCELED, finished_at=timezone.now(), reason=reason)
+    NoticeRecipient.objects.filter(notice_id__in=notice_ids, state=Recipient.QUEUED).update(state=Recipient.CANCELED)
 
 
 def _join_pending(test_id: int, student_ids: list[int]) -> int | None:
@@ -182,7 +207,9 @@ def deliver(notice_id: int, *, last_attempt: bool = False) -> None:
     )
     for batch in list(batches):
         try:
-            _send(notice, batch)
+            if not _send(notice, batch):
+                _hidden_meanwhile(notice)
+                return
         except EmailRejected as exc:
             _fail(notice, str(exc))
             return
@@ -193,6 +220,18 @@ def deliver(notice_id: int, *, last_attempt: bool = False) -> None:
             logger.warning("Notice %s: batch %s not sent, will retry: %s", notice.pk, batch, exc)
             raise
     _finish(notice)
+
+
+def _may_be_told(test: Test) -> Q:
+    """Which of a notice's students may hear about their result of ``test`` now (a filter of its
+    recipients): those who could read it through the API (they still have the result, are still a
+    student of the course, their account is active; the test's results are published, checked apart)
+    and keep notifications on."""
+    has_result = Exists(TestResult.objects.filter(test_id=test.pk, student_id=OuterRef("student_id")))
+    is_student = Exists(
+        Enrollment.objects.filter(course_id=test.course_id, user_id=OuterRef("student_id"), role=Role.STUDENT)
+    )
+    return Q(student__notify_by_email=True, student__is_active=True) & has_result & is_student
 
 
 def _take(notice_id: int) -> Notice | None:
@@ -206,13 +245,10 @@ def _take(notice_id: int) -> Notice | None:
         if notice.state == State.SENDING:
             return notice
         if not notice.test.results_published:
-            notice.state, notice.reason = State.CANCELED, "The results are hidden."
-            notice.finished_at = timezone.now()
-            notice.save(update_fields=["state", "reason", "finished_at"])
+            _cancel([notice.pk], HIDDEN)
             return None
         queued = NoticeRecipient.objects.filter(notice=notice, state=Recipient.QUEUED)
-        has_result = Exists(TestResult.objects.filter(test_id=notice.test_id, student_id=OuterRef("student_id")))
-        queued.filter(Q(student__notify_by_email=False) | ~has_result).update(state=Recipient.SKIPPED)
+        queued.exclude(_may_be_told(notice.test)).update(state=Recipient.SKIPPED)
         student_ids = list(queued.order_by("student_id").values_list("student_id", flat=True))
         size = settings.NOTIFY_BATCH_SIZE
         for batch, start in enumerate(range(0, len(student_ids), size)):
@@ -223,40 +259,65 @@ def _take(notice_id: int) -> Notice | None:
         return notice
 
 
-def _send(notice: Notice, batch: int) -> None:
-    """Send one batch and record it as sent, in one transaction; nothing recorded if it raises."""
-    test = notice.test
+HIDDEN = "The results are hidden."
+
+
+def _send(notice: Notice, batch: int) -> bool:
+    """Send one batch and record it as sent, in one transaction; nothing recorded if it raises.
+
+    Everything the emails say is read in that transaction, after the batch's rows are locked: the
+    test (False, nothing sent, when its results are hidden), each student's current result, whether
+    they may still hear of it (``_may_be_told``; the others are skipped). A notice canceled by hiding
+    the results has no queued rows left, and a hide that comes while the batch is being sent waits
+    for its rows (``results_hidden``).
+    """
     with transaction.atomic():
-        rows = list(
-            NoticeRecipient.objects.select_for_update(of=("self",))
-            .select_related("student")
+        pks = list(
+            NoticeRecipient.objects.select_for_update()
             .filter(notice=notice, batch=batch, state=Recipient.QUEUED)
             .order_by("student_id")
+            .values_list("pk", flat=True)
         )
-        if not rows:
-            return  # sent by another worker meanwhile
+        if not pks:
+            return True  # sent by another worker meanwhile, or canceled
+        test = Test.objects.select_related("course").filter(pk=notice.test_id).first()
+        if test is None or not test.results_published:
+            return False
+        to_send = list(
+            NoticeRecipient.objects.filter(pk__in=pks)
+            .filter(_may_be_told(test))
+            .select_related("student")
+            .order_by("student_id")
+        )
         results = {
             r.student_id: r
-            for r in TestResult.objects.filter(test=test, student_id__in=[row.student_id for row in rows])
+            for r in TestResult.objects.filter(test=test, student_id__in=[row.student_id for row in to_send])
         }
-        to_send = [row for row in rows if row.student_id in results]
-        gone = [row.pk for row in rows if row.student_id not in results]
+        to_send = [row for row in to_send if row.student_id in results]
         if to_send:
             send_batch(
                 subject=SUBJECT[notice.kind],
                 text=TEXT[notice.kind],
-                personalizations=[_personalization(notice, row.student, results[row.student_id]) for row in to_send],
+                personalizations=[_personalization(test, row.student, results[row.student_id]) for row in to_send],
                 custom_args={
                     "notice_id": str(notice.pk),
                     "batch": str(batch),
                     "send_key": f"notice-{notice.pk}-batch-{batch}",
                 },
             )
-        NoticeRecipient.objects.filter(pk__in=[row.pk for row in to_send]).update(
-            state=Recipient.SENT, sent_at=timezone.now()
-        )
-        NoticeRecipient.objects.filter(pk__in=gone).update(state=Recipient.SKIPPED)
+        sent = [row.pk for row in to_send]
+        NoticeRecipient.objects.filter(pk__in=sent).update(state=Recipient.SENT, sent_at=timezone.now())
+        NoticeRecipient.objects.filter(pk__in=pks).exclude(pk__in=sent).update(state=Recipient.SKIPPED)
     logger.info("Notice %s: batch %s sent to %s students", notice.pk, batch, len(to_send))
+    return True
+
+
+def _hidden_meanwhile(notice: Notice) -> None:
+    """The test's results were hidden while the notice was being sent: cancel what is left of it."""
+    with transaction.atomic():
+        if Notice.objects.select_for_update().filter(pk=notice.pk, state=State.SENDING).exists():
+            _cancel([notice.pk], HIDDEN)
+    logger.info("Notice %s: canceled, the results were hidden", notice.pk)
 
 
 def _finish(notice: Notice) -> None:
@@ -264,10 +325,13 @@ def _finish(notice: Notice) -> None:
 
 
 def _fail(notice: Notice, reason: str) -> None:
+    """Fail the notice, unless it was canceled meanwhile (the results hidden while its batch was refused)."""
     logger.error("Notice %s failed: %s", notice.pk, reason)
     with transaction.atomic():
-        Notice.objects.filter(pk=notice.pk).update(state=State.FAILED, reason=reason, finished_at=timezone.now())
-        NoticeRecipient.objects.filter(notice=notice, state=Recipient.QUEUED).update(state=Recipient.FAILED)
+        if Notice.objects.filter(pk=notice.pk, state=State.SENDING).update(
+            state=State.FAILED, reason=reason, finished_at=timezone.now()
+        ):
+            NoticeRecipient.objects.filter(notice=notice, state=Recipient.QUEUED).update(state=Recipient.FAILED)
 
 
 def deliver_due() -> int:
@@ -324,7 +388,14 @@ TEXT = {
     Kind.PUBLISHED: _BODY.replace("{{headline}}", "The results of {{test}} in {{course}} are out."),
     Kind.CHANGED: _BODY.replace("{{headline}}", "Your result for {{test}} in {{course}} has changed."),
 }
+
+
 _LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def one_line(text: str) -> str:
+    """A name as it goes into an email: line breaks a space."""
+    return _LINE_BREAKS.sub(" ", text).strip()
 
 
 def result_text(result: TestResult, max_score) -> str:
@@ -334,18 +405,13 @@ def result_text(result: TestResult, max_score) -> str:
     return f"{result.score.normalize():f} out of {max_score.normalize():f} ({percent_of(result.score, max_score)}%)"
 
 
-def _personalization(notice: Notice, student, result: TestResult) -> Personalization:
-    test = notice.test
-
-    def plain(text: str) -> str:
-        return _LINE_BREAKS.sub(" ", text).strip()
-
+def _personalization(test: Test, student, result: TestResult) -> Personalization:
     return Personalization(
         email=student.email,
         substitutions={
-            "{{name}}": plain(student.first_name) or student.email,
-            "{{course}}": plain(test.course.name),
-            "{{test}}": plain(test.name),
+            "{{name}}": one_line(student.first_name) or student.email,
+            "{{course}}": one_line(test.course.name),
+            "{{test}}": one_line(test.name),
             "{{result}}": result_text(result, test.max_score),
         },
         custom_args={"student_id": str(student.pk)},

@@ -372,6 +372,112 @@ def test_a_notice_hidden_after_it_was_queued_is_canceled_when_taken(teacher, tes
     assert fake_sendgrid.requests == []
 
 
+def _taken(notice, fake_sendgrid):
+    """Let the worker take the notice and fail its first batch (SendGrid answers 500 once): a retry is due."""
+    fake_sendgrid.answer_next(500)
+    with pytest.raises(EmailRetryLater):
+        notices.deliver(notice.pk)
+    assert Notice.objects.get(pk=notice.pk).state == "sending"
+
+
+def test_hiding_the_results_stops_a_notice_the_worker_already_took(client_for, teacher, test_, student, fake_sendgrid):
+    client = client_for(teacher)
+    created = client.post(f"/api/tests/{test_.pk}/results/", {"student": student.pk, "score": 70}, format="json")
+    notice = Notice.objects.get()
+    _taken(notice, fake_sendgrid)
+
+    hidden = client.patch(f"/api/tests/{test_.pk}/", {"results_published": False}, format="json")
+    changed = client.patch(f"/api/test-results/{created.json()['id']}/", {"score": 12}, format="json")
+    notices.deliver(notice.pk)
+
+    assert (hidden.status_code, changed.status_code) == (200, 200)
+    assert client_for(student).get(f"/api/test-results/{created.json()['id']}/").status_code == 404
+    assert fake_sendgrid.deliveries() == []
+    notice.refresh_from_db()
+    assert notice.state == "canceled"
+    assert "hidden" in notice.reason
+    assert list(notice.recipients.values_list("state", flat=True)) == ["canceled"]
+
+
+def test_hiding_the_results_between_batches_cancels_the_rest_and_keeps_the_sent_ones_counted(
+    client_for, teacher, course, test_, fake_sendgrid, settings
+):
+    settings.NOTIFY_BATCH_SIZE = 2
+    pupils = _students(course, 5)
+    _grade(test_, teacher, {p.pk: Decimal(i) for i, p in enumerate(pupils)})
+    notice = notices.results_published(test_)
+    fake_sendgrid.answer_next(202, 500)  # batch 0 goes out, batch 1 is to be retried
+    with pytest.raises(EmailRetryLater):
+        notices.deliver(notice.pk)
+
+    client = client_for(teacher)
+    client.patch(f"/api/tests/{test_.pk}/", {"results_published": False}, format="json")
+    notices.deliver(notice.pk)
+
+    assert len(fake_sendgrid.deliveries()) == 2
+    [row] = client.get(f"/api/tests/{test_.pk}/notices/").json()["results"]
+    assert (row["state"], row["recipients"], row["sent"], row["failed"]) == ("canceled", 5, 2, 0)
+    assert "hidden" in row["reason"]
+
+
+def test_a_batch_is_not_sent_once_the_results_are_hidden_whatever_hid_them(teacher, test_, student, fake_sendgrid):
+    _grade(test_, teacher, {student.pk: Decimal(1)})
+    notice = notices.results_published(test_)
+    _taken(notice, fake_sendgrid)
+    type(test_).objects.filter(pk=test_.pk).update(results_published=False)  # behind the service's back
+
+    notices.deliver(notice.pk)
+
+    assert fake_sendgrid.deliveries() == []
+    notice.refresh_from_db()
+    assert notice.state == "canceled" and "hidden" in notice.reason
+
+
+def test_a_student_who_can_no_longer_read_the_result_when_the_batch_goes_is_not_emailed(
+    teacher, course, test_, fake_sendgrid
+):
+    left, opted_out, deleted, deactivated, stays = _students(course, 5)
+    _grade(test_, teacher, {s.pk: Decimal(10) for s in (left, opted_out, deleted, deactivated, stays)})
+    notice = notices.results_published(test_)
+    _taken(notice, fake_sendgrid)
+
+    Enrollment.objects.filter(user=left, course=course).delete()
+    opted_out.notify_by_email = False
+    opted_out.save()
+    services.result_delete(result=TestResult.objects.get(test=test_, student=deleted), by=teacher)
+    deactivated.is_active = False
+    deactivated.save()
+    notices.deliver(notice.pk)
+
+    assert [d.email for d in fake_sendgrid.deliveries()] == [stays.email]
+    assert dict(notice.recipients.values_list("student_id", "state")) == {
+        left.pk: "skipped",
+        opted_out.pk: "skipped",
+        deleted.pk: "skipped",
+        deactivated.pk: "skipped",
+        stays.pk: "sent",
+    }
+    assert Notice.objects.get().state == "sent"
+
+
+def test_publishing_again_after_hiding_a_taken_notice_sends_a_fresh_one(
+    client_for, teacher, test_, student, fake_sendgrid
+):
+    _grade(test_, teacher, {student.pk: Decimal(7)})
+    notice = notices.results_published(test_)
+    _taken(notice, fake_sendgrid)
+    client = client_for(teacher)
+    client.patch(f"/api/tests/{test_.pk}/", {"results_published": False}, format="json")
+    client.patch(f"/api/tests/{test_.pk}/", {"results_published": True}, format="json")
+
+    for pk in Notice.objects.order_by("id").values_list("pk", flat=True):
+        notices.deliver(pk)
+
+    assert list(Notice.objects.order_by("id").values_list("state", flat=True)) == ["canceled", "sent"]
+    [delivery] = fake_sendgrid.deliveries()
+    assert "Your result: 7 out of 100 (7.0%)" in delivery.text
+
+
 def test_delivering_a_sent_notice_again_sends_nothing(teacher, test_, student, fake_sendgrid):
     _grade(test_, teacher, {student.pk: Decimal(1)})
     notice = notices.results_published(test_)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -51,7 +52,8 @@ def sendgrid(fake_sendgrid):
 
 @pytest.fixture
 def start_worker(transactional_db, sendgrid, tmp_path):
-    """``start_worker()``: a worker process on the test database, stopped at the end of the test."""
+    """``start_worker(**settings)``: a worker process on the test database, stopped at the end of the test;
+    ``settings`` override its environment (``NOTIFY_RETRY_BASE_SECONDS=3600``)."""
     _clear_job_queue()
     started = []
     env = {
@@ -67,10 +69,14 @@ def start_worker(transactional_db, sendgrid, tmp_path):
         "NOTIFY_MAX_ATTEMPTS": "4",
     }
 
-    def start() -> subprocess.Popen:
+    def start(**settings) -> subprocess.Popen:
         log = open(tmp_path / f"worker{len(started)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "manage.py", "worker"],
+            cwd=ROOT,
+            env=env | {name: str(value) for name, value in settings.items()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         started.append((process, log))
         return process
@@ -208,6 +214,97 @@ def test_a_sendgrid_500_is_retried_and_delivered_once(start_worker, sendgrid, cl
     wait_until(lambda: _notice_state(test_)() == ["sent"], what="the notice to be sent")
     assert [r.status for r in sendgrid.requests] == [500, 202]
     assert sendgrid.delivery_counts() == {student.email: 1}
+
+
+def _job(notice):
+    """The notice's deliver_notice job: (status, attempts), or None once it is done."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, attempts FROM procrastinate_jobs WHERE task_name = 'deliver_notice' "
+            "AND args->>'notice_id' = %s",
+            [str(notice.pk)],
+        )
+        return cursor.fetchone()
+
+
+def _make_due(notice):
+    """The retry's wait is over: the job may run now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE task_name = 'deliver_notice' "
+            "AND args->>'notice_id' = %s AND status = 'todo'",
+            [str(notice.pk)],
+        )
+        assert cursor.rowcount == 1
+
+
+def test_results_hidden_while_a_notice_waits_for_its_retry_are_never_emailed(
+    start_worker, sendgrid, client_for, teacher, test_, student
+):
+    test_.max_score = 1000
+    test_.save()
+    _graded_hidden(test_, teacher, [student])
+    test_.results_published = True
+    test_.save()
+    result = TestResult.objects.get()
+    sendgrid.answer_next(500)
+    start_worker(NOTIFY_RETRY_BASE_SECONDS=3600)  # the retry waits until the test says so
+    client = client_for(teacher)
+
+    assert client.patch(f"/api/test-results/{result.pk}/", {"score": 700}, format="json").status_code == 200
+    notice = Notice.objects.get()
+    wait_until(lambda: _job(notice) == ("todo", 1), what="the first attempt to fail and a retry to be scheduled")
+    assert [r.status for r in sendgrid.requests] == [500]
+    assert client.patch(f"/api/tests/{test_.pk}/", {"results_published": False}, format="json").status_code == 200
+    assert client.patch(f"/api/test-results/{result.pk}/", {"score": 123}, format="json").status_code == 200
+    _make_due(notice)
+
+    wait_until(lambda: _job(notice) is None, what="the retry to run")
+    assert client_for(student).get(f"/api/test-results/{result.pk}/").status_code == 404
+    assert sendgrid.deliveries_to(student.email) == []
+    assert [r.status for r in sendgrid.requests] == [500]
+    notice.refresh_from_db()
+    assert notice.state == "canceled" and "hidden" in notice.reason
+
+
+def _a_query_waits_for_a_lock():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_hiding_the_results_while_a_batch_is_in_flight_waits_for_it_and_cancels_the_rest(
+    start_worker, sendgrid, client_for, teacher, course, test_
+):
+    pupils = _pupils(course, 6)
+    _graded_hidden(test_, teacher, pupils)
+    sendgrid.hold_requests(1)  # SendGrid takes the first batch and answers when the test says so
+    start_worker(NOTIFY_BATCH_SIZE=2)
+    client = client_for(teacher)
+    _publish(client, test_)
+    assert sendgrid.wait_for_held(WAIT_SECONDS)
+
+    def hide():
+        try:
+            return client.patch(f"/api/tests/{test_.pk}/", {"results_published": False}, format="json")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        hiding = pool.submit(hide)
+        wait_until(_a_query_waits_for_a_lock, what="the hide to wait for the batch in flight")
+        assert not hiding.done()
+        sendgrid.release()
+        assert hiding.result(WAIT_SECONDS).status_code == 200
+
+    wait_until(_queue_empty, what="the notice's job to end")
+    [request] = sendgrid.accepted_requests()
+    assert len(request.deliveries) == 2
+    assert sendgrid.requests == [request]
+    [notice] = client.get(f"/api/tests/{test_.pk}/notices/").json()["results"]
+    assert (notice["state"], notice["recipients"], notice["sent"]) == ("canceled", 6, 2)
 
 
 def test_a_sendgrid_400_fails_the_notice_with_the_reason(start_worker, sendgrid, client_for, teacher, test_, student):
