@@ -35,8 +35,9 @@ response and one commit long.
 from __future__ import annotations
 
 import logging
-import re
+import unicodedata
 from datetime import timedelta
+from itertools import groupby
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -390,12 +391,21 @@ TEXT = {
 }
 
 
-_LINE_BREAKS = re.compile(r"[\r\n]+")
-
-
 def one_line(text: str) -> str:
-    """A name as it goes into an email: line breaks a space."""
-    return _LINE_BREAKS.sub(" ", text).strip()
+    """A name as it goes into an email: every control, format and line or paragraph separator
+    character (Unicode categories Cc, Cf, Zl, Zp: CR, LF, tab, vertical tab, form feed, the
+    file/group/record separators, NEL, U+2028/U+2029, bidi overrides, zero-width spaces), each run of
+    them a space, so no name breaks a line or hides text in a mail client. The zero-width joiner
+    and non-joiner stay: scripts and emoji need them inside a word."""
+    return "".join(" " if hidden else "".join(run) for hidden, run in groupby(text, key=_unprintable)).strip()
+
+
+def _unprintable(ch: str) -> bool:
+    return unicodedata.category(ch) in _UNPRINTABLE and ch not in _JOINERS
+
+
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_JOINERS = "\u200c\u200d"
 
 
 def result_text(result: TestResult, max_score) -> str:

@@ -518,6 +518,37 @@ def test_a_course_name_that_looks_like_a_tag_is_sent_as_written(teacher, course,
     assert "Midterm in Tags like {{result}} and {{name}} are out" in delivery.text
 
 
+# Control and line-separator characters (Cc, Cf, Zl, Zp): each is a way to break a line or hide
+# text in a mail client. Tab, vertical tab, form feed, the file/group/record separators, NEL,
+# C1 controls, DEL, the Unicode line and paragraph separators, bidi overrides and isolates, a BOM.
+UNPRINTABLE = "\t\x0b\x0c\x1c\x1d\x1e\x1f\x7f\x85\x9b\u2028\u2029\u202e\u2066\u200b\ufeff\r\n"
+
+
+def test_names_reach_the_email_without_control_or_line_separator_characters(
+    teacher, course, test_, student, fake_sendgrid
+):
+    student.first_name = f"Sha{UNPRINTABLE}kuntala"
+    student.save()
+    course.name = f"CRUD{UNPRINTABLE}with Django"
+    course.save()
+    test_.name = f"Mid{UNPRINTABLE}term"
+    test_.save()
+    _grade(test_, teacher, {student.pk: Decimal(3)})
+
+    notices.deliver(notices.results_published(test_).pk)
+
+    [delivery] = fake_sendgrid.deliveries()
+    for text in (delivery.subject, delivery.text):
+        assert not set(UNPRINTABLE) - {"\n"} & set(text)
+    assert delivery.subject == "Your result for Mid term in CRUD with Django"
+    assert delivery.text.startswith("Hello Sha kuntala,\n\nThe results of Mid term in CRUD with Django are out.\n")
+    # The template's own line breaks are the only ones.
+    assert delivery.text.count("\n") == TEMPLATE_LINES
+
+
+TEMPLATE_LINES = notices.TEXT["published"].count("\n")
+
+
 # Reading -----------------------------------------------------------------------------------------
 
 
