@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from gradingsite.validators import validate_name
 from gradingsite.versions import Versioned
 
 SOCIAL_KEYS = ("facebook", "twitter", "github", "website")
@@ -51,8 +52,8 @@ class User(Versioned, AbstractBaseUser, PermissionsMixin):
     """
 
     email = models.EmailField(max_length=254, unique=True)
-    first_name = models.CharField(max_length=150, blank=True)
-    last_name = models.CharField(max_length=150, blank=True)
+    first_name = models.CharField(max_length=150, blank=True, validators=[validate_name])
+    last_name = models.CharField(max_length=150, blank=True, validators=[validate_name])
     social = models.JSONField(default=dict, blank=True)
     # Email this user about their results (grades published or changed); login codes are always sent.
     notify_by_email = models.BooleanField(default=True)

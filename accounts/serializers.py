@@ -4,7 +4,13 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import SOCIAL_KEYS, User
-from gradingsite.api.serializers import StrictBooleanField, StrictCharField, StrictEmailField, StrictInputMixin
+from gradingsite.api.serializers import (
+    NameField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictEmailField,
+    StrictInputMixin,
+)
 
 
 class SocialSerializer(StrictInputMixin, serializers.Serializer):
@@ -43,8 +49,8 @@ class UserCreateSerializer(StrictInputMixin, serializers.Serializer):
     ignored_fields = ("id", "version")
 
     email = StrictEmailField(max_length=254)
-    first_name = StrictCharField(max_length=150, allow_blank=True)
-    last_name = StrictCharField(max_length=150, allow_blank=True)
+    first_name = NameField(max_length=150, allow_blank=True)
+    last_name = NameField(max_length=150, allow_blank=True)
     social = SocialSerializer(required=False)
     is_admin = StrictBooleanField(required=False, default=False)
 
@@ -56,8 +62,8 @@ class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
     ignored_fields = ("id", "version")
 
     email = StrictEmailField(max_length=254, required=False)
-    first_name = StrictCharField(max_length=150, allow_blank=True)
-    last_name = StrictCharField(max_length=150, allow_blank=True)
+    first_name = NameField(max_length=150, allow_blank=True)
+    last_name = NameField(max_length=150, allow_blank=True)
     social = SocialSerializer(required=False)
     is_admin = StrictBooleanField(required=False)
     notify_by_email = StrictBooleanField(

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from gradingsite.validators import validate_name, validate_text, validate_time_zone
 from gradingsite.versions import Versioned
 
 
@@ -34,8 +35,8 @@ class CourseQuerySet(models.QuerySet):
 
 
 class Course(Versioned):
-    name = models.CharField(max_length=200)
-    details = models.TextField(blank=True, default="")
+    name = models.CharField(max_length=200, validators=[validate_name])
+    details = models.TextField(blank=True, default="", validators=[validate_text])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Enrollment", related_name="courses")
@@ -43,7 +44,7 @@ class Course(Versioned):
     # the letters by percent (null: no letters), and the time zone in which a test's date falls due.
     weighting = models.CharField(max_length=10, choices=Weighting.choices, default=Weighting.POINTS)
     grading_scheme = models.JSONField(null=True, blank=True, default=default_grading_scheme)
-    time_zone = models.CharField(max_length=64, default="UTC")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
 
     objects = CourseQuerySet.as_manager()
 

@@ -5,8 +5,6 @@ from ``values()`` rows (``*_data`` functions below), which is several times fast
 """
 
 from decimal import Decimal
-from functools import cache
-from zoneinfo import available_timezones
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
@@ -15,10 +13,13 @@ from accounts.models import User
 from accounts.serializers import USER_SUMMARY_FIELDS, UserSummarySerializer
 from courses.models import Course, Role, Weighting
 from gradingsite.api.serializers import (
+    FreeTextField,
+    NameField,
     StrictCharField,
     StrictEmailField,
     StrictInputMixin,
     StrictPrimaryKeyRelatedField,
+    TimeZoneField,
 )
 
 
@@ -57,11 +58,6 @@ class CourseSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         read_only=True, help_text="One more with every change; the ETag of the resource."
     )
-
-
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
 
 
 SCHEME_MAX_ROWS = 50
@@ -137,8 +133,8 @@ class GradingSchemeField(serializers.JSONField):
 class CourseInputSerializer(StrictInputMixin, serializers.Serializer):
     ignored_fields = ("id", "teachers", "tests", "my_role", "version")
 
-    name = StrictCharField(max_length=200)
-    details = StrictCharField(required=False, allow_blank=True, max_length=100_000)
+    name = NameField(max_length=200)
+    details = FreeTextField(required=False, allow_blank=True, max_length=100_000)
     weighting = serializers.ChoiceField(
         choices=Weighting.choices,
         required=False,
@@ -149,14 +145,9 @@ class CourseInputSerializer(StrictInputMixin, serializers.Serializer):
         allow_null=True,
         help_text="Letters by minimum percent, descending, the last 0; null for no letters.",
     )
-    time_zone = StrictCharField(
-        required=False, max_length=64, help_text="An IANA time zone: a test is due once its date is before today there."
+    time_zone = TimeZoneField(
+        required=False, help_text="An IANA time zone: a test is due once its date is before today there."
     )
-
-    def validate_time_zone(self, value):
-        if value not in _time_zones():
-            raise serializers.ValidationError("Not a known IANA time zone (like 'Europe/Paris' or 'UTC').")
-        return value
 
 
 class CourseSummarySerializer(serializers.Serializer):

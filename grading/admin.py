@@ -20,7 +20,6 @@ every student's current and final percent and letter.
 
 import json
 from functools import cache, cached_property
-from zoneinfo import available_timezones
 
 from django import forms
 from django.apps import apps
@@ -39,6 +38,7 @@ from courses.serializers import check_grading_scheme
 from grading import csv_io, grades, notices, reports, services
 from grading.models import GradeCategory, GradeChange, Notice, Test, TestResult
 from gradingsite.errors import DomainError
+from gradingsite.validators import time_zone_names
 
 VIA = GradeChange.Via.ADMIN
 # Blank rows offered for students without a result, at most: a larger course is graded by CSV.
@@ -669,7 +669,7 @@ class TestInline(ReadOnlyForTeachersInline):
 
 @cache
 def _time_zone_choices() -> list[tuple[str, str]]:
-    return [("", "---------"), *((name, name) for name in sorted(available_timezones()))]
+    return [("", "---------"), *((name, name) for name in sorted(time_zone_names()))]
 
 
 class GradingSchemeField(forms.JSONField):

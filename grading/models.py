@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 
 from courses.models import Course
+from gradingsite.validators import validate_name
 from gradingsite.versions import Versioned
 
 SCORE_DIGITS = 7
@@ -30,7 +31,7 @@ class GradeCategory(Versioned):
     """
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="grade_categories")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_name])
     weight = models.DecimalField(max_digits=WEIGHT_DIGITS, decimal_places=WEIGHT_PLACES, default=Decimal("100"))
     drop_lowest = models.PositiveIntegerField(default=0)
     drop_highest = models.PositiveIntegerField(default=0)
@@ -55,7 +56,7 @@ class Test(Versioned):
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="tests")
     category = models.ForeignKey(GradeCategory, on_delete=models.RESTRICT, related_name="tests")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_name])
     date = models.DateField()
     max_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, default=Decimal("100"))
     results_published = models.BooleanField(default=True)

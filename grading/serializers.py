@@ -28,8 +28,8 @@ from grading.models import (
 )
 from gradingsite.api.serializers import (
     MAX_ID,
+    NameField,
     StrictBooleanField,
-    StrictCharField,
     StrictDecimalField,
     StrictInputMixin,
     StrictIntegerField,
@@ -52,7 +52,7 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
     """A test of a course. ``course`` comes from the URL on create and never changes."""
 
     ignored_fields = ("id", "course", "updated_at")
-    name = StrictCharField(max_length=200)
+    name = NameField(max_length=200)
     max_score = StrictDecimalField(
         max_digits=SCORE_DIGITS,
         decimal_places=SCORE_PLACES,
@@ -505,7 +505,7 @@ class CategorySerializer(StrictInputMixin, serializers.ModelSerializer):
     """A grade category of a course: its weight (a percent) in the course grade and its drop rules."""
 
     ignored_fields = ("id", "course", "created_at", "updated_at")
-    name = StrictCharField(max_length=200)
+    name = NameField(max_length=200)
     weight = StrictDecimalField(
         **_WEIGHT, min_value=Decimal(0), required=False, help_text="A percent ≥ 0, at most 2 decimals; default 100."
     )

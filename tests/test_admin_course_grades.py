@@ -242,6 +242,8 @@ def test_an_empty_grading_scheme_means_no_letters(teacher, course, client_as):
         ("grading_scheme", '[{"letter": "A", "min_percent": 0}, {"letter": "B"}]', "Row 1: expected exactly"),
         ("grading_scheme", "{not json", "Enter a valid JSON"),
         ("time_zone", "Mars/Olympus_Mons", "Select a valid choice"),
+        ("time_zone", "localtime", "Select a valid choice"),
+        ("time_zone", "Factory", "Select a valid choice"),
     ],
 )
 def test_an_invalid_grading_scheme_or_time_zone_is_a_form_error(field, value, message, teacher, course, client_as):

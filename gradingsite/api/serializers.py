@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from gradingsite.validators import validate_name, validate_text, validate_time_zone
+
 
 class StrictInputMixin:
     """Refuse keys the serializer doesn't know (a typo must not be silently ignored).
@@ -32,6 +34,33 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string")
         return super().to_internal_value(data)
+
+
+class NameField(StrictCharField):
+    """A name a person types (of a user, a course, a test, a category): one line of text, no control
+    characters (``gradingsite.validators.validate_name``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_name)
+
+
+class FreeTextField(StrictCharField):
+    """Free text (a course's details): lines and tabs, no other control characters
+    (``gradingsite.validators.validate_text``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_text)
+
+
+class TimeZoneField(StrictCharField):
+    """An IANA time zone name (``gradingsite.validators.validate_time_zone``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+        self.validators.append(validate_time_zone)
 
 
 class StrictEmailField(serializers.EmailField):
