@@ -36,7 +36,7 @@ from courses.admin import CourseAdmin, CourseScopedAdmin, ReadOnlyForTeachersInl
 from courses.models import Course
 from courses.serializers import check_grading_scheme
 from grading import csv_io, grades, notices, reports, services
-from grading.models import GradeCategory, GradeChange, Notice, Test, TestResult
+from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Notice, Test, TestResult
 from gradingsite.errors import DomainError
 from gradingsite.validators import time_zone_names
 
@@ -606,7 +606,8 @@ KEEP_ONE_CATEGORY = "A course keeps at least one grade category; add another one
 
 
 class GradeCategoryFormSet(forms.BaseInlineFormSet):
-    """Refuses, as the grade service would, to delete a category holding tests or the course's last one.
+    """Refuses, as the grade service would, to delete a category holding tests or the course's last one,
+    and to add categories past ``CATEGORIES_PER_COURSE`` (counting those deleted in the same save).
 
     The service has the last word when saving (``category_delete`` raises ``Conflict``, which
     ``DomainErrorsAsMessages`` shows); checking here keeps the rest of what was typed on the page.
@@ -617,7 +618,17 @@ class GradeCategoryFormSet(forms.BaseInlineFormSet):
         # ("protected related objects"), and these are the grade service's.
         if not any(self.errors):
             self._check_deletions()
+            self._check_count()
         super().clean()
+
+    def _check_count(self):
+        added = [f for f in self.extra_forms if f.has_changed() and f not in self.deleted_forms]
+        if not added:
+            return
+        deleted = [form.instance.pk for form in self.initial_forms if form in self.deleted_forms and form.instance.pk]
+        kept = GradeCategory.objects.filter(course_id=self.instance.pk).exclude(pk__in=deleted).count()
+        if kept + len(added) > CATEGORIES_PER_COURSE:
+            raise forms.ValidationError(services.TOO_MANY_CATEGORIES)
 
     def _check_deletions(self):
         deleted = [form.instance for form in self.initial_forms if form in self.deleted_forms and form.instance.pk]
@@ -793,27 +804,34 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
             return super().save_formset(request, form, formset, change)
         course = form.instance
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        # New ones first: a course may then delete what was its last category in the same save.
+        kept = [f for f in formset.initial_forms if f not in formset.deleted_forms]
+        # Deletions first, so that a course at its cap may replace a category in one save; but when
+        # every existing one goes, the new ones come first (a course keeps at least one category).
+        if kept:
+            self._delete_categories(formset)
         for category_form in formset.extra_forms:
             if not category_form.has_changed() or category_form in formset.deleted_forms:
                 continue
             data = {name: category_form.cleaned_data[name] for name in GradeCategoryInline.fields}
             formset.new_objects.append(services.category_create(course=course, **data))
-        for category_form in formset.initial_forms:
-            category = category_form.instance
-            if category_form in formset.deleted_forms:
-                continue
+        for category_form in kept:
             if category_form.has_changed():
+                category = category_form.instance
                 changes = {name: category_form.cleaned_data[name] for name in category_form.changed_data}
                 services.category_update(category=category, **changes)
                 formset.changed_objects.append((category, category_form.changed_data))
+        if not kept:
+            self._delete_categories(formset)
+        return None
+
+    @staticmethod
+    def _delete_categories(formset):
         for category_form in formset.deleted_forms:
             category = category_form.instance
             if category.pk is None:
                 continue
             services.category_delete(category=category)  # Conflict: shown as a message, nothing saved
             formset.deleted_objects.append(category)
-        return None
 
     # The gradebook ------------------------------------------------------------------------------
 

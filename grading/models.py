@@ -1,6 +1,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 
@@ -21,6 +22,12 @@ def percent_of(score: Decimal, max_score: Decimal) -> float:
 WEIGHT_DIGITS = 5
 WEIGHT_PLACES = 2
 DEFAULT_CATEGORY = "Tests"
+# A course's grades cost time with every category (about 10 s for one course's at 1,000): no course
+# has more than this many.
+CATEGORIES_PER_COURSE = 50
+# The largest position a category takes, given or automatic (``services.category_create``), so that
+# what the API shows it takes back.
+CATEGORY_MAX_POSITION = 1_000_000
 
 
 class GradeCategory(Versioned):
@@ -35,7 +42,7 @@ class GradeCategory(Versioned):
     weight = models.DecimalField(max_digits=WEIGHT_DIGITS, decimal_places=WEIGHT_PLACES, default=Decimal("100"))
     drop_lowest = models.PositiveIntegerField(default=0)
     drop_highest = models.PositiveIntegerField(default=0)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(CATEGORY_MAX_POSITION)])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from accounts.serializers import UserSummarySerializer
 from grading import services
 from grading.models import (
+    CATEGORY_MAX_POSITION,
     SCORE_DIGITS,
     SCORE_PLACES,
     WEIGHT_DIGITS,
@@ -516,7 +517,10 @@ class CategorySerializer(StrictInputMixin, serializers.ModelSerializer):
         min_value=0, max_value=1000, required=False, help_text="Results with the highest percent to drop."
     )
     position = StrictIntegerField(
-        min_value=0, max_value=1_000_000, required=False, help_text="Order among the course's categories."
+        min_value=0,
+        max_value=CATEGORY_MAX_POSITION,
+        required=False,
+        help_text="Order among the course's categories; default: after the others.",
     )
 
     class Meta:

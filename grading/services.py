@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from courses import policy
 from courses.models import Course, Enrollment, Role
 from grading import notices
 from grading.models import (
+    CATEGORIES_PER_COURSE,
+    CATEGORY_MAX_POSITION,
     DEFAULT_CATEGORY,
     SCORE_DIGITS,
     SCORE_PLACES,
@@ -518,11 +520,26 @@ def after_course_save(*, instance: Course, created: bool, raw: bool = False, **s
         GradeCategory.objects.create(course=instance, name=DEFAULT_CATEGORY, weight=Decimal(100), position=0)
 
 
+TOO_MANY_CATEGORIES = f"A course has at most {CATEGORIES_PER_COURSE} grade categories; delete one first."
+
+
+@transaction.atomic
 def category_create(*, course: Course, name: str, **fields) -> GradeCategory:
-    """Add a category to a course; without a ``position`` it goes after the others."""
+    """Add a category to a course; without a ``position`` it goes after the others (at most
+    ``CATEGORY_MAX_POSITION``: there, after those of equal position by id).
+
+    ``Invalid`` when the course has ``CATEGORIES_PER_COURSE`` already. The course's row is locked
+    first, so creates for one course count one after another and never pass the cap together
+    (``FOR NO KEY UPDATE``: rows that merely refer to the course, its new tests or enrollments, are
+    not held up by it).
+    """
+    list(Course.objects.select_for_update(no_key=True).filter(pk=course.pk).values_list("pk"))
+    siblings = GradeCategory.objects.filter(course=course).aggregate(count=Count("pk"), last=Max("position"))
+    if siblings["count"] >= CATEGORIES_PER_COURSE:
+        raise Invalid(TOO_MANY_CATEGORIES)
     if fields.get("position") is None:
-        last = GradeCategory.objects.filter(course=course).aggregate(m=Max("position"))["m"]
-        fields["position"] = 0 if last is None else last + 1
+        last = siblings["last"]
+        fields["position"] = 0 if last is None else min(last + 1, CATEGORY_MAX_POSITION)
     return GradeCategory.objects.create(course=course, name=name, **fields)
 
 

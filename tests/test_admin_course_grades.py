@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from courses.models import Course, Enrollment, Role
 from grading import services
-from grading.models import GradeCategory, GradeChange, Test, TestResult
+from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Test, TestResult
 from gradingsite.errors import Conflict
+from tests.conftest import first_category
 from tests.test_admin_grading import FormReader, row_of
 
 
@@ -187,6 +188,53 @@ def test_a_superuser_edits_any_courses_categories(admin_user, course, client_as)
 
     assert response.status_code == 302, response.content.decode()[:3000]
     assert GradeCategory.objects.get(course=course).weight == Decimal("75")
+
+
+def _full_course_page(course, client):
+    """The course's page once the course has ``CATEGORIES_PER_COURSE`` categories."""
+    GradeCategory.objects.bulk_create(
+        GradeCategory(course=course, name=f"Category {n}", position=n) for n in range(1, CATEGORIES_PER_COURSE)
+    )
+    return read_form(client.get(course_url(course)), "course_form")
+
+
+def test_a_category_past_the_cap_is_refused_on_the_course_page(teacher, course, client_as):
+    client = client_as(teacher)
+    form = _full_course_page(course, client)
+    form.fields[f"grade_categories-{CATEGORIES_PER_COURSE}-name"] = "One more"
+
+    response = client.post(course_url(course), form.fields)
+
+    assert response.status_code == 200
+    assert "A course has at most 50 grade categories; delete one first." in response.content.decode()
+    assert course.grade_categories.count() == CATEGORIES_PER_COURSE
+    assert not course.grade_categories.filter(name="One more").exists()
+
+
+def test_a_course_at_the_cap_replaces_a_category_in_one_save(teacher, course, client_as):
+    client = client_as(teacher)
+    form = _full_course_page(course, client)
+    form.fields[f"{category_rows(form)['Category 7']}-DELETE"] = "on"
+    form.fields[f"grade_categories-{CATEGORIES_PER_COURSE}-name"] = "Projects"
+
+    response = client.post(course_url(course), form.fields)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    names = set(course.grade_categories.values_list("name", flat=True))
+    assert len(names) == CATEGORIES_PER_COURSE
+    assert "Projects" in names and "Category 7" not in names
+
+
+def test_a_position_above_the_apis_maximum_is_a_form_error(teacher, course, client_as):
+    client = client_as(teacher)
+    form = read_form(client.get(course_url(course)), "course_form")
+    form.fields[f"{category_rows(form)['Tests']}-position"] = "1000001"
+
+    response = client.post(course_url(course), form.fields)
+
+    assert response.status_code == 200
+    assert "less than or equal to 1000000" in response.content.decode()
+    assert first_category(course).position == 0
 
 
 # Grading settings on the course's page --------------------------------------------------------------

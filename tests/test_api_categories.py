@@ -1,12 +1,15 @@
 """Grade categories through the API, a test's category and never_drop, and a course's grading settings."""
 
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 
 from courses.models import Course
 from grading import services
-from grading.models import GradeCategory, Test
+from grading.models import CATEGORIES_PER_COURSE, GradeCategory, Test
+from tests.concurrency import run_at_once
 from tests.conftest import first_category
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +105,75 @@ def test_the_last_category_cannot_be_deleted(client_for, teacher, course):
     assert response.status_code == 409
     assert "at least one" in response.json()["detail"]
     assert course.grade_categories.count() == 1
+
+
+def test_every_category_read_is_taken_back_by_put(client_for, teacher, course):
+    client = client_for(teacher)
+    highest = client.post(categories_url(course), {"name": "Last", "position": 1_000_000}, format="json")
+    after = client.post(categories_url(course), {"name": "After it"}, format="json")
+    assert highest.status_code == after.status_code == 201
+    assert after.json()["position"] == 1_000_000  # the highest the API takes; then ordered by id
+
+    listed = client.get(categories_url(course)).json()["results"]
+
+    assert [row["name"] for row in listed] == ["Tests", "Last", "After it"]
+    for row in listed:
+        response = client.put(f"/api/categories/{row['id']}/", row, format="json")
+        assert response.status_code == 200, response.json()
+
+
+def fill_up(course, up_to=CATEGORIES_PER_COURSE):
+    """Give the course ``up_to`` categories (it has "Tests" already)."""
+    have = course.grade_categories.count()
+    GradeCategory.objects.bulk_create(
+        GradeCategory(course=course, name=f"Category {n}", position=n) for n in range(have, up_to)
+    )
+
+
+def test_a_course_has_at_most_50_categories(client_for, teacher, course):
+    fill_up(course)
+    client = client_for(teacher)
+
+    refused = client.post(categories_url(course), {"name": "One more"}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json() == {"detail": "A course has at most 50 grade categories; delete one first."}
+    assert course.grade_categories.count() == 50
+    assert client.delete(category_url(course.grade_categories.last())).status_code == 204
+    assert client.post(categories_url(course), {"name": "One more"}, format="json").status_code == 201
+    assert course.grade_categories.count() == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_never_pass_the_cap(teacher, course):
+    fill_up(course, CATEGORIES_PER_COURSE - 1)
+    created = []
+
+    def another_created_or_waits_for_me() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is read afresh
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+            return len(created) == 2 or cursor.fetchone()[0] > 0
+
+    def create(name):
+        # Each create is kept uncommitted until the other one has created too, or waits for this
+        # one's lock: without a lock both would count 49 and both add their category.
+        def call():
+            with transaction.atomic():
+                category = services.category_create(course=course, name=name)
+                created.append(name)
+                deadline = time.monotonic() + 60
+                while not another_created_or_waits_for_me():
+                    assert time.monotonic() < deadline, "the other create neither created nor waited"
+                    time.sleep(0.01)
+                return category
+
+        return call
+
+    outcomes = run_at_once(create("A"), create("B"))
+
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["GradeCategory", "Invalid"]
+    assert course.grade_categories.count() == CATEGORIES_PER_COURSE
 
 
 def test_deleting_a_course_deletes_its_categories_and_tests(client_for, teacher, course, test_):
