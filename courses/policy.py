@@ -6,6 +6,7 @@ all call these; nothing else decides access.
 """
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.lookups import Exact
 
 from accounts.policy import (  # the rules about accounts alone, re-exported: ask this module
     can_act_on_user as can_act_on_user,
@@ -143,6 +144,22 @@ def can_view_test(user, test) -> bool:
 def can_manage_test(user, test) -> bool:
     """Change or delete a test, and read or write all of its results: its course's teachers, admins."""
     return is_admin(user) or _role(user, test, test.course_id) == Role.TEACHER
+
+
+def sees_results_version(user, test) -> bool:
+    """See a test's ``results_version`` (how often its results changed): whoever may read its results
+    or some of them — its course's teachers and admins, its students while the results are published."""
+    if can_manage_test(user, test):
+        return True
+    return test.results_published and _role(user, test, test.course_id) == Role.STUDENT
+
+
+def results_version_shown(user, role):
+    """``sees_results_version`` as a condition on a test row, for representations the database
+    writes; ``role`` is an expression for ``user``'s role in the test's course."""
+    if is_admin(user):
+        return Value(True)
+    return Q(Exact(role, Role.TEACHER)) | Q(Exact(role, Role.STUDENT), results_published=True)
 
 
 def can_manage_result(user, result) -> bool:

@@ -4,7 +4,7 @@ Viewsets are thin: they check the policy, validate with a serializer, call a ser
 the representation from ``values()`` rows in a fixed number of queries.
 """
 
-from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models import Case, F, FilteredRelation, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from django_filters import rest_framework as filters
@@ -68,11 +68,12 @@ def _tests():
     return Course.tests.rel.related_model.objects
 
 
-def _results_version():
-    """A test's results version (``grading.models.results_version``): its latest history line's id."""
-    changes = _tests().model.grade_changes.rel.related_model.objects
-    latest = changes.filter(test_id=OuterRef("pk")).order_by("-id").values("id")[:1]
-    return Coalesce(Subquery(latest), Value(0))
+def _results_version(user):
+    """A test's results version (``grading.models.results_version``: its ``results_counter``, 0
+    before any grade) where ``user`` may see it (``policy.results_version_shown``), else null.
+    For a test row of ``courses_for(user)``'s tests, whose course row has ``my_role``."""
+    version = Coalesce(F("results_counter__version"), Value(0))
+    return Case(When(policy.results_version_shown(user, OuterRef("my_role")), then=version), default=None)
 
 
 def courses_for(user):
@@ -81,9 +82,10 @@ def courses_for(user):
     ``tests_json``).
 
     Teachers in the order they were enrolled; tests by date, then id, in the same shape, order and
-    time format as ``/api/tests/{id}/`` gives them.
+    time format as ``/api/tests/{id}/`` gives them, ``results_version`` null where the caller may
+    not see it. The caller's role is a join (their enrollment, if any), so the tests read it as a
+    column of the course's row.
     """
-    my_role = Enrollment.objects.filter(course_id=OuterRef("pk"), user_id=user.pk).values("role")[:1]
     teachers = (
         Enrollment.objects.filter(course_id=OuterRef("pk"), role=Role.TEACHER)
         .order_by("id")
@@ -105,12 +107,13 @@ def courses_for(user):
                 never_drop=JSONBoolean("never_drop"),
                 updated_at=JSONDateTime("updated_at"),
                 version="version",
-                results_version=_results_version(),
+                results_version=_results_version(user),
             )
         )
     )
-    return Course.objects.annotate(
-        my_role=Subquery(my_role), teachers_json=JSONList(teachers), tests_json=JSONList(tests)
+    mine = FilteredRelation("enrollments", condition=Q(enrollments__user_id=user.pk))
+    return Course.objects.annotate(mine=mine, my_role=F("mine__role")).annotate(
+        teachers_json=JSONList(teachers), tests_json=JSONList(tests)
     )
 
 
@@ -130,13 +133,20 @@ def course_data(row: dict) -> dict:
     }
 
 
-# The most requested read: compiled once, prepared by PostgreSQL (gradingsite.sql.Statement).
-_COURSE_PAGE = Statement(lambda user, pk: courses_for(User(pk=user)).filter(pk=pk).values(*COURSE_FIELDS))
+def _course_page(admin: bool) -> Statement:
+    return Statement(
+        lambda user, pk: courses_for(User(pk=user, is_superuser=admin)).filter(pk=pk).values(*COURSE_FIELDS)
+    )
+
+
+# The most requested read: compiled once, prepared by PostgreSQL (gradingsite.sql.Statement). What
+# an admin sees differs in its SQL (every results version), so admins have their own.
+_COURSE_PAGE = {False: _course_page(False), True: _course_page(True)}
 
 
 def course_detail(user, pk: int) -> dict:
     """One course's representation: one query."""
-    rows = _COURSE_PAGE.rows(user=user.pk, pk=pk)
+    rows = _COURSE_PAGE[policy.is_admin(user)].rows(user=user.pk, pk=pk)
     if not rows:
         raise Course.DoesNotExist
     return course_data(rows[0])

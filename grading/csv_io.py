@@ -293,7 +293,8 @@ def gradebook_import(*, course: Course, data: bytes, by, dry_run: bool = False) 
     tests = {test.pk: test for test in Test.objects.filter(pk__in=list(plan.items))}
     with transaction.atomic():
         errors: list[RowError] = []
-        for test_id, entries in plan.items.items():
+        # In test-id order: each test is locked in turn, as other writes of several tests lock them.
+        for test_id, entries in sorted(plan.items.items()):
             outcome = services.results_upsert(
                 test=tests[test_id],
                 items=[(student_id, score) for student_id, score, _ in entries],

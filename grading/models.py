@@ -180,7 +180,7 @@ class GradeChange(models.Model):
         ]
         indexes = [
             models.Index(fields=["result", "changed_at"], name="gradechange_result"),
-            # The test's results version: its latest history line.
+            # A test's history, newest first (the admin's history of a test).
             models.Index(fields=["test", "-id"], name="gradechange_test_latest"),
         ]
 
@@ -273,12 +273,27 @@ class NoticeRecipient(models.Model):
         return f"{self.student_id} ({self.state})"
 
 
-def results_version(test_ref="pk"):
-    """A test's results version as an expression: the id of its latest history line (0 before any).
+class ResultsVersion(models.Model):
+    """A test's results version: 0 before any grade, one more with every write that changes its results.
 
-    Every result write that changes something appends a history line, in its own transaction, so
-    the version moves with every change of the test's results and with nothing else; reading it
-    takes no lock, and writing it costs nothing more than the history already does.
+    A row of its own, not a column of the test: every grader's transaction share-locks the test's
+    row (``grading.services``), so updating that row would make two graders deadlock; this row is
+    only locked from the bump to the end of the grade write. Written only by the grade service
+    (``services.bump_results_versions``); a test without a row is at version 0.
     """
-    latest = GradeChange.objects.filter(test_id=models.OuterRef(test_ref)).order_by("-id").values("id")[:1]
-    return Coalesce(models.Subquery(latest), models.Value(0))
+
+    test = models.OneToOneField(Test, on_delete=models.CASCADE, primary_key=True, related_name="results_counter")
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.test_id}: {self.version}"
+
+
+def results_version(test_ref="pk"):
+    """A test's results version as an expression: its ``ResultsVersion`` (0 before any grade).
+
+    Moves with every change of the test's results and with nothing else: not with the test's own
+    changes, not with grading in other tests.
+    """
+    counter = ResultsVersion.objects.filter(test_id=models.OuterRef(test_ref)).values("version")[:1]
+    return Coalesce(models.Subquery(counter), models.Value(0))

@@ -13,6 +13,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
+from courses import policy
 from grading import services
 from grading.models import (
     CATEGORY_MAX_POSITION,
@@ -72,7 +73,9 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
     )
     never_drop = StrictBooleanField(required=False, help_text="Drop rules never drop this test.")
     results_version = serializers.SerializerMethodField(
-        help_text="Moves with every change of the test's results: If-Match for the bulk upsert (PUT results)."
+        help_text="The test's own count of changes to its results (0 before any grade): If-Match for the bulk "
+        "upsert (PUT results). Null for a caller who can't read the test's results (a student while they are "
+        "not published, anyone outside the course)."
     )
 
     class Meta:
@@ -92,7 +95,10 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "course", "updated_at", "version", "results_version"]
 
-    def get_results_version(self, test) -> int:
+    def get_results_version(self, test) -> int | None:
+        request = self.context.get("request")
+        if request is None or not policy.sees_results_version(request.user, test):
+            return None
         annotated = getattr(test, "results_version", None)
         if annotated is not None:
             return annotated

@@ -7,6 +7,10 @@ moment: a single result's write takes a shared lock (graders of one test work si
 bulk upsert and a change of the test itself an exclusive one (they wait for each other and for
 single writes).
 
+Every write that changes a test's results also moves the test's results version
+(``bump_results_versions``) after its history lines: its row is locked only from there to the end
+of the write, and always after the test's row, so writers take their locks in one order.
+
 A change students can see (a result written while the test's results are published, or the
 results being published) opens or joins the test's result notice in the same transaction
 (``grading.notices``); hiding the results cancels it. Email itself is the worker's.
@@ -15,7 +19,7 @@ results being published) opens or joins the test's result notice in the same tra
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -34,6 +38,7 @@ from grading.models import (
     SCORE_PLACES,
     GradeCategory,
     GradeChange,
+    ResultsVersion,
     Test,
     TestResult,
     results_version,
@@ -205,6 +210,7 @@ def result_record(
         by=by,
         via=via,
     ).save()
+    bump_results_versions([test.pk])
     _tell_students(test, [student.pk])
     return result
 
@@ -243,6 +249,7 @@ def result_update(
             by=by,
             via=via,
         ).save()
+        bump_results_versions([test.pk])
         _tell_students(test, [result.student_id])
     return result
 
@@ -263,6 +270,44 @@ def result_delete(*, result: TestResult, by, via: str = Via.API) -> None:
         via=via,
     ).save()
     result.delete()
+    bump_results_versions([result.test_id])
+
+
+def _share_lock_tests(test_ids: Sequence[int]) -> None:
+    """Share-lock these tests' rows (``_share_lock_test``), in id order: one statement."""
+    if not connection.features.has_select_for_update:
+        return
+    table = connection.ops.quote_name(Test._meta.db_table)
+    places = ", ".join(["%s"] * len(test_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id IN ({places}) ORDER BY id FOR SHARE", list(test_ids))  # noqa: S608
+
+
+# Rows a statement may name at once (SQLite's default limit on parameters is 32,766).
+_BUMP_BATCH = 1000
+
+
+def bump_results_versions(test_ids: Iterable[int]) -> dict[int, int]:
+    """One more on each of these tests' results versions (``ResultsVersion``); their new versions.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (per 1,000 tests), its rows in test-id
+    order, so two writes that move the same tests lock their rows in the same order. Only the grade
+    service calls it, inside the write, after the test's lock.
+    """
+    ids = sorted(set(test_ids))
+    table = connection.ops.quote_name(ResultsVersion._meta.db_table)
+    versions: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _BUMP_BATCH):
+            batch = ids[start : start + _BUMP_BATCH]
+            rows = ", ".join(["(%s, 1)"] * len(batch))
+            cursor.execute(
+                f"INSERT INTO {table} (test_id, version) VALUES {rows} "  # noqa: S608
+                f"ON CONFLICT (test_id) DO UPDATE SET version = {table}.version + 1 RETURNING test_id, version",
+                batch,
+            )
+            versions.update(cursor.fetchall())
+    return versions
 
 
 def _lock_result(result: TestResult) -> TestResult:
@@ -280,7 +325,7 @@ class UpsertOutcome:
     unchanged: int = 0
     # (index, field, message) for every bad item; when any, nothing was written.
     errors: list[tuple[int, str, str]] = field(default_factory=list)
-    # The test's results version after the write.
+    # The test's results version after the write (``results_upsert``).
     results_version: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -295,21 +340,23 @@ def results_upsert(
     via: str = Via.API,
     dry_run: bool = False,
     notify: bool = True,
-    expected_results_version: int | None = None,
+    expected_results_versions: Collection[int] | None = None,
 ) -> UpsertOutcome:
     """Create or update many results of one test: all or nothing, in a constant number of queries.
 
     ``items`` are ``(student_id, score)`` pairs; a score of None excuses the student. Every bad item
     is reported (its index, field and message) and then nothing is written. With ``dry_run`` the
     outcome is computed and nothing is written either. ``notify=False`` (demo and load-test data)
-    tells no student. With ``expected_results_version`` (a bulk ``If-Match``), the test's results
-    must not have changed since that version (``PreconditionFailed`` otherwise, nothing written).
+    tells no student. With ``expected_results_versions`` (a bulk ``If-Match``), the test's results
+    version must be one of them (``PreconditionFailed`` otherwise, nothing written). The outcome
+    carries the results version after the write: moved by one when anything changed.
     """
     with transaction.atomic():
         _lock_test(test)
-        if expected_results_version is not None:
+        current = None
+        if expected_results_versions is not None:
             current = _results_version(test)
-            if current != expected_results_version:
+            if current not in expected_results_versions:
                 raise PreconditionFailed(
                     {
                         "detail": "The test's results changed since that version: read them again.",
@@ -319,8 +366,8 @@ def results_upsert(
         outcome = _results_upsert(test=test, items=items, by=by, via=via, notify=notify)
         if outcome.errors or dry_run:
             transaction.set_rollback(True)
-        else:
-            outcome.results_version = _results_version(test)
+        elif not (outcome.created or outcome.updated):
+            outcome.results_version = current if current is not None else _results_version(test)
     return outcome
 
 
@@ -403,6 +450,8 @@ def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
         for r in created
     )
     GradeChange.objects.bulk_create(changes, batch_size=1000)
+    if changes:
+        outcome.results_version = bump_results_versions([test.pk])[test.pk]
     if notify:
         _tell_students(test, [r.student_id for r in created] + [r.student_id for r in to_update])
     outcome.created = len(created)
@@ -464,12 +513,18 @@ def _tell_students(test: Test, student_ids: list[int]) -> None:
 
 
 def results_delete(*, results, by, via: str = Via.API) -> int:
-    """Delete these results, appending a "deleted" history line for each: two queries and the delete.
+    """Delete these results, appending a "deleted" history line for each, and move their tests'
+    results versions: five queries (the rows, their tests share-locked, the history, the delete,
+    the versions) whatever their number; two when there are none.
 
     For deletions that take many results at once (a forced test or course deletion, a deleted
-    account); the history lines outlive the results, the test and the student.
+    account); the history lines outlive the results, the test and the student. The tests are
+    locked first, in id order, as every grade write locks its test first.
     """
     rows = list(results.values_list("test_id", "student_id", "score"))
+    test_ids = sorted({test_id for test_id, _, _ in rows})
+    if test_ids:
+        _share_lock_tests(test_ids)
     GradeChange.objects.bulk_create(
         [
             _change(
@@ -480,6 +535,8 @@ def results_delete(*, results, by, via: str = Via.API) -> int:
         batch_size=1000,
     )
     results.delete()
+    if test_ids:
+        bump_results_versions(test_ids)
     return len(rows)
 
 

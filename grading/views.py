@@ -150,10 +150,16 @@ class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewS
     def get_queryset(self):
         if swagger_fake(self):
             return Test.objects.none()
-        return Test.objects.filter(course_id=self.course.pk).annotate(results_version=results_version())
+        tests = Test.objects.filter(course_id=self.course.pk).annotate(results_version=results_version())
+        return policy.with_caller_role(tests, self.request.user)
 
     def perform_create(self, serializer):
-        serializer.instance = services.test_create(course=self.course, **serializer.validated_data)
+        test = services.test_create(course=self.course, **serializer.validated_data)
+        # What the representation asks of a new test, known without a query: the caller's role in
+        # its course (``policy.with_caller_role``, read with the course) and its results version.
+        test.caller_role, test.caller_role_for = self.course.caller_role, self.course.caller_role_for
+        test.results_version = 0
+        serializer.instance = test
 
 
 @extend_schema_view(
@@ -386,7 +392,7 @@ class TestResultViewSet(ApiViewSet):
             via=GradeChange.Via.API,
             # With type errors the rest is still checked (to report every bad item), never written.
             dry_run=bool(errors),
-            expected_results_version=preconditions.expected_version(request),
+            expected_results_versions=preconditions.if_match_versions(request),
         )
         errors.extend((typed[i][0], field, message) for i, field, message in outcome.errors)
         if errors:

@@ -73,23 +73,23 @@ def test_bulk_upsert_runs_the_same_queries_for_10_and_1000_items(client_for, tea
     items = [{"student": s.pk, "score": 2} for s in students]
     # AUTH, the test with the caller's role, SAVEPOINT (the test client's transaction), the test's row
     # locked, the enrolled students, the existing results locked, INSERT results, UPDATE results,
-    # INSERT history, the result notice opened (OPEN), the test's results version for the ETag,
-    # RELEASE SAVEPOINT.
+    # INSERT history, the test's results version moved (its new value is the ETag), the result notice
+    # opened (OPEN), RELEASE SAVEPOINT.
     assert _count(client_for(teacher), "put", f"/api/tests/{test_.pk}/results/", items) == AUTH + 10 + OPEN
 
 
-def test_grading_one_student_runs_seven_queries_when_a_notice_is_open(
+def test_grading_one_student_runs_eight_queries_when_a_notice_is_open(
     client_for, teacher, course, test_, student, classmate
 ):
     url = f"/api/tests/{test_.pk}/results/"
     client = client_for(teacher)
     # AUTH, the test with the caller's role, SAVEPOINT, the test's row share-locked together with
     # "enrolled?" and "published?", INSERT the result (the unique constraint answers "graded
-    # already?"), INSERT its history, the result notice, RELEASE SAVEPOINT. (Outside a test's
-    # transaction the savepoint pair is BEGIN/COMMIT.) The first grade opens the notice; the next
-    # ones join it.
-    assert _count(client, "post", url, {"student": student.pk, "score": 5}) == AUTH + 6 + OPEN
-    assert _count(client, "post", url, {"student": classmate.pk, "score": 6}) == AUTH + 6 + JOIN
+    # already?"), INSERT its history, the test's results version moved, the result notice, RELEASE
+    # SAVEPOINT. (Outside a test's transaction the savepoint pair is BEGIN/COMMIT.) The first grade
+    # opens the notice; the next ones join it.
+    assert _count(client, "post", url, {"student": student.pk, "score": 5}) == AUTH + 7 + OPEN
+    assert _count(client, "post", url, {"student": classmate.pk, "score": 6}) == AUTH + 7 + JOIN
     assert Notice.objects.get(test=test_).recipients.count() == 2
 
 
@@ -97,7 +97,7 @@ def test_grades_of_a_hidden_test_open_no_notice(client_for, teacher, course, tes
     test_.results_published = False
     test_.save()
     url = f"/api/tests/{test_.pk}/results/"
-    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 6
+    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 7
     assert not Notice.objects.exists()
 
 

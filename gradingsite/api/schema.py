@@ -30,7 +30,7 @@ _DESCRIPTIONS = {
     "413": "Request body too large.",
     "415": "Unsupported content type: the API takes `application/json`.",
     "412": "If-Match names a version that is no longer the current one: nothing was written. "
-    "`current` is the resource as it is now.",
+    "`current` is the resource as it is now (the answer's ETag is its tag).",
     "422": "This Idempotency-Key was used by this caller for another request (method, path or body).",
     "428": "REQUIRE_IF_MATCH is on and the request has no If-Match.",
 }
@@ -39,10 +39,26 @@ PRECONDITION_SCHEMA = {
     "properties": {"detail": {"type": "string"}, "current": {"type": "object", "additionalProperties": {}}},
     "required": ["detail", "current"],
 }
-_ETAG = {"description": 'The resource\'s version as a strong entity tag: `"3"`.', "schema": {"type": "string"}}
+_ETAG = {
+    "description": 'The row\'s version and a digest of this exact body, as a strong entity tag: `"3-5e0f…"`. '
+    "It changes whenever the body does; If-Match compares its version part.",
+    "schema": {"type": "string"},
+}
+# The bulk upsert (PUT /api/tests/{id}/results/) speaks of the test's results version, not of a row.
+_RESULTS_ETAG = {
+    "description": 'The test\'s results version after this write, as a strong entity tag: `"5"`.',
+    "schema": {"type": "string"},
+}
+_RESULTS_IF_MATCH = (
+    "Write only if the test's results version (`results_version`, or the ETag of the last bulk upsert) is "
+    'still this one (`"5"`); a list matches if any of its strong tags does, `*` matches any, a weak tag none. '
+    "A stale tag is a 412.",
+    {"type": "string"},
+)
 _HEADERS = {
     "If-Match": (
-        'Write only if the resource\'s ETag is still this one (`"3"`); `*` matches any. A stale tag is a 412.',
+        'Write only if the row is still at the version this tag names (the ETag you read, or `"3"`); a list '
+        "matches if any of its strong tags does, `*` matches any, a weak tag none. A stale tag is a 412.",
         {"type": "string"},
     ),
     "If-None-Match": (
@@ -135,8 +151,9 @@ class ApiAutoSchema(AutoSchema):
             return
         parameters = operation.setdefault("parameters", [])
         responses = operation.setdefault("responses", {})
+        bulk = self.view.action == "bulk_update"
         for name in headers:
-            description, schema = _HEADERS[name]
+            description, schema = _RESULTS_IF_MATCH if bulk and name == "If-Match" else _HEADERS[name]
             parameters.append(
                 {"in": "header", "name": name, "required": False, "description": description, "schema": schema}
             )
@@ -165,7 +182,9 @@ class ApiAutoSchema(AutoSchema):
         for code, response in responses.items():
             if code.startswith("2") and code != "204":
                 extra = {}
-                if getattr(self.view, "versioned", False) or self.view.action == "bulk_update":
+                if bulk:
+                    extra["ETag"] = _RESULTS_ETAG
+                elif getattr(self.view, "versioned", False):
                     extra["ETag"] = _ETAG
                 if "Idempotency-Key" in headers:
                     extra["Idempotent-Replayed"] = {
