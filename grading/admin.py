@@ -420,6 +420,8 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
         test = form.instance
         by = request.user
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if formset.has_changed():
+            services.lock_for_several_writes(test)
         for inline_form in formset.initial_forms:
             result = inline_form.instance
             if inline_form in formset.deleted_forms:

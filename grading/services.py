@@ -109,6 +109,14 @@ def _lock_test(test: Test) -> Test:
     return locked
 
 
+def lock_for_several_writes(test: Test) -> None:
+    """Before several single writes of one test's results in one transaction (the admin's test page):
+    lock the test exclusively, as a bulk upsert does. Each write moves the test's results version,
+    whose row stays locked to the end of the transaction; with the test locked first, no grader can
+    hold one of the results this transaction is about to write while waiting for that row."""
+    _lock_test(test)
+
+
 def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
     """Lock the test's row against change while one result is written, and read its current ``max_score``
     and ``results_published``.
