@@ -9,11 +9,17 @@ Formula injection: a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab 
 return, which some spreadsheets skip before reading a formula) is written with a leading single
 quote, so a spreadsheet shows it as text instead of running it. The import removes that quote
 again.
+
+Line breaks: only ``\r``, ``\n`` and ``\r\n`` outside quotes end a row, as in RFC 4180 and the csv
+module reading a file opened with ``newline=""``.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +44,15 @@ IGNORED_COLUMNS = {"first_name", "last_name", AVERAGE_COLUMN, *GRADE_COLUMNS}
 TEST_COLUMN = re.compile(r"\(#(\d+)\)\s*$")
 # An import file larger than this is refused (413): 5,000 students x 20 tests fit in about 1 MB.
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
+# Past its own columns (the fixed ones, one per test, the average and the grades), an import file may
+# have this many more (columns with an empty header, which are skipped) before it is refused.
+IMPORT_EXTRA_COLUMNS = 20
+# Past a row per student of the course, an import file may have this many more rows, blank ones included.
+IMPORT_EXTRA_ROWS = 100
+# A row of an import file may be this many characters long per column it may have: far more than the
+# export writes (an email is at most 254 characters, a name 150, a test's name 200, all doubled at
+# worst by quoting), and a bound on the cells the csv module builds for one row.
+IMPORT_CHARS_PER_COLUMN = 1000
 
 
 def escape_cell(value) -> str:
@@ -151,6 +166,8 @@ class ImportRejected(Invalid):
     stopped at ``MAX_REPORTED_ERRORS``, also ``truncated: true``, ``stopped_at_row`` and a ``detail``."""
 
     def __init__(self, errors: list[RowError], stopped_at_row: int | None = None):
+        if stopped_at_row is None and len(errors) > MAX_REPORTED_ERRORS:
+            stopped_at_row = errors[MAX_REPORTED_ERRORS - 1].row
         body: dict = {"errors": [error.as_dict() for error in errors[:MAX_REPORTED_ERRORS]]}
         if stopped_at_row is not None:
             body = {
@@ -173,67 +190,142 @@ class _Plan:
     stopped_at_row: int | None = None  # reading stopped here, MAX_REPORTED_ERRORS being found
 
 
-def decode(data: bytes) -> str:
-    """The file's text: UTF-8, a byte-order mark allowed (spreadsheets write one)."""
+def check_utf8(data: bytes) -> None:
+    """``ImportRejected`` unless the file is UTF-8 (a byte-order mark allowed: spreadsheets write one).
+
+    Checked a megabyte at a time: the file's text is decoded again, a few kilobytes at a time, as it
+    is read, so it is never held whole (10 MB of text can take 40 MB as a Python string).
+    """
+    if data.isascii():
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
     try:
-        return data.decode("utf-8-sig")
+        for start in range(0, len(data), 1 << 20):
+            decoder.decode(view[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise ImportRejected([RowError(1, "", "The file is not UTF-8 text.")]) from None
 
 
-def _plan(course: Course, text: str) -> _Plan:
+class _TooLong(Exception):
+    """A row went past the characters it may have; ``lines`` is its text read so far."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__()
+        self.lines = lines
+
+
+class _Rows:
+    """The rows of an import file, as the csv module reads a file opened with ``newline=""``: only
+    ``\\r``, ``\\n`` and ``\\r\\n`` outside quotes end a row.
+
+    A row may be at most ``max_chars`` characters long; reading stops at a longer one (``_TooLong``)
+    before its whole text is read, so neither a row's text nor the list of cells the csv module
+    makes of it can grow with the file.
+    """
+
+    def __init__(self, data: bytes, max_chars: int):
+        self.max_chars = max_chars
+        self._stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+        self._reader = csv.reader(self._lines())
+        self._row: list[str] = []  # the lines of the row being read
+        self._chars = 0
+
+    def _lines(self) -> Iterator[str]:
+        # csv.reader asks for a line only while its row is unfinished, so the lines read since
+        # ``next_row`` began are that row's.
+        while line := self._stream.readline(self.max_chars - self._chars + 1):
+            self._chars += len(line)
+            self._row.append(line)
+            if self._chars > self.max_chars:
+                raise _TooLong(self._row)
+            yield line
+
+    def next_row(self) -> list[str] | None:
+        """The next row's cells (``[]`` for a blank line); None at the end of the file."""
+        self._row = []
+        self._chars = 0
+        return next(self._reader, None)
+
+
+def _plan(course: Course, data: bytes) -> _Plan:
     """Read and check the whole file; nothing touches the database's grades here.
 
-    Row numbers are the file's line numbers as a spreadsheet shows them: the header is row 1.
+    Row numbers are the rows as a spreadsheet shows them: the header is row 1, a blank line is a
+    row, and a cell quoted over several lines is still one row. The file is read no further than
+    the ``IMPORT_*`` limits that the course's tests and students set, nor past the
+    ``MAX_REPORTED_ERRORS``-th error.
     """
     plan = _Plan()
-    reader = csv.reader(text.splitlines())
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        plan.errors.append(RowError(1, "", f"The file is not valid CSV: {exc}."))
-        return plan
-    if not header or not any(cell.strip() for cell in header):
-        plan.errors.append(RowError(1, "", "The file is empty: a header row is required."))
-        return plan
-    header = [unescape_cell(cell).strip() for cell in header]
-
     tests = {test.pk: test for test in Test.objects.filter(course_id=course.pk)}
-    email_index = None
-    test_indexes: dict[int, int] = {}  # column index → test id
-    for index, name in enumerate(header):
-        lowered = name.lower()
-        if lowered == "email":
-            if email_index is not None:
-                plan.errors.append(RowError(1, name, "The email column appears more than once."))
-            email_index = index
-            continue
-        if not name or lowered in IGNORED_COLUMNS:
-            continue
-        match = TEST_COLUMN.search(name)
-        if match is None:
-            plan.errors.append(
-                RowError(1, name, "Unknown column: a test column's header ends with its id, like 'Midterm (#12)'.")
-            )
-            continue
-        test_id = int(match.group(1))
-        if test_id not in tests:
-            plan.errors.append(RowError(1, name, f"This course has no test #{test_id}."))
-        elif test_id in test_indexes.values():
-            plan.errors.append(RowError(1, name, f"Test #{test_id} has more than one column."))
-        else:
-            test_indexes[index] = test_id
-            plan.columns[test_id] = name
-    if email_index is None:
-        plan.errors.append(RowError(1, "email", "The header has no email column."))
-    if plan.errors:
-        return plan
-
-    students = dict(reports.course_students(course.pk).values_list("email", "id"))
-    seen: dict[str, int] = {}
+    max_columns = len(FIXED_COLUMNS) + len(tests) + 1 + len(GRADE_COLUMNS) + IMPORT_EXTRA_COLUMNS
+    rows = _Rows(data, max_columns * IMPORT_CHARS_PER_COLUMN)
     row_number = 1
     try:
-        for row_number, cells in enumerate(reader, start=2):
+        header = rows.next_row()
+        if not header or not any(cell.strip() for cell in header):
+            plan.errors.append(RowError(1, "", "The file is empty: a header row is required."))
+            return plan
+        if len(header) > max_columns:
+            plan.errors.append(RowError(1, "", _too_many_columns(True, max_columns, len(tests))))
+            return plan
+        header = [unescape_cell(cell).strip() for cell in header]
+
+        email_index = None
+        test_indexes: dict[int, int] = {}  # column index → test id
+        for index, name in enumerate(header):
+            if len(plan.errors) >= MAX_REPORTED_ERRORS:
+                plan.stopped_at_row = 1
+                return plan
+            lowered = name.lower()
+            if lowered == "email":
+                if email_index is not None:
+                    plan.errors.append(RowError(1, name, "The email column appears more than once."))
+                email_index = index
+                continue
+            if not name or lowered in IGNORED_COLUMNS:
+                continue
+            match = TEST_COLUMN.search(name)
+            if match is None:
+                plan.errors.append(
+                    RowError(1, name, "Unknown column: a test column's header ends with its id, like 'Midterm (#12)'.")
+                )
+                continue
+            test_id = int(match.group(1))
+            if test_id not in tests:
+                plan.errors.append(RowError(1, name, f"This course has no test #{test_id}."))
+            elif test_id in test_indexes.values():
+                plan.errors.append(RowError(1, name, f"Test #{test_id} has more than one column."))
+            else:
+                test_indexes[index] = test_id
+                plan.columns[test_id] = name
+        if email_index is None:
+            plan.errors.append(RowError(1, "email", "The header has no email column."))
+        if plan.errors:
+            return plan
+
+        students = dict(reports.course_students(course.pk).values_list("email", "id"))
+        max_rows = len(students) + IMPORT_EXTRA_ROWS
+        seen: dict[str, int] = {}
+        for row_number in itertools.count(2):
+            cells = rows.next_row()
+            if cells is None:
+                break
+            if row_number - 1 > max_rows:
+                plan.errors.append(
+                    RowError(
+                        row_number,
+                        "",
+                        f"The file has more than {max_rows:,} rows after its header: a file of this course has "
+                        f"a row per student ({len(students):,}) and at most {IMPORT_EXTRA_ROWS} more, blank lines "
+                        "included. The file was read no further.",
+                    )
+                )
+                break
+            if len(cells) > max_columns:
+                plan.errors.append(RowError(row_number, "", _too_many_columns(False, max_columns, len(tests))))
+                break
             cells = [unescape_cell(cell) for cell in cells]
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line
@@ -266,9 +358,36 @@ def _plan(course: Course, text: str) -> _Plan:
             if len(plan.errors) >= MAX_REPORTED_ERRORS:
                 plan.stopped_at_row = row_number
                 break
+    except _TooLong as exc:
+        plan.errors.append(RowError(row_number, "", _too_long(exc.lines, row_number == 1, rows, len(tests))))
     except csv.Error as exc:
         plan.errors.append(RowError(row_number, "", f"The file is not valid CSV: {exc}."))
     return plan
+
+
+def _too_many_columns(header: bool, max_columns: int, tests: int) -> str:
+    return (
+        f"{'The header' if header else 'This row'} has more than {max_columns} {'columns' if header else 'cells'}: "
+        f"a file of this course has {', '.join(FIXED_COLUMNS)}, one column per test ({tests}), "
+        f"{', '.join((AVERAGE_COLUMN, *GRADE_COLUMNS))}, and at most {IMPORT_EXTRA_COLUMNS} more. "
+        "The file was read no further."
+    )
+
+
+def _too_long(lines: list[str], header: bool, rows: _Rows, tests: int) -> str:
+    """Why a row past ``rows.max_chars`` is refused: its cells so far (at most as many as its
+    characters) tell whether it has too many, or cells too long."""
+    max_columns = rows.max_chars // IMPORT_CHARS_PER_COLUMN
+    try:
+        cells = len(next(csv.reader(lines), []))
+    except csv.Error:
+        cells = 0
+    if cells > max_columns:
+        return _too_many_columns(header, max_columns, tests)
+    return (
+        f"This row is longer than {rows.max_chars:,} characters ({IMPORT_CHARS_PER_COLUMN:,} for each of "
+        f"the {max_columns} columns a file of this course may have). The file was read no further."
+    )
 
 
 def _score_error(raw: str, test: Test) -> str | None:
@@ -286,7 +405,8 @@ def gradebook_import(*, course: Course, data: bytes, by, dry_run: bool = False) 
     column is bad. Returns the counts ``{"created", "updated", "unchanged"}``; with ``dry_run`` the
     same counts and errors, and nothing written.
     """
-    plan = _plan(course, decode(data))
+    check_utf8(data)
+    plan = _plan(course, data)
     if plan.errors:
         raise ImportRejected(plan.errors, plan.stopped_at_row)
     totals = {"created": 0, "updated": 0, "unchanged": 0}

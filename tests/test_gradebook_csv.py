@@ -506,3 +506,141 @@ def test_a_file_with_few_errors_lists_them_all_without_truncation(course, teache
     body = post_csv(client_for(teacher), course.pk, to_csv(rows)).json()
 
     assert set(body) == {"errors"} and len(body["errors"]) == 3
+
+
+# Import limits ----------------------------------------------------------------------------------
+# The course of these tests has 2 tests and 2 students: at most 3 + 2 + 4 + 20 = 29 columns, and
+# 2 + 100 = 102 rows after the header.
+
+TOO_MANY_COLUMNS = (
+    "The header has more than 29 columns: a file of this course has email, first_name, last_name, "
+    "one column per test (2), average_percent, current_percent, final_percent, letter, and at most 20 more. "
+    "The file was read no further."
+)
+
+
+def header_cells(test_, final, columns):
+    return ["email", f"M (#{test_.pk})", f"F (#{final.pk})"] + [""] * (columns - 3)
+
+
+def test_a_header_of_as_many_columns_as_the_course_allows_is_read(course, teacher, bob, test_, final, client_for):
+    body = to_csv([header_cells(test_, final, 29), ["bob@example.com", "7", "8"]])
+
+    response = post_csv(client_for(teacher), course.pk, body)
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": 2, "updated": 0, "unchanged": 0}
+
+
+@pytest.mark.parametrize("columns", [30, 2_000_000], ids=["one-too-many", "two-million"])
+def test_a_header_of_more_columns_than_the_course_allows_is_refused(
+    course, teacher, bob, test_, final, graded, client_for, columns
+):
+    body = ",".join(header_cells(test_, final, columns)).encode() + b"\r\nbob@example.com,7,8\r\n"
+    before = db_state()
+
+    response = post_csv(client_for(teacher), course.pk, body)
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"row": 1, "column": "", "message": TOO_MANY_COLUMNS}]}
+    assert db_state() == before
+
+
+def test_a_row_of_more_cells_than_the_course_allows_is_refused(course, teacher, bob, test_, final, graded, client_for):
+    body = to_csv([header_cells(test_, final, 3), ["bob@example.com", "7", "8"]])
+    body += b"bob@example.com" + b"," * 1_000_000 + b"\r\n"
+    before = db_state()
+
+    response = post_csv(client_for(teacher), course.pk, body)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "row": 3,
+                "column": "",
+                "message": TOO_MANY_COLUMNS.replace("The header has", "This row has").replace("columns:", "cells:"),
+            }
+        ]
+    }
+    assert db_state() == before
+
+
+def test_a_row_longer_than_1000_characters_a_column_is_refused(course, teacher, bob, test_, final, client_for):
+    # A cell under an empty header is ignored, but not read without end.
+    body = to_csv([header_cells(test_, final, 4), ["bob@example.com", "7", "8", "x" * 29_000]])
+
+    response = post_csv(client_for(teacher), course.pk, body)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "row": 2,
+                "column": "",
+                "message": "This row is longer than 29,000 characters (1,000 for each of the 29 columns "
+                "a file of this course may have). The file was read no further.",
+            }
+        ]
+    }
+    assert not TestResult.objects.exists()
+
+
+def test_a_file_of_as_many_rows_as_the_course_allows_is_read(course, teacher, bob, test_, final, client_for):
+    body = to_csv([header_cells(test_, final, 3), ["bob@example.com", "7", "8"]]) + b"\r\n" * 101
+
+    response = post_csv(client_for(teacher), course.pk, body)
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": 2, "updated": 0, "unchanged": 0}
+
+
+@pytest.mark.parametrize("blank_lines", [102, 2_000_000], ids=["one-too-many", "two-million"])
+def test_a_file_of_more_rows_than_the_course_has_students_and_100_is_refused(
+    course, teacher, bob, test_, final, graded, client_for, blank_lines
+):
+    body = to_csv([header_cells(test_, final, 3), ["bob@example.com", "7", "8"]]) + b"\n" * blank_lines
+    before = db_state()
+
+    response = post_csv(client_for(teacher), course.pk, body)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "row": 104,
+                "column": "",
+                "message": "The file has more than 102 rows after its header: a file of this course has a row "
+                "per student (2) and at most 100 more, blank lines included. The file was read no further.",
+            }
+        ]
+    }
+    assert db_state() == before
+
+
+def test_header_errors_stop_at_100_and_say_the_list_is_truncated(course, teacher, student, client_for):
+    for i in range(100):
+        Test.objects.create(course=course, name=f"T{i}", date=date(2026, 1, 1))
+    # 100 tests: up to 127 columns; 120 unknown ones are 120 errors.
+    body = to_csv([["email"] + [f"Notes {i}" for i in range(120)], ["student@example.com"]])
+
+    response = post_csv(client_for(teacher), course.pk, body)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert len(body["errors"]) == 100
+    assert body["errors"][-1]["column"] == "Notes 99"
+    assert body["truncated"] is True
+    assert body["stopped_at_row"] == 1
+    assert "first 100 errors" in body["detail"]
+
+
+def test_more_than_100_errors_found_while_writing_are_listed_as_truncated():
+    # Rows checked before writing can still fail when written (a student unenrolled in between).
+    from grading.csv_io import ImportRejected, RowError
+
+    rejected = ImportRejected([RowError(row, "email", "No such student.") for row in range(2, 152)])
+
+    assert len(rejected.detail["errors"]) == 100
+    assert rejected.detail["truncated"] is True
+    assert rejected.detail["stopped_at_row"] == 101
