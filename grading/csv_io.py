@@ -11,7 +11,10 @@ quote, so a spreadsheet shows it as text instead of running it. The import remov
 again.
 
 Line breaks: only ``\r``, ``\n`` and ``\r\n`` outside quotes end a row, as in RFC 4180 and the csv
-module reading a file opened with ``newline=""``.
+module reading a file opened with ``newline=""``. A cell holding any character that ``str.splitlines``
+also takes for a line break (``\x0b``, ``\x0c``, ``\x1c``-``\x1e``, ``\x85``, U+2028, U+2029) is
+quoted by the export, like one holding a comma, a quote or a newline, so readers that split lines
+on them still see it as one cell.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ IMPORT_EXTRA_ROWS = 100
 # export writes (an email is at most 254 characters, a name 150, a test's name 200, all doubled at
 # worst by quoting), and a bound on the cells the csv module builds for one row.
 IMPORT_CHARS_PER_COLUMN = 1000
+# Characters that str.splitlines ends a line at, besides \r and \n, which the csv module quotes itself.
+LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# What makes a cell quoted: csv.QUOTE_MINIMAL's characters and LINE_BREAKS.
+NEEDS_QUOTES = re.compile('[,"\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
 
 
 def escape_cell(value) -> str:
@@ -99,9 +106,16 @@ def gradebook_csv_lines(course: Course) -> Iterator[str]:
     grades = reports.grades_by_student(course)
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     header = (*FIXED_COLUMNS, *map(test_column, tests), AVERAGE_COLUMN, *GRADE_COLUMNS)
-    yield writer.writerow([escape_cell(c) for c in header])
+    header_breaks = any(LINE_BREAKS.search(test.name) for test in tests)
+    yield (_quoted_line if header_breaks else writer.writerow)([escape_cell(c) for c in header])
     for row in reports.gradebook_rows(course.pk, tests):
         student = row.student
+        # Only the email and the names are text; the other cells are numbers, EX or a letter.
+        breaks = (
+            LINE_BREAKS.search(student.first_name)
+            or LINE_BREAKS.search(student.last_name)
+            or LINE_BREAKS.search(student.email)
+        )
         cells = [student.email, student.first_name, student.last_name]
         cells.extend(_score_cell(row.scores, test.pk) for test in tests)
         cells.append("" if row.average_percent is None else f"{row.average_percent:.1f}")
@@ -112,7 +126,14 @@ def gradebook_csv_lines(course: Course) -> Iterator[str]:
             cells.append(_percent_cell(grade["current_percent"]))
             cells.append(_percent_cell(grade["final_percent"]))
             cells.append(grade["letter"] or "")
-        yield writer.writerow([escape_cell(c) for c in cells])
+        yield (_quoted_line if breaks else writer.writerow)([escape_cell(c) for c in cells])
+
+
+def _quoted_line(cells: list[str]) -> str:
+    """One CSV line as ``csv.writer`` writes it, with cells holding ``LINE_BREAKS`` quoted as well."""
+    return (
+        ",".join('"' + cell.replace('"', '""') + '"' if NEEDS_QUOTES.search(cell) else cell for cell in cells) + "\r\n"
+    )
 
 
 def _score_cell(scores: dict, test_id: int) -> str:

@@ -644,3 +644,35 @@ def test_more_than_100_errors_found_while_writing_are_listed_as_truncated():
     assert len(rejected.detail["errors"]) == 100
     assert rejected.detail["truncated"] is True
     assert rejected.detail["stopped_at_row"] == 101
+
+
+# Characters that end a line for str.splitlines --------------------------------------------------
+
+LINE_BREAKING = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r", "\n", "\r\n"]
+
+
+def test_names_with_line_breaking_characters_survive_the_export_import_round_trip(
+    course, teacher, student, test_, make_user, client_for
+):
+    students = [student]
+    tests = [test_]
+    for i, char in enumerate(LINE_BREAKING):
+        user = make_user(f"s{i}@example.com", first_name=f"A{char}nn", last_name=f"{char}Lee{char}")
+        Enrollment.objects.create(user=user, course=course, role=Role.STUDENT)
+        students.append(user)
+        tests.append(Test.objects.create(course=course, name=f"{char}Quiz{char}{i}", date=date(2026, 2, 1)))
+    for t, test in enumerate(tests):
+        items = [(user.pk, None if (s + t) % 5 == 0 else Decimal(s + t)) for s, user in enumerate(students)]
+        services.results_upsert(test=test, items=items, by=teacher)
+    client = client_for(teacher)
+    exported = b"".join(client.get(csv_url(course.pk)).streaming_content)
+    text = exported.decode()
+    for char in ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]:
+        assert f'"A{char}nn"' in text  # quoted, like a cell with a comma or a newline
+    before = db_state()
+
+    response = post_csv(client, course.pk, exported)
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": 0, "updated": 0, "unchanged": len(students) * len(tests)}
+    assert db_state() == before
