@@ -110,12 +110,6 @@ def gradebook_csv_lines(course: Course) -> Iterator[str]:
     yield (_quoted_line if header_breaks else writer.writerow)([escape_cell(c) for c in header])
     for row in reports.gradebook_rows(course.pk, tests):
         student = row.student
-        # Only the email and the names are text; the other cells are numbers, EX or a letter.
-        breaks = (
-            LINE_BREAKS.search(student.first_name)
-            or LINE_BREAKS.search(student.last_name)
-            or LINE_BREAKS.search(student.email)
-        )
         cells = [student.email, student.first_name, student.last_name]
         cells.extend(_score_cell(row.scores, test.pk) for test in tests)
         cells.append("" if row.average_percent is None else f"{row.average_percent:.1f}")
@@ -126,6 +120,8 @@ def gradebook_csv_lines(course: Course) -> Iterator[str]:
             cells.append(_percent_cell(grade["current_percent"]))
             cells.append(_percent_cell(grade["final_percent"]))
             cells.append(grade["letter"] or "")
+        # The email, the names and the letter are text; the other cells are numbers or EX.
+        breaks = LINE_BREAKS.search("".join((cells[0], cells[1], cells[2], cells[-1])))
         yield (_quoted_line if breaks else writer.writerow)([escape_cell(c) for c in cells])
 
 

@@ -654,6 +654,8 @@ LINE_BREAKING = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u20
 def test_names_with_line_breaking_characters_survive_the_export_import_round_trip(
     course, teacher, student, test_, make_user, client_for
 ):
+    course.grading_scheme = [{"letter": "A", "min_percent": 90}, {"letter": "F\u2028x", "min_percent": 0}]
+    course.save()
     students = [student]
     tests = [test_]
     for i, char in enumerate(LINE_BREAKING):
@@ -669,6 +671,7 @@ def test_names_with_line_breaking_characters_survive_the_export_import_round_tri
     text = exported.decode()
     for char in ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]:
         assert f'"A{char}nn"' in text  # quoted, like a cell with a comma or a newline
+    assert text.count('"F\u2028x"') == text.count("F\u2028x") == len(students)
     before = db_state()
 
     response = post_csv(client, course.pk, exported)
