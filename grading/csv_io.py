@@ -402,8 +402,9 @@ def _too_long(lines: list[str], header: bool, rows: _Rows, tests: int) -> str:
     if cells > max_columns:
         return _too_many_columns(header, max_columns, tests)
     return (
-        f"This row is longer than {rows.max_chars:,} characters ({IMPORT_CHARS_PER_COLUMN:,} for each of "
-        f"the {max_columns} columns a file of this course may have). The file was read no further."
+        f"{'The header' if header else 'This row'} is longer than {rows.max_chars:,} characters "
+        f"({IMPORT_CHARS_PER_COLUMN:,} for each of the {max_columns} columns a file of this course may have). "
+        "The file was read no further."
     )
 
 

@@ -566,9 +566,12 @@ def test_a_row_of_more_cells_than_the_course_allows_is_refused(course, teacher, 
     assert db_state() == before
 
 
-def test_a_row_longer_than_1000_characters_a_column_is_refused(course, teacher, bob, test_, final, client_for):
-    # A cell under an empty header is ignored, but not read without end.
-    body = to_csv([header_cells(test_, final, 4), ["bob@example.com", "7", "8", "x" * 29_000]])
+@pytest.mark.parametrize("row", [1, 2], ids=["header", "row"])
+def test_a_row_longer_than_1000_characters_a_column_is_refused(course, teacher, bob, test_, final, client_for, row):
+    # A cell under an empty header is ignored, but not read without end; nor is a header's name.
+    table = [header_cells(test_, final, 4), ["bob@example.com", "7", "8", ""]]
+    table[row - 1][3] = "x" * 29_000
+    body = to_csv(table)
 
     response = post_csv(client_for(teacher), course.pk, body)
 
@@ -576,10 +579,10 @@ def test_a_row_longer_than_1000_characters_a_column_is_refused(course, teacher, 
     assert response.json() == {
         "errors": [
             {
-                "row": 2,
+                "row": row,
                 "column": "",
-                "message": "This row is longer than 29,000 characters (1,000 for each of the 29 columns "
-                "a file of this course may have). The file was read no further.",
+                "message": f"{'The header' if row == 1 else 'This row'} is longer than 29,000 characters "
+                "(1,000 for each of the 29 columns a file of this course may have). The file was read no further.",
             }
         ]
     }
