@@ -123,7 +123,10 @@ class GradebookViewSet(ApiViewSet):
         "Rows are matched by `email`, test columns by the `(#id)` in their header; `first_name`, `last_name`, "
         "`average_percent`, `current_percent`, `final_percent` and `letter` are ignored; an empty cell changes "
         "nothing and `EX` (any case) excuses the student. All or nothing: any error is a 400 listing "
-        "every bad row and column, and nothing is written. Every change is in the history with `via: import`.",
+        "every bad row and column (the first 100), and nothing is written. A file is read no further than "
+        "3 + tests + 4 + 20 columns, the course's students + 100 rows after the header (blank lines included), "
+        "and 1,000 characters a row per column allowed: past one, a 400 names it. Every change is in the history "
+        "with `via: import`.",
         parameters=[
             ID,
             OpenApiParameter(

@@ -445,7 +445,14 @@ class ImportErrorSerializer(serializers.Serializer):
 class ImportErrorsSerializer(serializers.Serializer):
     """The file's errors; a bad query parameter (``dry_run``) is a field error like elsewhere instead."""
 
-    errors = ImportErrorSerializer(many=True, required=False)
+    errors = ImportErrorSerializer(many=True, required=False, help_text="At most the first 100.")
+    detail = serializers.CharField(required=False, help_text="With `truncated`: what was checked, and what to do.")
+    truncated = serializers.BooleanField(
+        required=False, help_text="Present (true) when checking stopped at the 100th error: more may follow."
+    )
+    stopped_at_row = serializers.IntegerField(
+        required=False, help_text="With `truncated`: the row checking stopped at."
+    )
 
 
 class GradeChangeSerializer(serializers.ModelSerializer):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -682,3 +683,12 @@ def test_names_with_line_breaking_characters_survive_the_export_import_round_tri
     assert response.status_code == 200, response.content
     assert response.json() == {"created": 0, "updated": 0, "unchanged": len(students) * len(tests)}
     assert db_state() == before
+
+
+def test_the_schema_describes_a_truncated_list_of_import_errors(client_for):
+    schema = json.loads(client_for().get("/api/schema/?format=json").content)
+
+    properties = schema["components"]["schemas"]["ImportErrors"]["properties"]
+    assert properties["truncated"]["type"] == "boolean"
+    assert properties["stopped_at_row"]["type"] == "integer"
+    assert properties["detail"]["type"] == "string"
