@@ -180,7 +180,8 @@ MAX_REPORTED_ERRORS = 100
 
 class ImportRejected(Invalid):
     """The file has errors; nothing was written. ``detail`` is ``{"errors": [...]}``; when checking
-    stopped at ``MAX_REPORTED_ERRORS``, also ``truncated: true``, ``stopped_at_row`` and a ``detail``."""
+    stopped at ``MAX_REPORTED_ERRORS`` (``stopped_at_row``), or more errors than that are given (the
+    row of the last one listed), also ``truncated: true``, ``stopped_at_row`` and a ``detail``."""
 
     def __init__(self, errors: list[RowError], stopped_at_row: int | None = None):
         if stopped_at_row is None and len(errors) > MAX_REPORTED_ERRORS:
