@@ -140,19 +140,22 @@ class IdempotencyKey(models.Model):
     """A write made with an ``Idempotency-Key``: its answer, replayed to a retry of the same request.
 
     One per caller and key, for 24 hours (``gradingsite.api.idempotency``). ``request_hash`` is the
-    SHA-256 of the method, path and body, so the same key with another request is told apart.
+    SHA-256 of the method, path and body, so the same key with another request is told apart;
+    ``headers`` are the answer's own (``Content-Type``, ``ETag``, ``Location``...), sent again with it.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     status = models.PositiveSmallIntegerField()
-    content_type = models.CharField(max_length=100)
+    headers = models.JSONField(default=dict)
     body = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+        # A caller's live keys are counted before a new one is taken (IDEMPOTENCY_KEYS_PER_USER).
+        indexes = [models.Index(fields=["user", "created_at"], name="idempotency_key_user_time")]
 
     def __str__(self):
         return f"{self.key} ({self.status})"

@@ -26,7 +26,7 @@ from accounts.serializers_auth import (
     TokenPairSerializer,
     TokenRefreshSerializer,
 )
-from gradingsite.api import preconditions
+from gradingsite.api import idempotency, preconditions
 from gradingsite.api.filters import SearchFilter
 from gradingsite.api.permissions import IsAdmin
 from gradingsite.api.schema import DetailSerializer
@@ -47,7 +47,7 @@ def _throttled(exc: ratelimit.LimitExceeded) -> exceptions.Throttled:
 _OPEN = {"authentication_classes": (), "permission_classes": (AllowAny,)}
 
 
-class AuthViewSet(viewsets.ViewSet):
+class AuthViewSet(idempotency.IdempotentWrites, viewsets.ViewSet):
     """Sign in by emailed code, refresh, log out."""
 
     schema_forbidden = True

@@ -180,7 +180,6 @@ class CourseViewSet(ApiViewSet):
     schema_forbidden = ("PUT", "PATCH", "DELETE")
     schema_errors = {"DELETE": ["409"]}
     versioned = True
-    idempotent_actions = frozenset({"create", "enroll"})
 
     def get_queryset(self):
         if self.action in ("members", "enroll"):  # the course's enrollments

@@ -19,6 +19,7 @@ from grading import csv_io, reports
 from grading.serializers import GradebookSerializer, ImportCountsSerializer, ImportErrorsSerializer
 from grading.views import TeachesCourse
 from gradingsite.api.negotiation import OnlyRepresentation
+from gradingsite.api.parsers import MultiPartParser, refuse_declared_over
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet
@@ -46,11 +47,13 @@ CSV_DESCRIPTION = (
 
 
 class CSVParser(parsers.BaseParser):
-    """A raw ``text/csv`` body, as bytes, up to ``csv_io.IMPORT_MAX_BYTES`` (413 beyond)."""
+    """A raw ``text/csv`` body, as bytes, up to ``csv_io.IMPORT_MAX_BYTES`` (413 beyond, before reading
+    when the declared length says so)."""
 
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
+        refuse_declared_over(parser_context, csv_io.IMPORT_MAX_BYTES)
         if stream is None:
             return b""
         data = stream.read(csv_io.IMPORT_MAX_BYTES + 1)
@@ -59,13 +62,18 @@ class CSVParser(parsers.BaseParser):
         return data
 
 
+class CSVUploadParser(MultiPartParser):
+    """The CSV file as a multipart upload: the file's limit, and room for the parts' headers."""
+
+    max_bytes = csv_io.IMPORT_MAX_BYTES + 64 * 1024
+
+
 class GradebookViewSet(ApiViewSet):
     """The gradebook routes of a course (registered beside ``courses.views.CourseViewSet``)."""
 
     permission_classes = [IsAuthenticated, TeachesCourse]
     queryset = Course.objects.all()
     replica_actions = frozenset({"gradebook", "gradebook_csv"})
-    idempotent_actions = frozenset({"gradebook_import"})
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors are JSON even when the client asked for CSV.
@@ -148,7 +156,7 @@ class GradebookViewSet(ApiViewSet):
         methods=["post"],
         url_path="gradebook/import",
         url_name="gradebook-import",
-        parser_classes=[CSVParser, parsers.MultiPartParser],
+        parser_classes=[CSVParser, CSVUploadParser],
     )
     def gradebook_import(self, request, pk):
         course = self.get_object()

@@ -141,7 +141,6 @@ class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewS
     filter_backends = [OrderingFilter]
     ordering_fields = ["id", "name", "date", "max_score", "updated_at"]
     ordering = ["date", "id"]
-    idempotent_actions = frozenset({"create"})
 
     @cached_property
     def course(self) -> Course:
@@ -304,7 +303,6 @@ class TestResultViewSet(ApiViewSet):
     ordering_fields = ["id", "student", "score", "percent", "created_at", "updated_at"]
     ordering = ["id"]
     schema_errors = {"POST": ["409"]}
-    idempotent_actions = frozenset({"create", "bulk_update"})
 
     @cached_property
     def test(self) -> Test:
@@ -439,7 +437,6 @@ class ResultViewSet(mixins.DestroyModelMixin, ApiViewSet):
     serializer_class = TestResultSerializer
     permission_classes = [IsAuthenticated, TestResultPermission]
     versioned = True
-    idempotent_actions = frozenset({"update"})
 
     def get_queryset(self):
         if swagger_fake(self):

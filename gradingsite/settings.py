@@ -358,3 +358,7 @@ LOGGING = {
 # Conditional writes (gradingsite.api.preconditions): with this on, PUT/PATCH/DELETE of a versioned
 # resource without If-Match is refused with 428.
 REQUIRE_IF_MATCH = env_bool("REQUIRE_IF_MATCH", False)
+
+# Idempotency-Key (gradingsite.api.idempotency): the most live (unexpired) keys one caller may have;
+# a write with a new key beyond it is 429.
+IDEMPOTENCY_KEYS_PER_USER = env_int("IDEMPOTENCY_KEYS_PER_USER", 10_000, minimum=1)

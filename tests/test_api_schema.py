@@ -187,19 +187,20 @@ def test_conditional_and_idempotent_writes_document_their_headers_and_statuses(s
             assert {"412", "428"} <= set(write["responses"]), (path, method)
     bulk = paths["/api/tests/{id}/results/"]["put"]
     assert {"If-Match", "Idempotency-Key"} <= _headers(bulk) and "412" in bulk["responses"]
-    for path, method in [
-        ("/api/tests/{id}/results/", "post"),
-        ("/api/test-results/{id}/", "put"),
-        ("/api/courses/", "post"),
-        ("/api/courses/{id}/tests/", "post"),
-        ("/api/courses/{id}/members/", "post"),
-        ("/api/courses/{id}/gradebook/import/", "post"),
-    ]:
-        operation = paths[path][method]
-        assert "Idempotency-Key" in _headers(operation), (path, method)
-        assert {"409", "422"} <= set(operation["responses"]), (path, method)
-        key = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
-        assert key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
+    open_writes = {("/api/auth/login/", "post"), ("/api/auth/authenticate/", "post"), ("/api/auth/refresh/", "post")}
+    keyed = set()
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            if method in ("post", "put", "patch", "delete") and (path, method) not in open_writes:
+                keyed.add((path, method))
+                assert {"409", "422", "429"} <= set(operation["responses"]), (path, method)
+                key = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+                assert key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
+            elif method in ("get", "post", "put", "patch", "delete"):
+                assert "Idempotency-Key" not in _headers(operation), (path, method)
+    # Every write but the open sign-in routes takes a key (gradingsite.api.idempotency).
+    routes = {(path, method.lower()) for path, _, methods in api_routes() for method in methods if method != "GET"}
+    assert keyed == routes - open_writes
     # Reads and writes that take none of them don't list them.
     assert not _headers(paths["/api/courses/"]["get"])
     assert not _headers(paths["/api/tests/{id}/stats/"]["get"])

@@ -10,6 +10,8 @@ from drf_spectacular.plumbing import build_parameter_type, get_doc
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 
+from gradingsite.api import idempotency
+
 DETAIL_SCHEMA = {
     "type": "object",
     "properties": {"detail": {"type": "string"}},
@@ -33,6 +35,8 @@ _DESCRIPTIONS = {
     "`current` is the resource as it is now (the answer's ETag is its tag).",
     "422": "This Idempotency-Key was used by this caller for another request (method, path or body).",
     "428": "REQUIRE_IF_MATCH is on and the request has no If-Match.",
+    "429": "A new Idempotency-Key while this caller already has the most live keys kept per caller "
+    "(`Retry-After`: seconds until the oldest expires).",
 }
 PRECONDITION_SCHEMA = {
     "type": "object",
@@ -66,8 +70,9 @@ _HEADERS = {
         {"type": "string"},
     ),
     "Idempotency-Key": (
-        "Makes a retry safe: the first request with a key is processed and its answer kept 24 hours; the "
-        "same request again gets that answer (with `Idempotent-Replayed: true`) and writes nothing.",
+        "Makes a retry safe: the first request with a key is processed and, if it changed something, its "
+        "answer kept 24 hours; the same request again gets that answer (status, body and headers, with "
+        "`Idempotent-Replayed: true`) and writes nothing. Keys are per caller.",
         {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     ),
 }
@@ -141,7 +146,7 @@ class ApiAutoSchema(AutoSchema):
                 headers.append("If-Match")
         if action == "bulk_update":
             headers.append("If-Match")
-        if action in getattr(view, "idempotent_actions", ()):
+        if idempotency.takes_key(view, self.method):
             headers.append("Idempotency-Key")
         return headers
 
@@ -179,6 +184,7 @@ class ApiAutoSchema(AutoSchema):
                 },
             )
             responses["422"] = error_response("422")
+            responses.setdefault("429", error_response("429"))
         for code, response in responses.items():
             if code.startswith("2") and code != "204":
                 extra = {}

@@ -29,8 +29,9 @@ def get_or_404(queryset, raw_id):
         raise Http404 from None
 
 
-class ApiViewSet(viewsets.GenericViewSet):
-    """A viewset of the API. Any path segment reaches it as an id; ``path_id`` decides."""
+class ApiViewSet(idempotency.IdempotentWrites, viewsets.GenericViewSet):
+    """A viewset of the API. Any path segment reaches it as an id; ``path_id`` decides. Its writes
+    take an ``Idempotency-Key`` (gradingsite.api.idempotency)."""
 
     lookup_value_regex = "[^/]+"
 
@@ -47,13 +48,9 @@ class ApiViewSet(viewsets.GenericViewSet):
     # A viewset of a versioned resource (gradingsite.versions): its writes run in one transaction that
     # starts by checking If-Match (``check_version``), and its answers carry an ETag.
     versioned = False
-    # The actions that take an Idempotency-Key (gradingsite.api.idempotency).
-    idempotent_actions: frozenset[str] = frozenset()
 
     def dispatch(self, request, *args, **kwargs):
-        self._idempotency = None
-        keyed = request.method in ("POST", "PUT") and "HTTP_IDEMPOTENCY_KEY" in request.META
-        if keyed or (self.versioned and request.method in WRITE_METHODS):
+        if self.versioned and request.method in WRITE_METHODS:
             with transaction.atomic():
                 return super().dispatch(request, *args, **kwargs)
         return super().dispatch(request, *args, **kwargs)
@@ -68,22 +65,14 @@ class ApiViewSet(viewsets.GenericViewSet):
             preconditions.check(self.request, type(obj), obj.pk, lambda: self.representation(obj.pk))
 
     def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, preconditions.with_etag(request, response), *args, **kwargs)
-        claim = getattr(self, "_idempotency", None)
-        if claim is not None and 200 <= response.status_code < 300:
-            idempotency.store(claim, response)
-        return response
+        return super().finalize_response(request, preconditions.with_etag(request, response), *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.method in ("GET", "HEAD") and self.action in self.replica_actions:
             replicas.begin_lagging_reads(request.user)
-        if self.action in self.idempotent_actions:
-            self._idempotency = idempotency.begin(request)
 
     def handle_exception(self, exc):
-        if isinstance(exc, idempotency.Replay):
-            return exc.response()
         # A replica that fails in the middle of a read: the read is run again on the primary.
         replica = replicas.read_alias()
         if replica is not None and isinstance(exc, (OperationalError, InterfaceError)):
