@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.test import override_settings
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -15,7 +17,9 @@ from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import csv_io
 from grading.models import GradeCategory, GradeChange, Test, TestResult
+from grading.report_views import CSVUploadParser
 from gradingsite.api import idempotency
+from gradingsite.wsgi import application
 from tests.api_routes import api_routes
 from tests.concurrency import run_at_once
 from tests.test_gradebook_csv import post_csv, to_csv
@@ -638,4 +642,90 @@ def test_an_import_declaring_more_than_its_limit_is_a_413_before_reading(teacher
     response = _client(teacher).generic("POST", url, "", content_type=content_type, **extra)
 
     assert response.status_code == 413
+    assert body.read_bytes == 0
+
+
+def _chunked(user, url, body, content_type, key="chunked"):
+    """``body`` sent as gunicorn hands a chunked request to the app (no Content-Length), through
+    the WSGI application gunicorn serves."""
+    environ = RequestFactory().generic("POST", url, content_type=content_type).environ
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update(
+        {
+            "wsgi.input": body,
+            "CONTENT_TYPE": content_type,
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input_terminated": True,
+            "HTTP_AUTHORIZATION": f"Bearer {issue_tokens(user)['access']}",
+            "HTTP_IDEMPOTENCY_KEY": key,
+        }
+    )
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
+
+    # As Django's test client does: the test's transaction must outlive the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = application(environ, start_response)
+        answer["body"] = b"".join(response)
+        response.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer
+
+
+class Chunks(CountingInput):
+    """A chunked body: ``data`` then ``filler`` bytes, then its end."""
+
+    def __init__(self, data: bytes, filler: int = 0):
+        super().__init__(len(data) + filler)
+        self.data = data
+
+    def read(self, size=-1):
+        start = self.read_bytes
+        chunk = super().read(size)
+        head = self.data[start : start + len(chunk)]
+        return head + chunk[len(head) :]
+
+
+def test_a_chunked_keyed_json_write_is_applied_once_and_replayed(teacher):
+    first = _chunked(teacher, "/api/courses/", Chunks(b'{"name": "Chunked"}'), "application/json")
+    second = _chunked(teacher, "/api/courses/", Chunks(b'{"name": "Chunked"}'), "application/json")
+
+    assert (first["status"], second["status"]) == (201, 201), first
+    assert second["body"] == first["body"] and second["headers"]["Idempotent-Replayed"] == "true"
+    assert Course.objects.filter(name="Chunked").count() == 1
+
+
+def test_a_chunked_json_body_past_the_limit_is_a_413_having_read_one_byte_past_it(teacher, settings):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    body = Chunks(b'{"name": "', filler=3 * limit)
+
+    answer = _chunked(teacher, "/api/courses/", body, "application/json")
+
+    assert answer["status"] == 413
+    assert body.read_bytes == limit + 1
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "multipart/form-data; boundary=xyz"], ids=["csv", "multipart"])
+def test_a_chunked_import_past_its_limit_is_a_413_having_read_one_byte_past_it(teacher, course, content_type):
+    body = Chunks(b"email\r\n", filler=csv_io.IMPORT_MAX_BYTES + 1024 * 1024)
+
+    answer = _chunked(teacher, f"/api/courses/{course.pk}/gradebook/import/", body, content_type)
+
+    assert answer["status"] == 413
+    limit = csv_io.IMPORT_MAX_BYTES if content_type == "text/csv" else CSVUploadParser.max_bytes
+    assert body.read_bytes == limit + 1
+
+
+def test_a_strangers_chunked_import_is_a_403_and_its_body_is_never_read(stranger, course):
+    body = Chunks(b"email\r\n", filler=3 * 1024 * 1024)
+
+    answer = _chunked(stranger, f"/api/courses/{course.pk}/gradebook/import/", body, "text/csv")
+
+    assert answer["status"] == 403
     assert body.read_bytes == 0

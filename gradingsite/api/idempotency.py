@@ -42,9 +42,9 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
-from rest_framework.request import Request
 
 from accounts.models import IdempotencyKey
+from gradingsite.api.parsers import CHUNKED_BODY, ApiRequest
 from gradingsite.errors import Conflict, DomainError, Invalid
 
 HEADER = "Idempotency-Key"
@@ -96,7 +96,7 @@ class Claim:
         self.request_hash: str | None = None  # set once looked up
         self.replayed = False
 
-    def look_up(self, request: Request | None = None) -> None:
+    def look_up(self, request: ApiRequest | None = None) -> None:
         """With the parsed ``request`` (None: a write without a body). Raises ``Replay``,
         ``Conflict`` (409), ``Unprocessable`` (422) or ``Throttled`` (429, too many live keys)."""
         if request is not None:
@@ -137,14 +137,13 @@ class Claim:
         )
 
 
-def _hash_body(digest, request: Request) -> None:
-    """Add what the parser read: the raw bytes of a JSON or CSV body, the parts of a multipart one."""
+def _hash_body(digest, request: ApiRequest) -> None:
+    """Add what the parser read: the bytes of a JSON or CSV body (hashed as they streamed), the
+    parts of a multipart one."""
     media_type = (request.content_type or "").split(";")[0].strip().lower()
     digest.update(media_type.encode() + b"\0")
     data = request.data
-    if isinstance(data, bytes):
-        digest.update(data)
-    elif media_type == "multipart/form-data":
+    if media_type == "multipart/form-data":
         for name in sorted(data):
             for value in data.getlist(name):
                 digest.update(b"field\0%s\0" % name.encode())
@@ -157,8 +156,7 @@ def _hash_body(digest, request: Request) -> None:
                     digest.update(str(value).encode())
                 digest.update(b"\0")
     else:
-        body = getattr(request._request, "_body", None)
-        digest.update(body if body is not None else repr(data).encode())
+        digest.update(request.body_digest.digest())
 
 
 def _check_bound(user_id: int, cutoff) -> None:
@@ -223,20 +221,6 @@ class WriteWatch:
         return None
 
 
-class KeyedRequest(Request):
-    """DRF's request, telling ``on_parsed`` when its body was first parsed."""
-
-    on_parsed = None
-    _parsed = False
-
-    def _load_data_and_files(self):
-        super()._load_data_and_files()
-        if not self._parsed:
-            self._parsed = True
-            if self.on_parsed is not None:
-                self.on_parsed(self)
-
-
 class IdempotentWrites:
     """The ``Idempotency-Key`` of the writes of an APIView (see the module's docstring)."""
 
@@ -245,7 +229,7 @@ class IdempotentWrites:
 
     def initialize_request(self, request, *args, **kwargs):
         request = super().initialize_request(request, *args, **kwargs)
-        request.__class__ = KeyedRequest  # the same object, with the hook (a subclass adding no state)
+        request.__class__ = ApiRequest  # the same object, with its hooks (a subclass adding no state)
         return request
 
     def dispatch(self, request, *args, **kwargs):
@@ -272,9 +256,10 @@ class IdempotentWrites:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if request.method == "DELETE" or length <= 0:
+        if request.method == "DELETE" or (length <= 0 and not request.META.get(CHUNKED_BODY)):
             self._idempotency.look_up()
         else:
+            request.body_digest = hashlib.sha256()
             request.on_parsed = self._idempotency.look_up
 
     def handle_exception(self, exc):

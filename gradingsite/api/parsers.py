@@ -1,14 +1,22 @@
 """Request parsing for the API: JSON only, and never more of it than the configured limit.
 
-Every parser refuses (413) a body whose declared ``Content-Length`` is over its endpoint's limit
-before reading any of it, and reads a body of unknown length (chunked) only up to one byte past it.
+The body is read only by the view's parser, when the view first asks for ``request.data`` (after
+its permission checks). Every parser refuses (413) a body whose declared ``Content-Length`` is over
+its endpoint's limit before reading any of it, and reads a body of unknown length (chunked, which
+``gradingsite.wsgi`` marks with ``CHUNKED_BODY``) only up to one byte past it.
 """
 
 import codecs
+import io
 import json
 
 from django.conf import settings
 from rest_framework import exceptions, parsers, status
+from rest_framework.request import Request
+
+# Set in the WSGI environ by gradingsite.wsgi.ChunkedRequestBodies: the body has no length, read it
+# from wsgi.input until it ends.
+CHUNKED_BODY = "gradingsite.chunked_body"
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -17,14 +25,16 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, bounded by ``DATA_UPLOAD_MAX_MEMORY_SIZE``, and total on any input.
+class JSONParser(parsers.BaseParser):
+    """A JSON parser bounded by ``DATA_UPLOAD_MAX_MEMORY_SIZE``, and total on any input.
 
-    DRF reads JSON bodies straight from the request stream, so Django's own size check (made only
-    when ``request.body`` is read) never runs for them. The declared ``Content-Length`` is checked
-    first; a body without one (chunked) is read up to the limit and refused beyond it. Bad UTF-8,
-    bad JSON, ``NaN`` and nesting too deep for the parser are all a 400.
+    It reads the request stream itself (DRF would hand a subclass of its own JSON parser the whole
+    of ``request.body``, read past any limit for a chunked body). The declared ``Content-Length`` is
+    checked first; a body without one (chunked) is read up to the limit and refused beyond it. Bad
+    UTF-8, bad JSON, ``NaN`` and nesting too deep for the parser are all a 400.
     """
+
+    media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -65,7 +75,60 @@ class MultiPartParser(parsers.MultiPartParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         refuse_declared_over(parser_context, self.max_bytes)
+        request = parser_context["request"]
+        if request.META.get(CHUNKED_BODY):
+            # Django's multipart parser needs the length: read up to the limit, then parse that.
+            body = stream.read(self.max_bytes + 1)
+            if len(body) > self.max_bytes:
+                raise RequestTooLarge()
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            stream = io.BytesIO(body)
         return super().parse(stream, media_type, parser_context)
+
+
+class _Hashed:
+    """A body stream that adds what is read of it to a hash."""
+
+    def __init__(self, stream, digest):
+        self.stream, self.digest = stream, digest
+
+    def read(self, *args):
+        data = self.stream.read(*args)
+        self.digest.update(data)
+        return data
+
+    def readline(self, *args):
+        data = self.stream.readline(*args)
+        self.digest.update(data)
+        return data
+
+
+class ApiRequest(Request):
+    """DRF's request, as the API's views get it.
+
+    - A chunked body (``CHUNKED_BODY``) is given to the parser as a stream, which reads no more of it
+      than its endpoint takes.
+    - With ``body_digest`` (a hashlib object), what the parser reads is added to it as it streams.
+    - ``on_parsed(request)`` is called when the body was first parsed.
+    """
+
+    body_digest = None
+    on_parsed = None
+    _parsed = False
+
+    def _load_stream(self):
+        super()._load_stream()
+        if self._stream is None and self._request.META.get(CHUNKED_BODY):
+            self._stream = self._request.META["wsgi.input"]
+        if self._stream is not None and self.body_digest is not None:
+            self._stream = _Hashed(self._stream, self.body_digest)
+
+    def _load_data_and_files(self):
+        super()._load_data_and_files()
+        if not self._parsed:
+            self._parsed = True
+            if self.on_parsed is not None:
+                self.on_parsed(self)
 
 
 def _no_constants(name):
