@@ -729,3 +729,27 @@ def test_a_strangers_chunked_import_is_a_403_and_its_body_is_never_read(stranger
 
     assert answer["status"] == 403
     assert body.read_bytes == 0
+
+
+# Writes anyone signed in may make, or whose permission depends on the body (the course to enroll in).
+ALLOWED_TO_A_STRANGER_OR_DECIDED_BY_THE_BODY = {
+    ("/api/courses/", "POST"),
+    ("/api/auth/logout/", "POST"),
+    ("/api/users/{id}/courses/", "POST"),
+}
+
+
+@pytest.mark.parametrize(
+    "write",
+    sorted(w for w in WRITES if w[1] != "DELETE" and w not in ALLOWED_TO_A_STRANGER_OR_DECIDED_BY_THE_BODY),
+    ids=lambda write: f"{write[1]} {write[0]}",
+)
+def test_a_keyed_write_by_a_caller_who_may_not_make_it_is_refused_without_reading_its_body(ctx, write):
+    _, method, url, _, content_type = WRITES[write](ctx)
+    body = CountingInput(1024 * 1024)
+
+    response = _streamed(ctx.stranger, method, url, body, content_type or "application/json", 1024 * 1024)
+
+    assert response.status_code == 403, response.content
+    assert body.read_bytes == 0
+    assert not IdempotencyKey.objects.exists()
