@@ -7,8 +7,9 @@ from django.db import migrations, models
 
 def content_type_to_headers(apps, schema_editor):
     IdempotencyKey = apps.get_model("accounts", "IdempotencyKey")
-    for row in IdempotencyKey.objects.only("pk", "content_type"):
-        IdempotencyKey.objects.filter(pk=row.pk).update(headers={"Content-Type": row.content_type})
+    keys = IdempotencyKey.objects.using(schema_editor.connection.alias)
+    for row in keys.only("pk", "content_type"):
+        keys.filter(pk=row.pk).update(headers={"Content-Type": row.content_type})
 
 
 class Migration(migrations.Migration):

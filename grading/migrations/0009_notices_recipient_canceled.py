@@ -7,12 +7,12 @@ from django.db import migrations, models
 def cancel_the_unsent(apps, schema_editor):
     """The students a canceled notice never emailed: ``canceled``, as the notices canceled from now on."""
     NoticeRecipient = apps.get_model("grading", "NoticeRecipient")
-    NoticeRecipient.objects.filter(state="queued", notice__state="canceled").update(state="canceled")
+    NoticeRecipient.objects.using(schema_editor.connection.alias).filter(state="queued", notice__state="canceled").update(state="canceled")
 
 
 def queue_the_canceled(apps, schema_editor):
     NoticeRecipient = apps.get_model("grading", "NoticeRecipient")
-    NoticeRecipient.objects.filter(state="canceled").update(state="queued")
+    NoticeRecipient.objects.using(schema_editor.connection.alias).filter(state="canceled").update(state="queued")
 
 
 class Migration(migrations.Migration):

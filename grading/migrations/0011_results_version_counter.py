@@ -10,13 +10,15 @@ def count_history(apps, schema_editor):
     Test = apps.get_model("grading", "Test")
     GradeChange = apps.get_model("grading", "GradeChange")
     ResultsVersion = apps.get_model("grading", "ResultsVersion")
+    db = schema_editor.connection.alias
     counts = (
-        GradeChange.objects.filter(test_id__in=Test.objects.values("pk"))
+        GradeChange.objects.using(db)
+        .filter(test_id__in=Test.objects.using(db).values("pk"))
         .values("test_id")
         .annotate(n=models.Count("id"))
         .order_by("test_id")
     )
-    ResultsVersion.objects.bulk_create(
+    ResultsVersion.objects.using(db).bulk_create(
         (ResultsVersion(test_id=row["test_id"], version=row["n"]) for row in counts), batch_size=1000
     )
 
