@@ -171,12 +171,14 @@ def _resolve_grader(*, test: Test, by, grader) -> int | None:
     return grader.pk
 
 
-def _change(result: TestResult | None, *, test_id, student_id, action, old, new, by, via) -> GradeChange:
-    """One history line. A result with no score after a create or update is an excused one."""
+def _history(result: TestResult, action: str, *, old, new, by, via) -> GradeChange:
+    """The history line of a change to ``result``: the line's test and student are the result's
+    (they outlive it). A "deleted" line points at no result: the result goes in the same write. A
+    result with no score after a create or update is an excused one."""
     return GradeChange(
-        result=result,
-        test_id=test_id,
-        student_id=student_id,
+        result=None if action == Action.DELETED else result,
+        test_id=result.test_id,
+        student_id=result.student_id,
         action=action,
         old_score=old,
         new_score=new,
@@ -208,16 +210,7 @@ def result_record(
         )
     except IntegrityError:
         raise Conflict("This student already has a result for this test.") from None
-    _change(
-        result,
-        test_id=test.pk,
-        student_id=student.pk,
-        action=Action.CREATED,
-        old=None,
-        new=score,
-        by=by,
-        via=via,
-    ).save()
+    _history(result, Action.CREATED, old=None, new=score, by=by, via=via).save()
     bump_results_versions([test.pk])
     _tell_students(test, [student.pk])
     return result
@@ -247,16 +240,7 @@ def result_update(
     result.grader_id = grader_id
     result.save(update_fields=["score", "excused", "grader", "updated_at"])
     if old != score:
-        _change(
-            result,
-            test_id=test.pk,
-            student_id=result.student_id,
-            action=Action.UPDATED,
-            old=old,
-            new=score,
-            by=by,
-            via=via,
-        ).save()
+        _history(result, Action.UPDATED, old=old, new=score, by=by, via=via).save()
         bump_results_versions([test.pk])
         _tell_students(test, [result.student_id])
     return result
@@ -267,16 +251,7 @@ def result_delete(*, result: TestResult, by, via: str = Via.API) -> None:
     """Delete a result; its history keeps a "deleted" line with the score it had at that moment."""
     _share_lock_test(result.test)
     current = _lock_result(result)
-    _change(
-        result,
-        test_id=result.test_id,
-        student_id=result.student_id,
-        action=Action.DELETED,
-        old=current.score,
-        new=None,
-        by=by,
-        via=via,
-    ).save()
+    _history(result, Action.DELETED, old=current.score, new=None, by=by, via=via).save()
     result.delete()
     bump_results_versions([result.test_id])
 
@@ -416,18 +391,7 @@ def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
         elif current.score == score:
             outcome.unchanged += 1
         else:
-            changes.append(
-                _change(
-                    current,
-                    test_id=test.pk,
-                    student_id=student_id,
-                    action=Action.UPDATED,
-                    old=current.score,
-                    new=score,
-                    by=by,
-                    via=via,
-                )
-            )
+            changes.append(_history(current, Action.UPDATED, old=current.score, new=score, by=by, via=via))
             current.score = score
             current.excused = score is None
             current.grader_id = by.pk
@@ -444,19 +408,7 @@ def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
         TestResult.objects.bulk_update(
             to_update, ["score", "excused", "grader", "updated_at", "version"], batch_size=1000
         )
-    changes.extend(
-        _change(
-            r,
-            test_id=test.pk,
-            student_id=r.student_id,
-            action=Action.CREATED,
-            old=None,
-            new=r.score,
-            by=by,
-            via=via,
-        )
-        for r in created
-    )
+    changes.extend(_history(r, Action.CREATED, old=None, new=r.score, by=by, via=via) for r in created)
     GradeChange.objects.bulk_create(changes, batch_size=1000)
     if changes:
         outcome.results_version = bump_results_versions([test.pk])[test.pk]
@@ -529,17 +481,12 @@ def results_delete(*, results, by, via: str = Via.API) -> int:
     account); the history lines outlive the results, the test and the student. The tests are
     locked first, in id order, as every grade write locks its test first.
     """
-    rows = list(results.values_list("test_id", "student_id", "score"))
-    test_ids = sorted({test_id for test_id, _, _ in rows})
+    rows = list(results.only("test_id", "student_id", "score"))
+    test_ids = sorted({result.test_id for result in rows})
     if test_ids:
         _share_lock_tests(test_ids)
     GradeChange.objects.bulk_create(
-        [
-            _change(
-                None, test_id=test_id, student_id=student_id, action=Action.DELETED, old=score, new=None, by=by, via=via
-            )
-            for test_id, student_id, score in rows
-        ],
+        [_history(result, Action.DELETED, old=result.score, new=None, by=by, via=via) for result in rows],
         batch_size=1000,
     )
     results.delete()
