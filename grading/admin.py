@@ -37,6 +37,7 @@ from courses.models import Course
 from courses.serializers import check_grading_scheme
 from grading import csv_io, grades, notices, reports, services
 from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Notice, Test, TestResult
+from gradingsite.admin_site import ReadOnlyAdmin
 from gradingsite.errors import DomainError
 from gradingsite.validators import time_zone_names
 
@@ -177,21 +178,12 @@ class _TeachersOfTheCourseInline(admin.TabularInline):
         return self._teaches(request, obj)
 
 
-class _ReadOnlyForTheCourseInline(_TeachersOfTheCourseInline):
+class _ReadOnlyForTheCourseInline(ReadOnlyAdmin, _TeachersOfTheCourseInline):
     """A record kept by the software (history, notices): the course's teachers and admins read it,
     nobody adds, changes or deletes it here."""
 
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TestResultInline(_TeachersOfTheCourseInline):
@@ -327,7 +319,7 @@ class NoticeInline(_NoticeCounts, _ReadOnlyForTheCourseInline):
 
 
 @admin.register(Notice)
-class NoticeAdmin(_NoticeCounts, CourseScopedAdmin):
+class NoticeAdmin(_NoticeCounts, ReadOnlyAdmin, CourseScopedAdmin):
     """Every result notice of the caller's courses: what the worker sent, is sending or will send."""
 
     course_field = "test__course_id"
@@ -341,15 +333,6 @@ class NoticeAdmin(_NoticeCounts, CourseScopedAdmin):
 
     def get_queryset(self, request):
         return notices.with_counts(super().get_queryset(request))
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Test)
@@ -542,7 +525,7 @@ class TestResultAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
 
 
 @admin.register(GradeChange)
-class GradeChangeAdmin(CourseScopedAdmin):
+class GradeChangeAdmin(ReadOnlyAdmin, CourseScopedAdmin):
     """The grade history: read-only for everyone, superusers included."""
 
     course_field = "test__course_id"
@@ -570,15 +553,6 @@ class GradeChangeAdmin(CourseScopedAdmin):
             return "-"
         url = reverse("admin:grading_testresult_change", args=[change.result_id])
         return format_html('<a href="{}">#{}</a>', url, change.result_id)
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # A course's page: its categories, grading settings, tests, gradebook and grades ------------------

@@ -12,6 +12,21 @@ from django.views.decorators.cache import never_cache
 from courses import policy
 
 
+class ReadOnlyAdmin:
+    """A ModelAdmin or inline of records kept by the software (history, notices): whoever may view
+    them reads them; nobody adds, changes or deletes them in the admin, superusers included. Put it
+    before the admin class it restricts."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class GradingAdminSite(admin.AdminSite):
     site_header = "Grading administration"
     site_title = "Grading admin"
