@@ -5,8 +5,11 @@ from django.db import IntegrityError, transaction
 from accounts.models import SOCIAL_KEYS, User, normalize_email
 from accounts.signals import user_deleting
 from gradingsite.errors import Conflict
+from gradingsite.services import model_update
 
 EMAIL_TAKEN = "A user with this email already exists."
+# The fields ``user_update`` writes (``is_admin`` is ``is_superuser`` and ``is_staff``).
+_UPDATED_FIELDS = ("email", "first_name", "last_name", "social", "notify_by_email", "is_superuser", "is_staff")
 
 
 def _clean_social(social: dict | None) -> dict:
@@ -37,25 +40,19 @@ def user_create(
 
 @transaction.atomic
 def user_update(*, user: User, **changes) -> User:
-    """Change a user's fields. The caller decides who may change ``email`` and ``is_admin``."""
+    """Change a user's fields; only those that differ are written (``model_update``). The caller
+    decides who may change ``email`` and ``is_admin``."""
     if "email" in changes:
-        email = normalize_email(changes.pop("email"))
-        if email != user.email:
-            if User.objects.filter(email=email).exclude(pk=user.pk).exists():
-                raise Conflict(EMAIL_TAKEN)
-            user.email = email
+        changes["email"] = email = normalize_email(changes["email"])
+        if email != user.email and User.objects.filter(email=email).exclude(pk=user.pk).exists():
+            raise Conflict(EMAIL_TAKEN)
     if "is_admin" in changes:
-        is_admin = changes.pop("is_admin")
-        user.is_superuser = is_admin
-        user.is_staff = is_admin
+        changes["is_superuser"] = changes["is_staff"] = changes.pop("is_admin")
     if "social" in changes:
-        user.social = _clean_social(changes.pop("social"))
-    for name in ("first_name", "last_name", "notify_by_email"):
-        if name in changes:
-            setattr(user, name, changes.pop(name))
+        changes["social"] = _clean_social(changes["social"])
     try:
         with transaction.atomic():
-            user.save()
+            model_update(instance=user, fields=_UPDATED_FIELDS, data=changes)
     except IntegrityError:
         raise Conflict(EMAIL_TAKEN) from None
     return user

@@ -11,7 +11,10 @@ from accounts.models import User, normalize_email
 from courses.models import Course, Enrollment, Feedback, Role
 from courses.signals import course_deleting
 from gradingsite.errors import Conflict
+from gradingsite.services import model_update
 
+# What ``course_update`` changes.
+COURSE_SETTINGS = ("name", "details", "weighting", "grading_scheme", "time_zone")
 ALREADY_ENROLLED = "This user is already enrolled in this course."
 LAST_TEACHER = "This is the course's last teacher; enroll another teacher first."
 
@@ -26,10 +29,8 @@ def course_create(*, name: str, details: str = "", by: User, **settings) -> Cour
 
 @transaction.atomic
 def course_update(*, course: Course, **changes) -> Course:
-    for name in ("name", "details", "weighting", "grading_scheme", "time_zone"):
-        if name in changes:
-            setattr(course, name, changes[name])
-    course.save()
+    """Change a course's settings; only those that differ are written (``model_update``)."""
+    model_update(instance=course, fields=COURSE_SETTINGS, data=changes)
     return course
 
 

@@ -88,6 +88,17 @@ class DomainErrorsAsMessages:
 # Results, inline on the test's page -------------------------------------------------------------
 
 
+def _changes_as_stored(obj, form) -> dict:
+    """The changes ``form`` makes to ``obj``, with ``obj``'s changed fields as they are stored.
+
+    A ModelForm sets its values on its instance while it validates; the services write only what
+    differs from the instance they are given (``gradingsite.services.model_update``), so they get
+    it back as it was read."""
+    changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+    obj.refresh_from_db(fields=list(changes))
+    return changes
+
+
 class FixedStudentWidget(forms.HiddenInput):
     """A row's student, shown as a name: the row is that student's (a hidden input carries the id).
 
@@ -387,7 +398,7 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
         if not change:
             obj.save()  # a new test holds no grades
             return
-        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        changes = _changes_as_stored(obj, form)
         services.test_update(test=obj, **changes)
 
     def delete_model(self, request, obj):
@@ -771,7 +782,7 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             return super().save_model(request, obj, form, change)
-        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        changes = _changes_as_stored(obj, form)
         course_services.course_update(course=obj, **changes)
         return None
 
@@ -793,7 +804,7 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
         for category_form in kept:
             if category_form.has_changed():
                 category = category_form.instance
-                changes = {name: category_form.cleaned_data[name] for name in category_form.changed_data}
+                changes = _changes_as_stored(category, category_form)
                 services.category_update(category=category, **changes)
                 formset.changed_objects.append((category, category_form.changed_data))
         if not kept:

@@ -44,6 +44,7 @@ from grading.models import (
     results_version,
 )
 from gradingsite.errors import Conflict, Invalid, PreconditionFailed
+from gradingsite.services import model_update
 from gradingsite.versions import bump
 
 Via = GradeChange.Via
@@ -446,7 +447,8 @@ def max_recorded_score(test: Test) -> Decimal | None:
 
 @transaction.atomic
 def test_update(*, test: Test, **changes) -> Test:
-    """Change a test's fields. ``max_score`` can't go below a score already recorded."""
+    """Change a test's fields (only those that differ are written: ``model_update``). ``max_score``
+    can't go below a score already recorded."""
     locked = _lock_test(test)
     if "category" in changes:
         _check_category(changes["category"], test.course_id)
@@ -456,9 +458,7 @@ def test_update(*, test: Test, **changes) -> Test:
         if highest is not None and new_max < highest:
             raise Invalid({"max_score": [f"A score of {highest:f} is already recorded; max_score can't be lower."]})
     was_published = locked.results_published
-    for name, value in changes.items():
-        setattr(test, name, value)
-    test.save()
+    model_update(instance=test, fields=changes, data=changes)
     if test.results_published and not was_published:
         notices.results_published(test)
     elif was_published and not test.results_published:
@@ -557,9 +557,8 @@ def category_create(*, course: Course, name: str, **fields) -> GradeCategory:
 
 @transaction.atomic
 def category_update(*, category: GradeCategory, **changes) -> GradeCategory:
-    for name, value in changes.items():
-        setattr(category, name, value)
-    category.save()
+    """Change a category's fields; only those that differ are written (``model_update``)."""
+    model_update(instance=category, fields=changes, data=changes)
     return category
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from courses.models import Course, Enrollment, Feedback, Role, Weighting
 from grading import services
 from grading.models import GradeCategory, GradeChange, Test
+from gradingsite.services import model_update
 
 User = get_user_model()
 
@@ -178,9 +179,8 @@ def seed_bulk(*, students: int, tests: int, courses: int, categories: int = 1) -
             if spread:
                 defaults["category"] = spread[(m - 1) % len(spread)]
             test, _ = Test.objects.get_or_create(course=course, name=f"Test {m:02d}", defaults=defaults)
-            if spread and test.category_id != defaults["category"].pk:  # seeded before with other categories
-                test.category = defaults["category"]
-                test.save(update_fields=["category", "updated_at"])
+            if spread:  # a test seeded before with other categories moves to its own
+                model_update(instance=test, fields=["category"], data=defaults)
             rng = random.Random(k * 100_000 + m)
             items = [(pk, Decimal(rng.randint(0, 10_000)) / 100) for pk in student_ids]
             if spread:
@@ -212,12 +212,8 @@ def _bulk_categories(course: Course, count: int) -> list[GradeCategory]:
     for position, (name, weight, low, high) in enumerate(category_specs(count)):
         wanted = {"weight": weight, "drop_lowest": low, "drop_highest": high, "position": position}
         category, created = GradeCategory.objects.get_or_create(course=course, name=name, defaults=wanted)
-        if not created and any(getattr(category, field) != value for field, value in wanted.items()):
-            for field, value in wanted.items():
-                setattr(category, field, value)
-            category.save()
+        if not created:
+            model_update(instance=category, fields=wanted, data=wanted)
         made.append(category)
-    if course.weighting != Weighting.CATEGORIES:
-        course.weighting = Weighting.CATEGORIES
-        course.save(update_fields=["weighting", "updated_at"])
+    model_update(instance=course, fields=["weighting"], data={"weighting": Weighting.CATEGORIES})
     return made
