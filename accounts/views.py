@@ -30,7 +30,7 @@ from gradingsite.api import idempotency, preconditions
 from gradingsite.api.filters import SearchFilter
 from gradingsite.api.permissions import IsAdmin
 from gradingsite.api.schema import DetailSerializer
-from gradingsite.api.viewsets import ApiViewSet, path_id
+from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, path_id
 from gradingsite.errors import Invalid, NotAllowed
 
 _DETAIL = OpenApiResponse(DetailSerializer)
@@ -211,7 +211,7 @@ def _user_row(row: dict) -> dict:
     }
 
 
-class UserViewSet(ApiViewSet):
+class UserViewSet(VersionedWrites, ApiViewSet):
     """Users: admins list and create them; a user themself or an admin reads, changes and deletes one."""
 
     serializer_class = UserSerializer
@@ -227,8 +227,6 @@ class UserViewSet(ApiViewSet):
         if self.action in ("list", "create"):
             return [IsAuthenticated(), IsAdmin()]
         return super().get_permissions()
-
-    versioned = True
 
     def get_object(self):
         user = target_user(self.request, self.kwargs["pk"])

@@ -37,7 +37,7 @@ from courses.serializers import (
 )
 from gradingsite.api.filters import SearchFilter
 from gradingsite.api.serializers import query_flag
-from gradingsite.api.viewsets import ApiViewSet, get_or_404, path_id
+from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id
 from gradingsite.errors import NotAllowed
 from gradingsite.sql import JSONBoolean, JSONDateTime, JSONList, JSONObject, Statement, fragment
 
@@ -167,7 +167,7 @@ def _enrollment_out(enrollment: Enrollment) -> dict:
     }
 
 
-class CourseViewSet(ApiViewSet):
+class CourseViewSet(VersionedWrites, ApiViewSet):
     """Courses: any signed-in user lists and reads them and creates one (becoming its teacher); its
     teachers and admins change or delete it and manage its members."""
 
@@ -179,7 +179,6 @@ class CourseViewSet(ApiViewSet):
     ordering = ["id"]
     schema_forbidden = ("PUT", "PATCH", "DELETE")
     schema_errors = {"DELETE": ["409"]}
-    versioned = True
 
     def get_queryset(self):
         if self.action in ("members", "enroll"):  # the course's enrollments

@@ -20,7 +20,7 @@ from courses.models import Course
 from grading import grades, services
 from grading.models import GradeCategory
 from grading.serializers import CategorySerializer, CourseGradeSerializer
-from gradingsite.api.viewsets import ApiViewSet, get_or_404, swagger_fake
+from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
 from gradingsite.errors import Conflict, NotAllowed
 
 _ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -85,13 +85,14 @@ class CourseCategoryViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiV
         responses={204: None},
     ),
 )
-class CategoryViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, ApiViewSet):
+class CategoryViewSet(
+    mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, VersionedWrites, ApiViewSet
+):
     """A grade category: its course's members and admins read it; its teachers and admins change or delete it."""
 
     serializer_class = CategorySerializer
     permission_classes = [IsAuthenticated, CategoryPermission]
     schema_errors = {"DELETE": ["409"]}
-    versioned = True
 
     def get_queryset(self):
         if swagger_fake(self):

@@ -56,7 +56,7 @@ from grading.serializers import (
 from gradingsite.api import preconditions
 from gradingsite.api.pagination import CountedBy
 from gradingsite.api.serializers import query_flag
-from gradingsite.api.viewsets import ApiViewSet, get_or_404, swagger_fake
+from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
 from gradingsite.errors import Invalid
 from gradingsite.sql import cursor as sql_cursor
 
@@ -172,14 +172,15 @@ class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewS
         responses={204: None},
     ),
 )
-class TestViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, ApiViewSet):
+class TestViewSet(
+    mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, VersionedWrites, ApiViewSet
+):
     """A test: its course's members and admins read it; its teachers and admins change or delete it."""
 
     serializer_class = TestSerializer
     permission_classes = [IsAuthenticated, TestPermission]
     schema_errors = {"DELETE": ["409"]}
     replica_actions = frozenset({"stats"})
-    versioned = True
 
     def get_queryset(self):
         if swagger_fake(self):
@@ -430,13 +431,12 @@ def _bulk_error(detail: str, errors) -> Response:
         operation_id="test_results_destroy", summary="Delete a result", parameters=[_ID_PARAM], responses={204: None}
     ),
 )
-class ResultViewSet(mixins.DestroyModelMixin, ApiViewSet):
+class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
     """One result: the student reads their own (published) one; teachers of the course and admins
     read, change and delete it, and read its history."""
 
     serializer_class = TestResultSerializer
     permission_classes = [IsAuthenticated, TestResultPermission]
-    versioned = True
 
     def get_queryset(self):
         if swagger_fake(self):

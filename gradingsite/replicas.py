@@ -1,6 +1,6 @@
 """Where a read goes: a replica (a Heroku follower) when it may lag and one is fit, else the primary.
 
-- A read may lag only when a view says so (``ApiViewSet.replica_actions``: lists, the gradebook and
+- A read may lag only when a view says so (``ReplicaReads.replica_actions``: lists, the gradebook and
   its CSV, statistics, course grades) for a ``GET``/``HEAD``, outside any transaction. Everything
   else — writes, ``select_for_update``, transactions, the admin, sign-in — uses the primary.
 - Read your writes: a request that writes never reads from a replica, and for
@@ -9,7 +9,7 @@
 - A replica is fit when it answers and its replay is at most ``REPLICA_MAX_LAG_SECONDS`` behind;
   that is asked of it once every ``CHECK_SECONDS`` per process and remembered. One that fails to
   answer is left alone for ``DOWN_SECONDS``; a read it fails in the middle of is run again on the
-  primary (``ApiViewSet``).
+  primary (``gradingsite.api.viewsets.ReplicaReads``).
 
 ``ReplicaRouter`` (``gradingsite.routers``) asks ``read_alias()`` for every read.
 """

@@ -1,7 +1,7 @@
 """Conditional requests on the versioned resources (courses, tests, results, categories, users).
 
 - ``ETag: "<version>-<digest>"`` (strong) on every single-object answer that carries a ``version``
-  (``ApiViewSet.finalize_response``): the row's version, and a digest of the answer's exact bytes.
+  (``viewsets.ETags``): the row's version, and a digest of the answer's exact bytes.
   A representation shows more than its row (a course its tests and teachers and the caller's role,
   a test its ``results_version``, a result its ``percent`` of the test's ``max_score``): the digest
   makes the tag change whenever the body does, the version says which row it was read from.
