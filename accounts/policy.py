@@ -10,6 +10,11 @@ def is_admin(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.is_superuser)
 
 
+def is_signed_in(user, obj=None) -> bool:
+    """Anyone with a valid token (list and create courses, read one, read one's own profile)."""
+    return bool(user and user.is_authenticated)
+
+
 def can_act_on_user(actor, target) -> bool:
     """Read or change a user's own record: the user themself or an admin."""
     return is_admin(actor) or (actor.is_authenticated and actor.pk == target.pk)
@@ -25,7 +30,11 @@ def can_change_preferences(actor, target) -> bool:
     return actor is not None and actor.is_authenticated and actor.pk == target.pk
 
 
-def can_list_users(actor) -> bool:
+def can_list_users(actor, obj=None) -> bool:
+    return is_admin(actor)
+
+
+def can_create_users(actor, obj=None) -> bool:
     return is_admin(actor)
 
 

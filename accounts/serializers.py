@@ -3,7 +3,8 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from accounts.models import SOCIAL_KEYS, User
+from accounts import policy
+from accounts.models import SOCIAL_KEYS, User, normalize_email
 from gradingsite.api.serializers import (
     NameField,
     StrictBooleanField,
@@ -69,6 +70,24 @@ class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
     notify_by_email = StrictBooleanField(
         required=False, help_text="Only the user themself may change it: email me about my results."
     )
+
+    def validate(self, attrs):
+        """Who may change which field: the policy's (``accounts.policy``) rules, asked here because
+        they depend on the body. A field the caller may not change is a 400 on it; sending its current
+        value is no change. The context names the caller (``actor``) and the ``user`` changed."""
+        actor, user = self.context["actor"], self.context["user"]
+        errors: dict[str, list[str]] = {}
+        if not policy.can_change_account_flags(actor):
+            if "email" in attrs and normalize_email(attrs["email"]) != user.email:
+                errors["email"] = ["Only an admin may change the email address."]
+            if "is_admin" in attrs and attrs["is_admin"] != user.is_superuser:
+                errors["is_admin"] = ["Only an admin may change is_admin."]
+        changed_notify = "notify_by_email" in attrs and attrs["notify_by_email"] != user.notify_by_email
+        if changed_notify and not policy.can_change_preferences(actor, user):
+            errors["notify_by_email"] = ["Only the user themself may change notify_by_email."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 def social_data(social) -> dict:

@@ -28,15 +28,16 @@ from accounts.serializers_auth import (
 )
 from gradingsite.api import idempotency, preconditions
 from gradingsite.api.filters import SearchFilter
-from gradingsite.api.permissions import IsAdmin
+from gradingsite.api.permissions import Rule
 from gradingsite.api.schema import DetailSerializer
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, path_id
-from gradingsite.errors import Invalid, NotAllowed
+from gradingsite.errors import NotAllowed
 
 _DETAIL = OpenApiResponse(DetailSerializer)
 LOGIN_SENT = "If the address can sign in, a sign-in code is on its way to it. It works for 10 minutes."
 WRONG_CODE = "The code is wrong, expired or already used. Ask for a new one."
 WWW_AUTHENTICATE = 'Bearer realm="api"'
+NOT_YOURS = "You may only act on your own account."
 
 
 def _throttled(exc: ratelimit.LimitExceeded) -> exceptions.Throttled:
@@ -155,6 +156,7 @@ class ProfileViewSet(viewsets.GenericViewSet):
 
     serializer_class = UserSerializer
     schema_forbidden = False
+    rule = Rule(read=policy.is_signed_in)
 
     @extend_schema(operation_id="profile_retrieve", responses=UserSerializer)
     def finalize_response(self, request, response, *args, **kwargs):
@@ -166,21 +168,14 @@ class ProfileViewSet(viewsets.GenericViewSet):
 
 
 def user_in_path(request, pk) -> User:
-    """The user named in the path, whoever the caller (404 unknown); the caller's policy check follows."""
+    """The user named in the path, whoever the caller (404 unknown); the view checks its rule next
+    (``check_object_permissions``)."""
     pk = path_id(pk)
     if pk == request.user.pk:
         return request.user
     user = User.objects.filter(pk=pk).first()
     if user is None:
         raise exceptions.NotFound
-    return user
-
-
-def target_user(request, pk) -> User:
-    """The user named in the path, when the caller is that user or an admin (404 unknown, 403 other)."""
-    user = user_in_path(request, pk)
-    if not policy.can_act_on_user(request.user, user):
-        raise NotAllowed("You may only act on your own account.")
     return user
 
 
@@ -223,13 +218,16 @@ class UserViewSet(VersionedWrites, ApiViewSet):
     ordering = ["id"]
     schema_errors = {"POST": ["409"], "PUT": ["409"], "PATCH": ["409"]}
 
-    def get_permissions(self):
-        if self.action in ("list", "create"):
-            return [IsAuthenticated(), IsAdmin()]
-        return super().get_permissions()
+    rule = {
+        ("list", "create"): Rule(read=policy.can_list_users, write=policy.can_create_users),
+        ("retrieve", "update", "partial_update", "destroy"): Rule(
+            read=policy.can_act_on_user, write=policy.can_act_on_user, message=NOT_YOURS
+        ),
+    }
 
     def get_object(self):
-        user = target_user(self.request, self.kwargs["pk"])
+        user = user_in_path(self.request, self.kwargs["pk"])
+        self.check_object_permissions(self.request, user)
         self.check_version(user)
         return user
 
@@ -260,21 +258,11 @@ class UserViewSet(VersionedWrites, ApiViewSet):
     def update(self, request, pk, partial=False):
         """One user: the user themself or an admin reads, changes and deletes it."""
         user = self.get_object()
-        serializer = UserUpdateSerializer(data=request.data, partial=partial)
+        serializer = UserUpdateSerializer(
+            data=request.data, partial=partial, context={"actor": request.user, "user": user}
+        )
         serializer.is_valid(raise_exception=True)
-        changes = serializer.validated_data
-        errors: dict[str, list[str]] = {}
-        if not policy.can_change_account_flags(request.user):
-            if "email" in changes and normalize_email(changes["email"]) != user.email:
-                errors["email"] = ["Only an admin may change the email address."]
-            if "is_admin" in changes and changes["is_admin"] != user.is_superuser:
-                errors["is_admin"] = ["Only an admin may change is_admin."]
-        changed_notify = "notify_by_email" in changes and changes["notify_by_email"] != user.notify_by_email
-        if changed_notify and not policy.can_change_preferences(request.user, user):
-            errors["notify_by_email"] = ["Only the user themself may change notify_by_email."]
-        if errors:
-            raise Invalid(errors)
-        user = user_services.user_update(user=user, **changes)
+        user = user_services.user_update(user=user, **serializer.validated_data)
         return Response(user_data(user))
 
     @extend_schema(operation_id="users_partial_update", request=UserUpdateSerializer, responses=UserSerializer)

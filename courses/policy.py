@@ -1,8 +1,10 @@
 """The authorization policy: who may do what, in one module.
 
 Small predicates over (user, object), read from the database on every call, never from token
-claims. The API's permission classes and querysets and the admin's ``has_*_permission`` methods
-all call these; nothing else decides access.
+claims. The API's routes name them in their rules (``gradingsite.api.permissions.Rule``), its
+querysets and input serializers call them, and so do the admin's ``has_*_permission`` methods;
+nothing else decides access. A predicate a route names takes ``(user, obj)``: ``obj`` is the object
+the path names, or None where it names none.
 """
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
@@ -18,10 +20,16 @@ from accounts.policy import (
     can_change_preferences as can_change_preferences,
 )
 from accounts.policy import (
+    can_create_users as can_create_users,
+)
+from accounts.policy import (
     can_list_users as can_list_users,
 )
 from accounts.policy import (
     is_admin as is_admin,
+)
+from accounts.policy import (
+    is_signed_in as is_signed_in,
 )
 from accounts.policy import (
     sees_unpublished_results as sees_unpublished_results,
@@ -79,8 +87,10 @@ def can_enroll(actor, target, course, role: str) -> bool:
     return is_teacher_of(actor, course)
 
 
-def can_unenroll(actor, target, course) -> bool:
-    return is_admin(actor) or actor.pk == target.pk or is_teacher_of(actor, course)
+def can_unenroll(actor, enrollment) -> bool:
+    """End an enrollment (``enrollment`` names a user and a course; it need not exist): the user
+    themself, a teacher of the course, an admin."""
+    return is_admin(actor) or actor.pk == enrollment.user_id or is_teacher_of(actor, enrollment.course_id)
 
 
 def can_view_result(user, result) -> bool:
@@ -180,7 +190,7 @@ def feedback_scope(user, course) -> str | None:
     """Which feedback of the course the user may read: "all" (teacher, admin), "own" (student), or None."""
     if is_admin(user):
         return "all"
-    role = role_in(user, course)
+    role = _role(user, course, _course_id(course))
     if role == Role.TEACHER:
         return "all"
     if role == Role.STUDENT:
@@ -188,11 +198,19 @@ def feedback_scope(user, course) -> str | None:
     return None
 
 
+def can_read_feedback(user, course) -> bool:
+    return feedback_scope(user, course) is not None
+
+
 def grades_scope(user, course) -> str | None:
     """Which course grades the user may read: "all" (teacher, admin), "own" (a student's own row), or None."""
     if is_admin(user):
         return "all"
     return {Role.TEACHER: "all", Role.STUDENT: "own"}.get(_role(user, course, course.pk))
+
+
+def can_read_grades(user, course) -> bool:
+    return grades_scope(user, course) is not None
 
 
 def can_view_category(user, category) -> bool:
@@ -207,4 +225,4 @@ def can_manage_category(user, category) -> bool:
 
 def can_leave_feedback(user, course) -> bool:
     """Only the course's students leave feedback on it."""
-    return is_student_of(user, course)
+    return _role(user, course, _course_id(course)) == Role.STUDENT

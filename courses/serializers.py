@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY_FIELDS, UserSummarySerializer
+from courses import policy
 from courses.models import Course, Role, Weighting
 from gradingsite.api.serializers import (
     FreeTextField,
@@ -21,6 +22,7 @@ from gradingsite.api.serializers import (
     StrictPrimaryKeyRelatedField,
     TimeZoneField,
 )
+from gradingsite.errors import NotAllowed
 
 
 @extend_schema_serializer(component_name="CourseTest")
@@ -180,6 +182,16 @@ class UserEnrollmentInputSerializer(StrictInputMixin, serializers.Serializer):
 
     course = StrictPrimaryKeyRelatedField(queryset=Course.objects.all())
     role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate(self, attrs):
+        """Rule E (``policy.can_enroll``), asked here because it depends on the course and role in the
+        body: a 403 when it refuses. The context names the caller (``actor``) and the ``user`` to enroll."""
+        if not policy.can_enroll(self.context["actor"], self.context["user"], attrs["course"], attrs["role"]):
+            raise NotAllowed(ENROLL_REFUSED)
+        return attrs
+
+
+ENROLL_REFUSED = "Only a teacher of the course or an admin may enroll someone else, or anyone as a teacher."
 
 
 @extend_schema_serializer(component_name="MemberInput")

@@ -1,7 +1,8 @@
 """The API's course endpoints: courses and their members, feedback, a user's enrollments.
 
-Viewsets are thin: they check the policy, validate with a serializer, call a service and build
-the representation from ``values()`` rows in a fixed number of queries.
+Viewsets are thin: they name their rules from the policy (``rule``, applied by
+``gradingsite.api.permissions.PolicyPermission``), validate with a serializer, call a service and
+build the representation from ``values()`` rows in a fixed number of queries.
 """
 
 from django.db.models import Case, F, FilteredRelation, OuterRef, Q, Value, When
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY_FIELDS
-from accounts.views import target_user, user_in_path
+from accounts.views import NOT_YOURS, user_in_path
 from courses import policy, services
 from courses.filters import CourseFilter, EnrollmentFilter, FeedbackFilter
 from courses.models import Course, Enrollment, Feedback, Role
@@ -36,9 +37,9 @@ from courses.serializers import (
     user_summary_from,
 )
 from gradingsite.api.filters import SearchFilter
+from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id
-from gradingsite.errors import NotAllowed
 from gradingsite.sql import JSONBoolean, JSONDateTime, JSONList, JSONObject, Statement, fragment
 
 # Model fields first, then annotations: the order values() gives its columns in.
@@ -152,11 +153,6 @@ def course_detail(user, pk: int) -> dict:
     return course_data(rows[0])
 
 
-def _require(allowed: bool, message: str = "You do not have permission to perform this action.") -> None:
-    if not allowed:
-        raise NotAllowed(message)
-
-
 def _enrollment_out(enrollment: Enrollment) -> dict:
     user = enrollment.user
     return {
@@ -179,6 +175,13 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
     ordering = ["id"]
     schema_forbidden = ("PUT", "PATCH", "DELETE")
     schema_errors = {"DELETE": ["409"]}
+    rule = {
+        ("list", "create"): Rule(read=policy.is_signed_in, write=policy.is_signed_in),
+        # Reading one needs no check of the course: any signed-in user may (retrieve loads none).
+        ("retrieve", "update", "partial_update", "destroy"): Rule(
+            read=policy.is_signed_in, write=policy.can_manage_course
+        ),
+    }
 
     def get_queryset(self):
         if self.action in ("members", "enroll"):  # the course's enrollments
@@ -188,7 +191,9 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         return courses_for(self.request.user)
 
     def get_object(self):
-        return get_or_404(Course.objects.all(), self.kwargs["pk"])
+        course = get_or_404(Course.objects.all(), self.kwargs["pk"])
+        self.check_object_permissions(self.request, course)
+        return course
 
     def representation(self, pk: int) -> dict:
         return course_detail(self.request.user, pk)
@@ -220,7 +225,6 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
     def update(self, request, pk, partial=False):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         course = self.get_object()
-        _require(policy.can_manage_course(request.user, course))
         self.check_version(course)
         serializer = CourseInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
@@ -236,7 +240,6 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
     def destroy(self, request, pk):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         course = self.get_object()
-        _require(policy.can_manage_course(request.user, course))
         self.check_version(course)
         services.course_delete(course=course, force=query_flag(request, "force"), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -251,11 +254,11 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         ordering=["id"],
         schema_forbidden=True,
         schema_errors={"POST": ["409"]},
+        rule=Rule(read=policy.can_view_members, write=policy.can_manage_course),
     )
     def members(self, request, pk):
         """A course's enrollments (teachers and admins): list, and enroll a user by id or by email."""
         course = self.get_object()
-        _require(policy.can_view_members(request.user, course))
         rows = self.filter_queryset(self.get_queryset().filter(course=course)).values(*ENROLLMENT_FIELDS)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([enrollment_data(row) for row in page])
@@ -266,13 +269,11 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
     @members.mapping.post
     def enroll(self, request, pk):
         """A course's enrollments (teachers and admins): list, and enroll a user by id or by email."""
-        course = self.get_object()
-        _require(policy.can_manage_course(request.user, course))
+        course = self.get_object()  # its teachers and admins enroll anyone in any role (rule E)
         serializer = MemberInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         if "user" in data:
-            _require(policy.can_enroll(request.user, data["user"], course, data["role"]))
             enrollment = services.enroll(user=data["user"], course=course, role=data["role"])
         else:
             enrollment = services.enroll_by_email(email=data["email"], course=course, role=data["role"])
@@ -288,19 +289,23 @@ class FeedbackViewSet(ApiViewSet):
     filterset_class = FeedbackFilter
     ordering_fields = ["id", "created_at"]
     ordering = ["id"]
+    rule = {
+        "list": Rule(read=policy.can_read_feedback),
+        "create": Rule(write=policy.can_leave_feedback, message="Only the course's students leave feedback on it."),
+    }
+    rule_object = "course"
 
     def get_queryset(self):
         return Feedback.objects.all()
 
     @cached_property
     def course(self) -> Course:
-        return get_or_404(Course.objects.all(), self.kwargs["pk"])
+        return get_or_404(policy.with_caller_role(Course.objects.all(), self.request.user, "pk"), self.kwargs["pk"])
 
     @extend_schema(operation_id="courses_feedback_list", responses=FeedbackSerializer(many=True))
     def list(self, request, pk):
         """Feedback on a course: its teachers and admins read it all, a student their own; students leave it."""
         scope = policy.feedback_scope(request.user, self.course)
-        _require(scope is not None)
         queryset = self.get_queryset().filter(course=self.course)
         if scope == "own":
             queryset = queryset.filter(student_id=request.user.pk)
@@ -313,7 +318,6 @@ class FeedbackViewSet(ApiViewSet):
     def create(self, request, pk):
         """Feedback on a course: its teachers and admins read it all, a student their own; students leave it."""
         course = self.course
-        _require(policy.can_leave_feedback(request.user, course), "Only the course's students leave feedback on it.")
         serializer = FeedbackInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         feedback = services.feedback_create(course=course, student=request.user, **serializer.validated_data)
@@ -335,6 +339,18 @@ class UserEnrollmentViewSet(ApiViewSet):
 
     serializer_class = UserEnrollmentSerializer
     queryset = Enrollment.objects.all()
+    rule = {
+        # Who may enroll the user in which course depends on the body: rule E, asked by the input
+        # serializer (``UserEnrollmentInputSerializer``).
+        ("enrollments", "enroll"): Rule(read=policy.can_act_on_user, write=policy.is_signed_in, message=NOT_YOURS),
+        "unenroll": Rule(write=policy.can_unenroll),
+    }
+
+    def get_object(self):
+        """The user the path names (404 unknown), once the action's rule allows the caller."""
+        user = user_in_path(self.request, self.kwargs["pk"])
+        self.check_object_permissions(self.request, user)
+        return user
 
     @extend_schema(operation_id="users_courses_list", responses=UserEnrollmentSerializer(many=True))
     @action(
@@ -349,7 +365,7 @@ class UserEnrollmentViewSet(ApiViewSet):
     )
     def enrollments(self, request, pk):
         """A user's enrollments (the user themself, admins), and enrolling them in a course (rule E)."""
-        user = target_user(request, pk)
+        user = self.get_object()
         queryset = self.get_queryset().filter(user_id=user.pk).annotate(course_name=F("course__name"))
         rows = self.filter_queryset(queryset).values(
             "role", "created_at", "course_id", "course_name", "course__details", *USER_PREFIXED
@@ -375,14 +391,10 @@ class UserEnrollmentViewSet(ApiViewSet):
     @enrollments.mapping.post
     def enroll(self, request, pk):
         """A user's enrollments (the user themself, admins), and enrolling them in a course (rule E)."""
-        user = user_in_path(request, pk)
-        serializer = UserEnrollmentInputSerializer(data=request.data)
+        user = self.get_object()
+        serializer = UserEnrollmentInputSerializer(data=request.data, context={"actor": request.user, "user": user})
         serializer.is_valid(raise_exception=True)
         course, role = serializer.validated_data["course"], serializer.validated_data["role"]
-        _require(
-            policy.can_enroll(request.user, user, course, role),
-            "Only a teacher of the course or an admin may enroll someone else, or anyone as a teacher.",
-        )
         enrollment = services.enroll(user=user, course=course, role=role)
         return Response(_enrollment_out(enrollment), status=status.HTTP_201_CREATED)
 
@@ -399,7 +411,7 @@ class UserEnrollmentViewSet(ApiViewSet):
         """Unenroll a user from a course: the user themself, a teacher of the course, or an admin."""
         user = user_in_path(request, pk)
         course = get_or_404(Course.objects.all(), course_id)
-        _require(policy.can_unenroll(request.user, user, course))
+        self.check_object_permissions(request, Enrollment(user=user, course=course))  # it may not exist
         enrollment = Enrollment.objects.filter(user=user, course=course).first()
         if enrollment is None:
             raise NotFound

@@ -13,33 +13,17 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
 from courses import policy
 from courses.models import Course
 from grading import grades, services
 from grading.models import GradeCategory
 from grading.serializers import CategorySerializer, CourseGradeSerializer
+from gradingsite.api.permissions import Rule
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
-from gradingsite.errors import Conflict, NotAllowed
+from gradingsite.errors import Conflict
 
 _ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
-
-class CourseCategoriesPermission(BasePermission):
-    """Course members and admins read a course's categories; its teachers and admins add one."""
-
-    def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return policy.can_view_course_tests(request.user, view.course)
-        return policy.can_manage_course(request.user, view.course)
-
-
-class CategoryPermission(BasePermission):
-    def has_object_permission(self, request, view, obj):
-        if request.method in SAFE_METHODS:
-            return policy.can_view_category(request.user, obj)
-        return policy.can_manage_category(request.user, obj)
 
 
 @extend_schema_view(
@@ -57,7 +41,9 @@ class CourseCategoryViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiV
     """A course's grade categories, in ``position`` order (``/api/courses/{id}/categories/``)."""
 
     serializer_class = CategorySerializer
-    permission_classes = [IsAuthenticated, CourseCategoriesPermission]
+    # Course members and admins read a course's categories; its teachers and admins add one.
+    rule = Rule(read=policy.can_view_course_tests, write=policy.can_manage_course)
+    rule_object = "course"
 
     @cached_property
     def course(self) -> Course:
@@ -91,7 +77,7 @@ class CategoryViewSet(
     """A grade category: its course's members and admins read it; its teachers and admins change or delete it."""
 
     serializer_class = CategorySerializer
-    permission_classes = [IsAuthenticated, CategoryPermission]
+    rule = Rule(read=policy.can_view_category, write=policy.can_manage_category)
     schema_errors = {"DELETE": ["409"]}
 
     def get_queryset(self):
@@ -144,7 +130,12 @@ class CourseGradesViewSet(ApiViewSet):
     """A course's grades (``/api/courses/{id}/grades/``), registered beside ``courses.views.CourseViewSet``."""
 
     queryset = Course.objects.all()
-    permission_classes = [IsAuthenticated]
+    rule = {
+        "grades": Rule(
+            read=policy.can_read_grades,
+            message="Only the course's teachers, its students (their own grade) and admins read its grades.",
+        )
+    }
     serializer_class = CourseGradeSerializer
     filter_backends = [OrderingFilter]
     replica_actions = frozenset({"grades"})
@@ -163,9 +154,8 @@ class CourseGradesViewSet(ApiViewSet):
     @action(detail=True, ordering_fields=list(GRADE_ORDERING), ordering=list(_NAME_ORDER))
     def grades(self, request, pk):
         course = get_or_404(policy.with_caller_role(Course.objects.all(), request.user, "pk"), pk)
+        self.check_object_permissions(request, course)
         scope = policy.grades_scope(request.user, course)
-        if scope is None:
-            raise NotAllowed("Only the course's teachers, its students (their own grade) and admins read its grades.")
         if scope == "own":
             rows = grades.course_grades(course, student_id=request.user.pk, published_only=True)
         else:

@@ -11,15 +11,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import parsers, renderers, serializers
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from courses import policy
 from courses.models import Course
 from grading import csv_io, reports
 from grading.serializers import GradebookSerializer, ImportCountsSerializer, ImportErrorsSerializer
-from grading.views import TeachesCourse
+from grading.views import TEACHERS_ONLY
 from gradingsite.api.negotiation import OnlyRepresentation
 from gradingsite.api.parsers import MultiPartParser, refuse_declared_over
+from gradingsite.api.permissions import Rule
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet
@@ -71,7 +72,11 @@ class CSVUploadParser(MultiPartParser):
 class GradebookViewSet(ApiViewSet):
     """The gradebook routes of a course (registered beside ``courses.views.CourseViewSet``)."""
 
-    permission_classes = [IsAuthenticated, TeachesCourse]
+    rule = {
+        ("gradebook", "gradebook_csv", "gradebook_import"): Rule(
+            read=policy.can_manage_course, write=policy.can_manage_course, message=TEACHERS_ONLY
+        )
+    }
     queryset = Course.objects.all()
     replica_actions = frozenset({"gradebook", "gradebook_csv"})
 

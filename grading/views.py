@@ -1,7 +1,8 @@
 """Tests and results: thin viewsets over the policy (``courses.policy``) and the grade service.
 
 Each viewset fetches the object it is about together with the caller's role in its course (one
-query, ``policy.with_caller_role``), asks the policy, and hands writes to ``grading.services``.
+query, ``policy.with_caller_role``), names its rule from the policy (``rule``, applied by
+``gradingsite.api.permissions.PolicyPermission``), and hands writes to ``grading.services``.
 An object that exists but isn't the caller's to see or change is a 403; a student's own result
 while its test is unpublished reads as absent, a 404.
 
@@ -27,10 +28,9 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from accounts.views import target_user
+from accounts.views import NOT_YOURS, user_in_path
 from courses import policy
 from courses.models import Course
 from grading import notices, reports, services
@@ -55,6 +55,7 @@ from grading.serializers import (
 )
 from gradingsite.api import preconditions
 from gradingsite.api.pagination import CountedBy
+from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
 from gradingsite.errors import Invalid
@@ -68,57 +69,9 @@ _FORCE_PARAM = OpenApiParameter(
 )
 
 
-# Permissions: each a one-line question to the policy.
-
-
-class CourseTestsPermission(BasePermission):
-    """Course members read the list of tests; its teachers and admins add tests."""
-
-    def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return policy.can_view_course_tests(request.user, view.course)
-        return policy.can_manage_course(request.user, view.course)
-
-
-class TeachesCourse(BasePermission):
-    """Reports over grades (a course's gradebook, a test's statistics, a result's history): a
-    teacher of the object's course, or an admin."""
-
-    message = "Only a teacher of this course or an admin may do this."
-
-    def has_object_permission(self, request, view, obj):
-        if isinstance(obj, Course):
-            return policy.can_manage_course(request.user, obj)
-        if isinstance(obj, Test):
-            return policy.can_manage_test(request.user, obj)
-        return policy.can_manage_result(request.user, obj)
-
-
-class TestPermission(BasePermission):
-    """Course members and admins read a test; its teachers and admins change or delete it."""
-
-    def has_object_permission(self, request, view, obj):
-        if request.method in SAFE_METHODS:
-            return policy.can_view_test(request.user, obj)
-        return policy.can_manage_test(request.user, obj)
-
-
-class ManageTestResultsPermission(BasePermission):
-    """A test's results as a whole: its course's teachers and admins."""
-
-    def has_permission(self, request, view):
-        return policy.can_manage_test(request.user, view.test)
-
-
-class TestResultPermission(BasePermission):
-    """The student reads their own (published) result; teachers of the course and admins read and write."""
-
-    def has_object_permission(self, request, view, obj):
-        if policy.result_hidden_from(request.user, obj):
-            raise NotFound
-        if request.method in SAFE_METHODS:
-            return policy.can_view_result(request.user, obj)
-        return policy.can_manage_result(request.user, obj)
+# Reports over grades (a course's gradebook, a test's statistics and notices, a result's history): a
+# teacher of the object's course, or an admin.
+TEACHERS_ONLY = "Only a teacher of this course or an admin may do this."
 
 
 # Tests.
@@ -137,7 +90,8 @@ class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewS
     """A course's tests (``/api/courses/{id}/tests/``)."""
 
     serializer_class = TestSerializer
-    permission_classes = [IsAuthenticated, CourseTestsPermission]
+    rule = Rule(read=policy.can_view_course_tests, write=policy.can_manage_course)
+    rule_object = "course"
     filter_backends = [OrderingFilter]
     ordering_fields = ["id", "name", "date", "max_score", "updated_at"]
     ordering = ["date", "id"]
@@ -178,7 +132,7 @@ class TestViewSet(
     """A test: its course's members and admins read it; its teachers and admins change or delete it."""
 
     serializer_class = TestSerializer
-    permission_classes = [IsAuthenticated, TestPermission]
+    rule = Rule(read=policy.can_view_test, write=policy.can_manage_test)
     schema_errors = {"DELETE": ["409"]}
     replica_actions = frozenset({"stats"})
 
@@ -202,7 +156,7 @@ class TestViewSet(
         responses={200: TestStatsSerializer},
         tags=["reports"],
     )
-    @action(detail=True, permission_classes=[IsAuthenticated, TeachesCourse])
+    @action(detail=True, rule=Rule(read=policy.can_manage_test, message=TEACHERS_ONLY))
     def stats(self, request, pk):
         return Response(reports.test_stats(self.get_object()))
 
@@ -219,7 +173,7 @@ class TestViewSet(
     @action(
         detail=True,
         serializer_class=NoticeSerializer,
-        permission_classes=[IsAuthenticated, TeachesCourse],
+        rule=Rule(read=policy.can_manage_test, message=TEACHERS_ONLY),
         filter_backends=[],
     )
     def notices(self, request, pk):
@@ -298,7 +252,8 @@ class TestResultViewSet(ApiViewSet):
     grade one student (``POST``) or many at once (``PUT``, all or nothing)."""
 
     serializer_class = TestResultSerializer
-    permission_classes = [IsAuthenticated, ManageTestResultsPermission]
+    rule = Rule(read=policy.can_manage_test, write=policy.can_manage_test)
+    rule_object = "test"
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = TestResultFilter
     ordering_fields = ["id", "student", "score", "percent", "created_at", "updated_at"]
@@ -436,7 +391,8 @@ class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
     read, change and delete it, and read its history."""
 
     serializer_class = TestResultSerializer
-    permission_classes = [IsAuthenticated, TestResultPermission]
+    # A student's own result while its test's results are unpublished reads as absent (404).
+    rule = Rule(read=policy.can_view_result, write=policy.can_manage_result, absent=policy.result_hidden_from)
 
     def get_queryset(self):
         if swagger_fake(self):
@@ -492,7 +448,7 @@ class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
     @action(
         detail=True,
         serializer_class=GradeChangeSerializer,
-        permission_classes=[IsAuthenticated, TeachesCourse],
+        rule=Rule(read=policy.can_manage_result, message=TEACHERS_ONLY),
         filter_backends=[OrderingFilter],
         ordering_fields=["changed_at", "id"],
         ordering=["changed_at", "id"],
@@ -511,6 +467,7 @@ class StudentResultViewSet(ApiViewSet):
     serializer_class = StudentResultSerializer
     queryset = TestResult.objects.all()
     filter_backends = [OrderingFilter]
+    rule = {"test_results": Rule(read=policy.can_act_on_user, message=NOT_YOURS)}
 
     @extend_schema(operation_id="users_test_results_list", responses=StudentResultSerializer(many=True))
     @action(
@@ -526,7 +483,8 @@ class StudentResultViewSet(ApiViewSet):
         The student themself doesn't see results of tests whose results are not published; an admin
         sees them all. Rows are read with ``values()`` in one query (plus the page count).
         """
-        student = target_user(request, pk)
+        student = user_in_path(request, pk)
+        self.check_object_permissions(request, student)
         results = self.get_queryset().filter(student_id=student.pk)
         if not policy.sees_unpublished_results(request.user, student):
             results = results.filter(test__results_published=True)

@@ -278,7 +278,11 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 # REST API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A signed-in caller, then the rule the view names from the policy (gradingsite.api.permissions).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "gradingsite.api.permissions.PolicyPermission",
+    ],
     "DEFAULT_PARSER_CLASSES": ["gradingsite.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["gradingsite.api.renderers.FastJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "gradingsite.api.pagination.PageNumberPagination",
