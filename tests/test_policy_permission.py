@@ -4,6 +4,8 @@ The routes are enumerated from the API's routers (as the authorization matrix do
 endpoint that names no rule for a method it serves fails here, before anyone calls it.
 """
 
+import json
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.decorators import action
@@ -148,3 +150,78 @@ def test_an_unknown_id_is_a_404_before_any_rule_refuses(client_for, stranger, pa
 
 def test_the_permission_class_imports_no_app():
     assert _imported_apps(ROOT / "gradingsite" / "api" / "permissions.py") == set()
+
+
+DEFAULT_REFUSAL = "You do not have permission to perform this action."
+NOT_YOURS = "You may only act on your own account."
+TEACHERS_ONLY = "Only a teacher of this course or an admin may do this."
+
+# (caller, method, path, body, detail): each rule's refusal says what it said before one class applied them.
+REFUSALS = [
+    ("student", "GET", "/api/users/", None, DEFAULT_REFUSAL),
+    ("stranger", "GET", "/api/users/{student}/", None, NOT_YOURS),
+    ("stranger", "PATCH", "/api/users/{student}/", {"first_name": "X"}, NOT_YOURS),
+    ("stranger", "GET", "/api/users/{student}/courses/", None, NOT_YOURS),
+    ("stranger", "GET", "/api/users/{student}/test-results/", None, NOT_YOURS),
+    ("stranger", "DELETE", "/api/users/{student}/courses/{course}/", None, DEFAULT_REFUSAL),
+    ("student", "PATCH", "/api/courses/{course}/", {"name": "X"}, DEFAULT_REFUSAL),
+    ("student", "GET", "/api/courses/{course}/members/", None, DEFAULT_REFUSAL),
+    ("stranger", "GET", "/api/courses/{course}/feedback/", None, DEFAULT_REFUSAL),
+    (
+        "teacher",
+        "POST",
+        "/api/courses/{course}/feedback/",
+        {"feedback": "Hi"},
+        "Only the course's students leave feedback on it.",
+    ),
+    (
+        "stranger",
+        "GET",
+        "/api/courses/{course}/grades/",
+        None,
+        "Only the course's teachers, its students (their own grade) and admins read its grades.",
+    ),
+    ("student", "GET", "/api/courses/{course}/gradebook/", None, TEACHERS_ONLY),
+    ("student", "GET", "/api/tests/{test}/stats/", None, TEACHERS_ONLY),
+    ("student", "GET", "/api/tests/{test}/notices/", None, TEACHERS_ONLY),
+    ("student", "PATCH", "/api/tests/{test}/", {"name": "X"}, DEFAULT_REFUSAL),
+    ("student", "GET", "/api/tests/{test}/results/", None, DEFAULT_REFUSAL),
+    ("stranger", "GET", "/api/courses/{course}/tests/", None, DEFAULT_REFUSAL),
+    ("stranger", "GET", "/api/courses/{course}/categories/", None, DEFAULT_REFUSAL),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("who", "method", "path", "body", "detail"),
+    REFUSALS,
+    ids=lambda v: v if isinstance(v, str) and v.startswith("/") else None,
+)
+def test_each_rule_refuses_with_its_own_message(request, client_for, course, test_, who, method, path, body, detail):
+    filled = path.format(student=request.getfixturevalue("student").pk, course=course.pk, test=test_.pk)
+    response = client_for(request.getfixturevalue(who)).generic(
+        method, filled, b"" if body is None else json.dumps(body).encode(), content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert response.json() == {"detail": detail}
+
+
+@pytest.mark.django_db
+def test_rules_that_depend_on_the_body_answer_with_their_messages(client_for, student, stranger, course, other_course):
+    account = client_for(student).patch(
+        f"/api/users/{student.pk}/",
+        {"email": "new@example.com", "is_admin": True, "notify_by_email": False},
+        format="json",
+    )
+    assert account.status_code == 400
+    assert account.json() == {
+        "email": ["Only an admin may change the email address."],
+        "is_admin": ["Only an admin may change is_admin."],
+    }
+    enroll = client_for(student).post(
+        f"/api/users/{stranger.pk}/courses/", {"course": other_course.pk, "role": "STUDENT"}, format="json"
+    )
+    assert enroll.status_code == 403
+    assert enroll.json() == {
+        "detail": "Only a teacher of the course or an admin may enroll someone else, or anyone as a teacher."
+    }
