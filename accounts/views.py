@@ -58,7 +58,6 @@ class AuthViewSet(idempotency.IdempotentWrites, viewsets.ViewSet):
         return WWW_AUTHENTICATE
 
     @extend_schema(
-        tags=["auth"],
         summary="Email a one-time sign-in code (creates the user if new)",
         request=LoginSerializer,
         responses={200: _DETAIL, 429: _DETAIL, 503: _DETAIL},
@@ -75,7 +74,6 @@ class AuthViewSet(idempotency.IdempotentWrites, viewsets.ViewSet):
         return Response({"detail": LOGIN_SENT})
 
     @extend_schema(
-        tags=["auth"],
         summary="Trade an emailed code for tokens",
         description="The access token is also sent in the `Authorization: Bearer …` response header.",
         request=AuthenticateSerializer,
@@ -96,7 +94,6 @@ class AuthViewSet(idempotency.IdempotentWrites, viewsets.ViewSet):
         return Response(pair, headers={"Authorization": f"Bearer {pair['access']}"})
 
     @extend_schema(
-        tags=["auth"],
         summary="Trade a refresh token for a new pair (the old one stops working)",
         request=RefreshSerializer,
         responses={200: TokenRefreshSerializer, 401: _DETAIL},
@@ -116,7 +113,6 @@ class AuthViewSet(idempotency.IdempotentWrites, viewsets.ViewSet):
         )
 
     @extend_schema(
-        tags=["auth"],
         summary="Revoke one of the caller's refresh tokens",
         request=LogoutSerializer,
         responses={204: None},
@@ -134,7 +130,6 @@ class AuthViewSet(idempotency.IdempotentWrites, viewsets.ViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        tags=["auth"],
         summary="Revoke every token of the caller, access tokens included",
         request=None,
         responses={204: None},
@@ -158,7 +153,6 @@ class ProfileViewSet(viewsets.GenericViewSet):
     schema_forbidden = False
     rule = Rule(read=policy.is_signed_in)
 
-    @extend_schema(operation_id="profile_retrieve", responses=UserSerializer)
     def finalize_response(self, request, response, *args, **kwargs):
         return super().finalize_response(request, preconditions.with_etag(request, response), *args, **kwargs)
 
@@ -234,14 +228,13 @@ class UserViewSet(VersionedWrites, ApiViewSet):
     def representation(self, pk: int) -> dict:
         return user_data(User.objects.get(pk=pk))
 
-    @extend_schema(operation_id="users_list", responses=UserSerializer(many=True))
     def list(self, request):
         """All users (admins only): list and create."""
         queryset = self.filter_queryset(self.get_queryset()).values(*USER_ROW_FIELDS)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([_user_row(row) for row in page])
 
-    @extend_schema(operation_id="users_create", request=UserCreateSerializer, responses={201: UserSerializer})
+    @extend_schema(request=UserCreateSerializer)
     def create(self, request):
         """All users (admins only): list and create."""
         serializer = UserCreateSerializer(data=request.data)
@@ -249,12 +242,11 @@ class UserViewSet(VersionedWrites, ApiViewSet):
         user = user_services.user_create(**serializer.validated_data)
         return Response(user_data(user), status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="users_retrieve", responses=UserSerializer)
     def retrieve(self, request, pk):
         """One user: the user themself or an admin reads, changes and deletes it."""
         return Response(user_data(self.get_object()))
 
-    @extend_schema(operation_id="users_update", request=UserUpdateSerializer, responses=UserSerializer)
+    @extend_schema(request=UserUpdateSerializer)
     def update(self, request, pk, partial=False):
         """One user: the user themself or an admin reads, changes and deletes it."""
         user = self.get_object()
@@ -265,12 +257,11 @@ class UserViewSet(VersionedWrites, ApiViewSet):
         user = user_services.user_update(user=user, **serializer.validated_data)
         return Response(user_data(user))
 
-    @extend_schema(operation_id="users_partial_update", request=UserUpdateSerializer, responses=UserSerializer)
+    @extend_schema(request=UserUpdateSerializer)
     def partial_update(self, request, pk):
         """One user: the user themself or an admin reads, changes and deletes it."""
         return self.update(request, pk, partial=True)
 
-    @extend_schema(operation_id="users_destroy", responses={204: None})
     def destroy(self, request, pk):
         """One user: the user themself or an admin reads, changes and deletes it."""
         user_services.user_delete(user=self.get_object(), by=request.user)

@@ -198,14 +198,13 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
     def representation(self, pk: int) -> dict:
         return course_detail(self.request.user, pk)
 
-    @extend_schema(operation_id="courses_list", responses=CourseSerializer(many=True))
     def list(self, request):
         """Every course (any signed-in user), and creating one: its creator becomes its teacher."""
         queryset = self.filter_queryset(self.get_queryset()).values(*COURSE_FIELDS)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([course_data(row) for row in page])
 
-    @extend_schema(operation_id="courses_create", request=CourseInputSerializer, responses={201: CourseSerializer})
+    @extend_schema(request=CourseInputSerializer)
     def create(self, request):
         """Every course (any signed-in user), and creating one: its creator becomes its teacher."""
         serializer = CourseInputSerializer(data=request.data)
@@ -213,7 +212,6 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         course = services.course_create(by=request.user, **serializer.validated_data)
         return Response(course_detail(request.user, course.pk), status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="courses_retrieve", responses=CourseSerializer)
     def retrieve(self, request, pk):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         try:
@@ -221,7 +219,7 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         except Course.DoesNotExist:
             raise NotFound from None
 
-    @extend_schema(operation_id="courses_update", request=CourseInputSerializer, responses=CourseSerializer)
+    @extend_schema(request=CourseInputSerializer)
     def update(self, request, pk, partial=False):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         course = self.get_object()
@@ -231,12 +229,12 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         services.course_update(course=course, **serializer.validated_data)
         return Response(course_detail(request.user, course.pk))
 
-    @extend_schema(operation_id="courses_partial_update", request=CourseInputSerializer, responses=CourseSerializer)
+    @extend_schema(request=CourseInputSerializer)
     def partial_update(self, request, pk):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         return self.update(request, pk, partial=True)
 
-    @extend_schema(operation_id="courses_destroy", parameters=[FORCE_PARAMETER], responses={204: None})
+    @extend_schema(parameters=[FORCE_PARAMETER])
     def destroy(self, request, pk):
         """A course with its teachers and tests; its teachers and admins change or delete it."""
         course = self.get_object()
@@ -244,7 +242,7 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         services.course_delete(course=course, force=query_flag(request, "force"), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(operation_id="courses_members_list", responses=EnrollmentSerializer(many=True))
+    @extend_schema(responses=EnrollmentSerializer(many=True))
     @action(
         detail=True,
         serializer_class=EnrollmentSerializer,
@@ -263,9 +261,7 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([enrollment_data(row) for row in page])
 
-    @extend_schema(
-        operation_id="courses_members_create", request=MemberInputSerializer, responses={201: EnrollmentSerializer}
-    )
+    @extend_schema(request=MemberInputSerializer, responses={201: EnrollmentSerializer})
     @members.mapping.post
     def enroll(self, request, pk):
         """A course's enrollments (teachers and admins): list, and enroll a user by id or by email."""
@@ -302,7 +298,6 @@ class FeedbackViewSet(ApiViewSet):
     def course(self) -> Course:
         return get_or_404(policy.with_caller_role(Course.objects.all(), self.request.user, "pk"), self.kwargs["pk"])
 
-    @extend_schema(operation_id="courses_feedback_list", responses=FeedbackSerializer(many=True))
     def list(self, request, pk):
         """Feedback on a course: its teachers and admins read it all, a student their own; students leave it."""
         scope = policy.feedback_scope(request.user, self.course)
@@ -312,9 +307,7 @@ class FeedbackViewSet(ApiViewSet):
         page = self.paginate_queryset(self.filter_queryset(queryset).values(*FEEDBACK_FIELDS))
         return self.get_paginated_response([feedback_data(row) for row in page])
 
-    @extend_schema(
-        operation_id="courses_feedback_create", request=FeedbackInputSerializer, responses={201: FeedbackSerializer}
-    )
+    @extend_schema(request=FeedbackInputSerializer)
     def create(self, request, pk):
         """Feedback on a course: its teachers and admins read it all, a student their own; students leave it."""
         course = self.course
@@ -352,7 +345,7 @@ class UserEnrollmentViewSet(ApiViewSet):
         self.check_object_permissions(self.request, user)
         return user
 
-    @extend_schema(operation_id="users_courses_list", responses=UserEnrollmentSerializer(many=True))
+    @extend_schema(responses=UserEnrollmentSerializer(many=True))
     @action(
         detail=True,
         url_path="courses",
@@ -384,7 +377,6 @@ class UserEnrollmentViewSet(ApiViewSet):
         )
 
     @extend_schema(
-        operation_id="users_courses_create",
         request=UserEnrollmentInputSerializer,
         responses={201: EnrollmentSerializer},
     )
@@ -398,7 +390,7 @@ class UserEnrollmentViewSet(ApiViewSet):
         enrollment = services.enroll(user=user, course=course, role=role)
         return Response(_enrollment_out(enrollment), status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="users_courses_destroy", responses={204: None})
+    @extend_schema(responses={204: None})
     @action(
         detail=True,
         methods=["delete"],

@@ -8,8 +8,7 @@ own, computed over published results only). The rules of the computation are in 
 
 from django.db.models import RestrictedError
 from django.utils.functional import cached_property
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -23,19 +22,10 @@ from gradingsite.api.permissions import Rule
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
 from gradingsite.errors import Conflict
 
-_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
 
 @extend_schema_view(
-    list=extend_schema(
-        operation_id="courses_categories_list", summary="List a course's grade categories", parameters=[_ID_PARAM]
-    ),
-    create=extend_schema(
-        operation_id="courses_categories_create",
-        summary="Add a grade category to a course",
-        parameters=[_ID_PARAM],
-        responses={201: CategorySerializer},
-    ),
+    list=extend_schema(summary="List a course's grade categories"),
+    create=extend_schema(summary="Add a grade category to a course"),
 )
 class CourseCategoryViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewSet):
     """A course's grade categories, in ``position`` order (``/api/courses/{id}/categories/``)."""
@@ -59,17 +49,10 @@ class CourseCategoryViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiV
 
 
 @extend_schema_view(
-    retrieve=extend_schema(operation_id="categories_retrieve", summary="Read a grade category", parameters=[_ID_PARAM]),
-    update=extend_schema(operation_id="categories_update", summary="Replace a grade category", parameters=[_ID_PARAM]),
-    partial_update=extend_schema(
-        operation_id="categories_partial_update", summary="Change a grade category", parameters=[_ID_PARAM]
-    ),
-    destroy=extend_schema(
-        operation_id="categories_destroy",
-        summary="Delete a grade category (409 while it holds tests, or if it is the course's last)",
-        parameters=[_ID_PARAM],
-        responses={204: None},
-    ),
+    retrieve=extend_schema(summary="Read a grade category"),
+    update=extend_schema(summary="Replace a grade category"),
+    partial_update=extend_schema(summary="Change a grade category"),
+    destroy=extend_schema(summary="Delete a grade category (409 while it holds tests, or if it is the course's last)"),
 )
 class CategoryViewSet(
     mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, VersionedWrites, ApiViewSet
@@ -141,13 +124,11 @@ class CourseGradesViewSet(ApiViewSet):
     replica_actions = frozenset({"grades"})
 
     @extend_schema(
-        operation_id="courses_grades_list",
         summary="Every student's course grade",
         description="Teachers of the course and admins: every student's current and final percent, letter, "
         "missing tests and per-category percents with what was dropped. A student: only their own row, "
         "computed over tests whose results are published. Others: 403. Ordered by last name, first name, "
         "email unless `?ordering=` says otherwise (a null percent sorts last either way).",
-        parameters=[_ID_PARAM],
         responses=CourseGradeSerializer(many=True),
         tags=["reports"],
     )

@@ -25,8 +25,6 @@ from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet
 
-ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
 
 class CSVRenderer(renderers.BaseRenderer):
     """Lets content negotiation choose CSV; the view answers it with a streamed response."""
@@ -97,7 +95,7 @@ class GradebookViewSet(ApiViewSet):
         description="Every student of the course (ordered by last name, first name, email) with a score or null "
         "per test, and each test's statistics. With `Accept: text/csv`, the CSV export: " + CSV_DESCRIPTION,
         # The CSV is asked for with the Accept header (or the .csv path), not DRF's ?format=.
-        parameters=[ID, OpenApiParameter("format", exclude=True)],
+        parameters=[OpenApiParameter("format", exclude=True)],
         responses={
             (200, "application/json"): GradebookSerializer,
             (200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR, description=CSV_DESCRIPTION),
@@ -115,7 +113,6 @@ class GradebookViewSet(ApiViewSet):
         operation_id="courses_gradebook_csv",
         summary="A course's gradebook as CSV",
         description=CSV_DESCRIPTION,
-        parameters=[ID],
         responses={(200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR, description=CSV_DESCRIPTION)},
         tags=["reports"],
     )
@@ -141,7 +138,6 @@ class GradebookViewSet(ApiViewSet):
         "and 1,000 characters a row per column allowed: past one, a 400 names it. Every change is in the history "
         "with `via: import`.",
         parameters=[
-            ID,
             OpenApiParameter(
                 "dry_run", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Check and count; write nothing."
             ),

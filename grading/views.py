@@ -63,7 +63,6 @@ from gradingsite.sql import cursor as sql_cursor
 
 User = get_user_model()
 
-_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 _FORCE_PARAM = OpenApiParameter(
     "force", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Delete even though results are recorded."
 )
@@ -78,13 +77,8 @@ TEACHERS_ONLY = "Only a teacher of this course or an admin may do this."
 
 
 @extend_schema_view(
-    list=extend_schema(operation_id="courses_tests_list", summary="List a course's tests", parameters=[_ID_PARAM]),
-    create=extend_schema(
-        operation_id="courses_tests_create",
-        summary="Add a test to a course",
-        parameters=[_ID_PARAM],
-        responses={201: TestSerializer},
-    ),
+    list=extend_schema(summary="List a course's tests"),
+    create=extend_schema(summary="Add a test to a course"),
 )
 class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewSet):
     """A course's tests (``/api/courses/{id}/tests/``)."""
@@ -116,14 +110,12 @@ class CourseTestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiViewS
 
 
 @extend_schema_view(
-    retrieve=extend_schema(operation_id="tests_retrieve", summary="Read a test", parameters=[_ID_PARAM]),
-    update=extend_schema(operation_id="tests_update", summary="Replace a test", parameters=[_ID_PARAM]),
-    partial_update=extend_schema(operation_id="tests_partial_update", summary="Change a test", parameters=[_ID_PARAM]),
+    retrieve=extend_schema(summary="Read a test"),
+    update=extend_schema(summary="Replace a test"),
+    partial_update=extend_schema(summary="Change a test"),
     destroy=extend_schema(
-        operation_id="tests_destroy",
         summary="Delete a test",
-        parameters=[_ID_PARAM, _FORCE_PARAM],
-        responses={204: None},
+        parameters=[_FORCE_PARAM],
     ),
 )
 class TestViewSet(
@@ -152,7 +144,6 @@ class TestViewSet(
         summary="A test's statistics over its results' percents",
         description="Computed by the database over each result's `percent`. `stddev` is the population "
         "standard deviation. With no results, `count` is 0, the statistics are null and the buckets empty.",
-        parameters=[_ID_PARAM],
         responses={200: TestStatsSerializer},
         tags=["reports"],
     )
@@ -166,7 +157,6 @@ class TestViewSet(
         description="One notice per publication of the results, or per batch of changes to results students "
         "can see (changes within `RESULT_NOTIFY_DELAY_SECONDS` merge into one). Teachers of the course and "
         "admins only.",
-        parameters=[_ID_PARAM],
         responses=NoticeSerializer(many=True),
         tags=["reports"],
     )
@@ -238,13 +228,10 @@ def with_row_columns(queryset, max_score):
 
 
 @extend_schema_view(
-    list=extend_schema(operation_id="tests_results_list", summary="List a test's results", parameters=[_ID_PARAM]),
+    list=extend_schema(summary="List a test's results"),
     create=extend_schema(
-        operation_id="tests_results_create",
         summary="Grade one student",
-        parameters=[_ID_PARAM],
         request=ResultCreateSerializer,
-        responses={201: TestResultSerializer},
     ),
 )
 class TestResultViewSet(ApiViewSet):
@@ -328,9 +315,7 @@ class TestResultViewSet(ApiViewSet):
         return Response(result_data(result), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        operation_id="tests_results_update",
         summary="Create or update many results (all or nothing)",
-        parameters=[_ID_PARAM],
         request=BulkItemSerializer(many=True),
         responses={200: BulkOutcomeSerializer, 400: BulkErrorSerializer},
     )
@@ -362,29 +347,16 @@ def _bulk_error(detail: str, errors) -> Response:
 
 
 @extend_schema_view(
-    retrieve=extend_schema(
-        operation_id="test_results_retrieve",
-        summary="Read a result",
-        parameters=[_ID_PARAM],
-        responses={200: TestResultSerializer},
-    ),
+    retrieve=extend_schema(summary="Read a result"),
     update=extend_schema(
-        operation_id="test_results_update",
         summary="Change a result's score",
-        parameters=[_ID_PARAM],
         request=ResultUpdateSerializer,
-        responses={200: TestResultSerializer},
     ),
     partial_update=extend_schema(
-        operation_id="test_results_partial_update",
         summary="Change a result's score",
-        parameters=[_ID_PARAM],
         request=ResultUpdateSerializer,
-        responses={200: TestResultSerializer},
     ),
-    destroy=extend_schema(
-        operation_id="test_results_destroy", summary="Delete a result", parameters=[_ID_PARAM], responses={204: None}
-    ),
+    destroy=extend_schema(summary="Delete a result"),
 )
 class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
     """One result: the student reads their own (published) one; teachers of the course and admins
@@ -441,7 +413,6 @@ class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
     @extend_schema(
         operation_id="test_results_history",
         summary="A result's grade history, oldest first",
-        parameters=[_ID_PARAM],
         responses=GradeChangeSerializer(many=True),
         tags=["reports"],
     )
@@ -469,7 +440,7 @@ class StudentResultViewSet(ApiViewSet):
     filter_backends = [OrderingFilter]
     rule = {"test_results": Rule(read=policy.can_act_on_user, message=NOT_YOURS)}
 
-    @extend_schema(operation_id="users_test_results_list", responses=StudentResultSerializer(many=True))
+    @extend_schema(responses=StudentResultSerializer(many=True))
     @action(
         detail=True,
         url_path="test-results",
