@@ -82,7 +82,6 @@ class DocsView(SpectacularSwaggerView):
     @extend_schema(
         operation_id="docs",
         summary="Interactive API docs (Swagger UI)",
-        tags=["docs"],
         responses={(200, "text/html"): OpenApiResponse(response=OpenApiTypes.STR)},
         auth=[],
     )
