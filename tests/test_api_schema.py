@@ -204,3 +204,74 @@ def test_conditional_and_idempotent_writes_document_their_headers_and_statuses(s
     # Reads and writes that take none of them don't list them.
     assert not _headers(paths["/api/courses/"]["get"])
     assert not _headers(paths["/api/tests/{id}/stats/"]["get"])
+
+
+# Every operation's operationId: the generated client (.ci/client_flow.py) names its functions after
+# them, so a change here breaks every client built from the schema. Sorted by path, then method.
+OPERATION_IDS = {
+    ("GET", "/"): "status",
+    ("POST", "/api/auth/authenticate/"): "auth_authenticate_create",
+    ("POST", "/api/auth/login/"): "auth_login_create",
+    ("POST", "/api/auth/logout-all/"): "auth_logout_all_create",
+    ("POST", "/api/auth/logout/"): "auth_logout_create",
+    ("POST", "/api/auth/refresh/"): "auth_refresh_create",
+    ("DELETE", "/api/categories/{id}/"): "categories_destroy",
+    ("GET", "/api/categories/{id}/"): "categories_retrieve",
+    ("PATCH", "/api/categories/{id}/"): "categories_partial_update",
+    ("PUT", "/api/categories/{id}/"): "categories_update",
+    ("GET", "/api/courses/"): "courses_list",
+    ("POST", "/api/courses/"): "courses_create",
+    ("DELETE", "/api/courses/{id}/"): "courses_destroy",
+    ("GET", "/api/courses/{id}/"): "courses_retrieve",
+    ("PATCH", "/api/courses/{id}/"): "courses_partial_update",
+    ("PUT", "/api/courses/{id}/"): "courses_update",
+    ("GET", "/api/courses/{id}/categories/"): "courses_categories_list",
+    ("POST", "/api/courses/{id}/categories/"): "courses_categories_create",
+    ("GET", "/api/courses/{id}/feedback/"): "courses_feedback_list",
+    ("POST", "/api/courses/{id}/feedback/"): "courses_feedback_create",
+    ("GET", "/api/courses/{id}/gradebook.csv"): "courses_gradebook_csv",
+    ("GET", "/api/courses/{id}/gradebook/"): "courses_gradebook",
+    ("POST", "/api/courses/{id}/gradebook/import/"): "courses_gradebook_import",
+    ("GET", "/api/courses/{id}/grades/"): "courses_grades_list",
+    ("GET", "/api/courses/{id}/members/"): "courses_members_list",
+    ("POST", "/api/courses/{id}/members/"): "courses_members_create",
+    ("GET", "/api/courses/{id}/tests/"): "courses_tests_list",
+    ("POST", "/api/courses/{id}/tests/"): "courses_tests_create",
+    ("GET", "/api/docs/"): "docs",
+    ("GET", "/api/profile/"): "profile_retrieve",
+    ("GET", "/api/schema/"): "schema_retrieve",
+    ("DELETE", "/api/test-results/{id}/"): "test_results_destroy",
+    ("GET", "/api/test-results/{id}/"): "test_results_retrieve",
+    ("PATCH", "/api/test-results/{id}/"): "test_results_partial_update",
+    ("PUT", "/api/test-results/{id}/"): "test_results_update",
+    ("GET", "/api/test-results/{id}/history/"): "test_results_history",
+    ("DELETE", "/api/tests/{id}/"): "tests_destroy",
+    ("GET", "/api/tests/{id}/"): "tests_retrieve",
+    ("PATCH", "/api/tests/{id}/"): "tests_partial_update",
+    ("PUT", "/api/tests/{id}/"): "tests_update",
+    ("GET", "/api/tests/{id}/notices/"): "tests_notices",
+    ("GET", "/api/tests/{id}/results/"): "tests_results_list",
+    ("POST", "/api/tests/{id}/results/"): "tests_results_create",
+    ("PUT", "/api/tests/{id}/results/"): "tests_results_update",
+    ("GET", "/api/tests/{id}/stats/"): "tests_stats",
+    ("GET", "/api/users/"): "users_list",
+    ("POST", "/api/users/"): "users_create",
+    ("DELETE", "/api/users/{id}/"): "users_destroy",
+    ("GET", "/api/users/{id}/"): "users_retrieve",
+    ("PATCH", "/api/users/{id}/"): "users_partial_update",
+    ("PUT", "/api/users/{id}/"): "users_update",
+    ("GET", "/api/users/{id}/courses/"): "users_courses_list",
+    ("POST", "/api/users/{id}/courses/"): "users_courses_create",
+    ("DELETE", "/api/users/{id}/courses/{course_id}/"): "users_courses_destroy",
+    ("GET", "/api/users/{id}/test-results/"): "users_test_results_list",
+    ("GET", "/healthz"): "healthz",
+}
+
+
+def test_every_operation_keeps_its_operation_id(schema):
+    served = {
+        (method.upper(), path): operation["operationId"]
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert served == OPERATION_IDS
