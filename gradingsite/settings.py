@@ -184,6 +184,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASE_ROUTERS = ["gradingsite.routers.JobQueueRouter", "gradingsite.routers.ReplicaRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
+# Where the answers of writes sent with an Idempotency-Key are kept (gradingsite.api.idempotency).
+IDEMPOTENCY_KEY_MODEL = "accounts.IdempotencyKey"
 AUTHENTICATION_BACKENDS = [
     "accounts.backends.EmailCodeBackend",
     "django.contrib.auth.backends.ModelBackend",

@@ -1,13 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path
 
+import accounts.urls
+import courses.urls
+import grading.urls
 from gradingsite import views
+from gradingsite.api.urls import urlpatterns_for
+
+# Every router of the API, the apps in their dependency order: ``accounts`` (people, sign-in) ←
+# ``courses`` (courses, enrollments, feedback) ← ``grading`` (tests, results, reports).
+API_ROUTERS = [*accounts.urls.routers, *courses.urls.routers, *grading.urls.routers]
 
 urlpatterns = [
     path("", views.read_only(views.status), name="status"),
     path("healthz", views.read_only(views.healthz), name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/", include("gradingsite.api.urls")),
+    path("api/", include(urlpatterns_for(API_ROUTERS))),
 ]
 
 # Django's own error pages, answered as JSON everywhere but the admin (which keeps its HTML).

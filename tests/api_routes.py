@@ -4,7 +4,7 @@ import re
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from gradingsite.api.urls import ROUTERS
+from gradingsite.urls import API_ROUTERS as ROUTERS
 
 # Routes under /api/ that no router makes: the schema and its docs, and the JSON 404 for any other path.
 NOT_OPERATIONS = {"schema", "docs", "api-not-found"}

@@ -32,3 +32,14 @@ def test_an_app_imports_nothing_from_the_apps_built_on_it(app):
         if _imported_apps(path) & above
     }
     assert offenders == {}
+
+
+def test_the_apis_shared_plumbing_imports_no_app():
+    # gradingsite/api/ lies under every app: the project's URLconf hands it the apps' routers, and
+    # settings name the models it stores (IDEMPOTENCY_KEY_MODEL).
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_imported_apps(path))
+        for path in sorted((ROOT / "gradingsite" / "api").rglob("*.py"))
+        if _imported_apps(path)
+    }
+    assert offenders == {}

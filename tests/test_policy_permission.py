@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from gradingsite.api.permissions import PolicyPermission, Rule, predicate_for
-from gradingsite.api.urls import ROUTERS
 from gradingsite.api.viewsets import ApiViewSet
+from gradingsite.urls import API_ROUTERS as ROUTERS
 from tests.api_routes import METHODS, api_routes
 from tests.test_layers import ROOT, _imported_apps
 

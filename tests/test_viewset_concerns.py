@@ -3,8 +3,8 @@
 import pytest
 
 from gradingsite.api.idempotency import IdempotentWrites
-from gradingsite.api.urls import ROUTERS
 from gradingsite.api.viewsets import ApiViewSet, ETags, VersionedWrites
+from gradingsite.urls import API_ROUTERS as ROUTERS
 
 
 def _viewsets():

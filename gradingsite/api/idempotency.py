@@ -36,6 +36,7 @@ import hashlib
 import math
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpResponse
@@ -43,7 +44,6 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 
-from accounts.models import IdempotencyKey
 from gradingsite.api.parsers import CHUNKED_BODY, ApiRequest
 from gradingsite.errors import Conflict, DomainError, Invalid
 
@@ -57,6 +57,12 @@ NOT_ACCEPTED = f"{HEADER} is not accepted here: keys belong to a signed-in calle
 _NOT_REPLAYED = frozenset({"date", "idempotent-replayed"})
 
 
+def _keys():
+    """The model of the stored answers (``IDEMPOTENCY_KEY_MODEL``, as ``AUTH_USER_MODEL`` names the
+    user's): this shared layer names no app."""
+    return apps.get_model(settings.IDEMPOTENCY_KEY_MODEL)
+
+
 class Unprocessable(DomainError):
     status_code = 422
     default_detail = "This Idempotency-Key was used for another request: use a new key for a new request."
@@ -65,7 +71,7 @@ class Unprocessable(DomainError):
 class Replay(Exception):
     """The stored answer to the same request: sent again instead of running it."""
 
-    def __init__(self, stored: IdempotencyKey):
+    def __init__(self, stored):
         self.stored = stored
 
     def response(self) -> HttpResponse:
@@ -111,7 +117,7 @@ class Claim:
                 if not cursor.fetchone()[0]:
                     raise Conflict(f"A request with this {HEADER} is still being processed; try again in a moment.")
         cutoff = timezone.now() - TTL
-        stored = IdempotencyKey.objects.filter(user_id=self.user_id, key=self.key).first()
+        stored = _keys().objects.filter(user_id=self.user_id, key=self.key).first()
         if stored is not None and stored.created_at < cutoff:
             stored.delete()
             stored = None
@@ -127,7 +133,7 @@ class Claim:
             return  # no write answers with a stream; such an answer is not kept
         if hasattr(response, "render"):
             response.render()
-        IdempotencyKey.objects.create(
+        _keys().objects.create(
             user_id=self.user_id,
             key=self.key,
             request_hash=self.request_hash,
@@ -162,7 +168,7 @@ def _hash_body(digest, request: ApiRequest) -> None:
 def _check_bound(user_id: int, cutoff) -> None:
     """A new key: refused (429) while the caller already has ``IDEMPOTENCY_KEYS_PER_USER`` live ones."""
     limit = settings.IDEMPOTENCY_KEYS_PER_USER
-    live = IdempotencyKey.objects.filter(user_id=user_id, created_at__gte=cutoff)
+    live = _keys().objects.filter(user_id=user_id, created_at__gte=cutoff)
     if live[:limit].count() < limit:
         return
     oldest = live.order_by("created_at").values_list("created_at", flat=True).first()
@@ -175,7 +181,7 @@ def _check_bound(user_id: int, cutoff) -> None:
 
 
 def delete_expired() -> int:
-    return IdempotencyKey.objects.filter(created_at__lt=timezone.now() - TTL).delete()[0]
+    return _keys().objects.filter(created_at__lt=timezone.now() - TTL).delete()[0]
 
 
 class WriteWatch:
@@ -208,7 +214,7 @@ class WriteWatch:
                     self._levels[index][1] = False
         elif (
             head in ("INSERT", "UPDATE", "DELETE")
-            and IdempotencyKey._meta.db_table not in sql
+            and _keys()._meta.db_table not in sql
             and (context["cursor"].rowcount or 0) > 0
         ):
             self._levels[-1][1] = True
