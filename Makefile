@@ -1,4 +1,4 @@
-# Developer commands. `make run` serves the app on SQLite; `make test` runs the suite on PostgreSQL.
+# Developer commands. Both run on PostgreSQL: DATABASE_URL, else one installed from a wheel (gradingsite/devdb.py).
 .DEFAULT_GOAL := help
 .PHONY: help venv run test lint check clean manage token superuser
 
@@ -10,10 +10,13 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 # The whole suite runs on every core (pytest-xdist); name tests to run just those, serially.
 PYTEST_ARGS ?= -n auto
 PORT ?= 8000
+# Runs a command with DATABASE_URL set: as given, or the embedded PostgreSQL (data in .pgdata/, kept
+# between runs), started for the command and stopped after it unless another command still uses it.
+DEVDB := $(BIN)/python -m gradingsite.devdb --
 
 help:
-	@echo "make run    - install into .venv, migrate, seed, serve http://127.0.0.1:8000 (PORT=...) with the worker beside it (SQLite unless DATABASE_URL)"
-	@echo "make test   - install, find or start PostgreSQL, run pytest (PYTEST_ARGS='-k name' to pick)"
+	@echo "make run    - install into .venv, migrate, seed, serve http://127.0.0.1:8000 (PORT=...) with the worker beside it, on DATABASE_URL or an embedded PostgreSQL (.pgdata/)"
+	@echo "make test   - install, find or start PostgreSQL (the embedded one last), run pytest (PYTEST_ARGS='-k name' to pick)"
 	@echo "make token EMAIL=grace@hey.com      - print an access token for that user (for curl and scripts)"
 	@echo "make superuser EMAIL=you@example.com - make an admin (signs in at /admin/ by emailed code)"
 	@echo "make manage ARGS='seed --students 100' - any manage.py command, with make run's settings"
@@ -31,25 +34,26 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 venv: $(BIN)/.installed
 
 # The worker runs beside the server and stops with it; result notices wait 10 s here (300 in production).
+# All three on one database; Ctrl-C or a TERM to make stops them, then the embedded PostgreSQL.
 run: venv
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed
+	exec $(DEVDB) sh -c '\
 	export DEBUG=$${DEBUG:-1} RESULT_NOTIFY_DELAY_SECONDS=$${RESULT_NOTIFY_DELAY_SECONDS:-10}; \
+	$(BIN)/python manage.py migrate --noinput && $(BIN)/python manage.py seed || exit; \
 	$(BIN)/python manage.py worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	trap "kill $$worker 2>/dev/null; wait $$worker" EXIT INT TERM; \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)'
 
-# manage.py with make run's settings (DEBUG on, SQLite unless DATABASE_URL).
+# manage.py with make run's settings (DEBUG on, make run's database).
 manage: venv
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py $(ARGS)
+	DEBUG=$${DEBUG:-1} $(DEVDB) $(BIN)/python manage.py $(ARGS)
 
 token: venv
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=grace@hey.com" >&2; exit 2; }
-	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py issue_token "$(EMAIL)"
+	@DEBUG=$${DEBUG:-1} $(DEVDB) $(BIN)/python manage.py issue_token "$(EMAIL)"
 
 superuser: venv
 	@test -n "$(EMAIL)" || { echo "usage: make superuser EMAIL=you@example.com" >&2; exit 2; }
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py createsuperuser --email "$(EMAIL)" --noinput
+	DEBUG=$${DEBUG:-1} $(DEVDB) $(BIN)/python manage.py createsuperuser --email "$(EMAIL)" --noinput
 
 test: venv
 	.ci/with-postgres $(BIN)/pytest $(PYTEST_ARGS)
@@ -59,8 +63,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 check: venv
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py makemigrations --check --dry-run
+	DEBUG=$${DEBUG:-1} $(DEVDB) $(BIN)/python manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) .venv-tools staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-tools staticfiles .pytest_cache .ruff_cache  # never .pgdata/: make run's data
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

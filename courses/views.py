@@ -40,7 +40,7 @@ from gradingsite.api.filters import SearchFilter
 from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id
-from gradingsite.sql import JSONBoolean, JSONDateTime, JSONList, JSONObject, Statement, fragment
+from gradingsite.sql import JSONDateTime, JSONList, JSONObject, Statement, fragment
 
 # Model fields first, then annotations: the order values() gives its columns in.
 COURSE_FIELDS = (
@@ -103,9 +103,9 @@ def courses_for(user):
                 name="name",
                 date="date",
                 max_score="max_score",
-                results_published=JSONBoolean("results_published"),
+                results_published="results_published",
                 category="category_id",
-                never_drop=JSONBoolean("never_drop"),
+                never_drop="never_drop",
                 updated_at=JSONDateTime("updated_at"),
                 version="version",
                 results_version=_results_version(user),

@@ -22,9 +22,7 @@ import json
 from functools import cache, cached_property
 
 from django import forms
-from django.apps import apps
 from django.contrib import admin, messages
-from django.db import connection
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -846,10 +844,3 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
 
 admin.site.unregister(Course)
 admin.site.register(Course, GradingCourseAdmin)
-
-# The job queue's own pages (procrastinate's admin, superusers only) read PostgreSQL tables that
-# SQLite, the development database, doesn't have.
-if connection.vendor != "postgresql":
-    for model in apps.get_app_config("procrastinate").get_models():
-        if admin.site.is_registered(model):
-            admin.site.unregister(model)

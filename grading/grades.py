@@ -23,10 +23,9 @@ The rules (the README's "Course grades" lists them for API clients too):
   Arithmetic is exact: points in integer hundredths, percents as integer fractions.
 
 The database does the work that grows with the course: it pairs students with tests, finds missing
-results, ranks and drops, and sums kept points in integer hundredths, in one statement (the same SQL
-on PostgreSQL and SQLite). Python then combines a few exact integers per student and category. The
-final grade is ranked separately only for a student's categories where something is missing;
-elsewhere it is the current grade.
+results, ranks and drops, and sums kept points in integer hundredths, in one statement. Python then
+combines a few exact integers per student and category. The final grade is ranked separately only
+for a student's categories where something is missing; elsewhere it is the current grade.
 Queries per call: the categories, the students, that statement — three, whatever the course's size.
 """
 
@@ -62,9 +61,7 @@ def _q(connection, model, column: str | None = None) -> str:
 
 def _statement(connection, *, one_student: bool, published_only: bool) -> str:
     """The per (mode, student, category) sums and drops. Parameters: course, [student], course, today."""
-    postgres = connection.vendor == "postgresql"
-    least = "LEAST" if postgres else "MIN"
-    ids = "string_agg(CAST({} AS TEXT), ',')" if postgres else "group_concat({}, ',')"
+    ids = "string_agg(CAST({} AS TEXT), ',')"
     enrollment, test, result, category = (
         _q(connection, Enrollment),
         _q(connection, Test),
@@ -114,11 +111,11 @@ WITH students AS (
     FROM items i JOIN {category} c ON c.id = i.category_id
     WHERE c.drop_lowest > 0 OR c.drop_highest > 0
 ), low AS (
-    SELECT r.*, {least}(r.drop_lowest, r.droppable, r.n - 1) AS low_count FROM ranked r
+    SELECT r.*, LEAST(r.drop_lowest, r.droppable, r.n - 1) AS low_count FROM ranked r
 ), marked AS (
     SELECT l.*,
            CASE WHEN NOT l.never_drop AND l.low_rank <= l.low_count THEN 1 ELSE 0 END AS dropped_low,
-           {least}(l.drop_highest, l.droppable - l.low_count, l.n - l.low_count - 1) AS high_count
+           LEAST(l.drop_highest, l.droppable - l.low_count, l.n - l.low_count - 1) AS high_count
     FROM low l
 ), high AS (
     SELECT m.*,

@@ -80,10 +80,9 @@ def results_changed(test: Test, student_ids) -> Notice | None:
     student_ids = sorted(set(student_ids))
     if not student_ids:
         return None
-    if connection.vendor == "postgresql":
-        notice_id = _join_pending(test.pk, student_ids)
-        if notice_id is not None:
-            return Notice(pk=notice_id, test=test, state=State.PENDING)
+    notice_id = _join_pending(test.pk, student_ids)
+    if notice_id is not None:
+        return Notice(pk=notice_id, test=test, state=State.PENDING)
     notice = _pending_notice(test, Kind.CHANGED)
     NoticeRecipient.objects.bulk_create(
         [NoticeRecipient(notice=notice, student_id=student_id) for student_id in student_ids],
@@ -120,8 +119,8 @@ def _cancel(notice_ids: list[int], reason: str) -> None:
 
 
 def _join_pending(test_id: int, student_ids: list[int]) -> int | None:
-    """Add the students to the test's pending notice, if it has one, in one statement (PostgreSQL):
-    the common case, a grade written while a notice is open. The id of that notice, or None.
+    """Add the students to the test's pending notice, if it has one, in one statement: the common
+    case, a grade written while a notice is open. The id of that notice, or None.
 
     The pending notice is share-locked as in ``_pending_notice``: if the worker is taking it, this
     waits, finds it no longer pending, adds no one and answers None.
@@ -172,10 +171,9 @@ def _pending_notice(test: Test, kind: str) -> Notice:
 
 
 def _locked_pending(test_id: int) -> Notice | None:
-    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
     rows = list(
         Notice.objects.raw(
-            f"SELECT * FROM {Notice._meta.db_table} WHERE test_id = %s AND state = %s{lock}",  # noqa: S608
+            f"SELECT * FROM {Notice._meta.db_table} WHERE test_id = %s AND state = %s FOR SHARE",  # noqa: S608
             [test_id, State.PENDING.value],
         )
     )
@@ -183,10 +181,7 @@ def _locked_pending(test_id: int) -> Notice | None:
 
 
 def _defer_delivery(notice: Notice) -> None:
-    """Queue the notice's job for ``send_after``, in the current transaction (PostgreSQL only: on
-    SQLite, a development database, ``manage.py worker`` looks for due notices itself)."""
-    if connection.vendor != "postgresql":
-        return
+    """Queue the notice's job for ``send_after``, in the current transaction."""
     from grading.tasks import deliver_notice
 
     deliver_notice.configure(schedule_at=notice.send_after).defer(notice_id=notice.pk)
@@ -333,21 +328,6 @@ def _fail(notice: Notice, reason: str) -> None:
             state=State.FAILED, reason=reason, finished_at=timezone.now()
         ):
             NoticeRecipient.objects.filter(notice=notice, state=Recipient.QUEUED).update(state=Recipient.FAILED)
-
-
-def deliver_due() -> int:
-    """Send every notice that is due (the development worker on SQLite, which has no job queue)."""
-    due = Notice.objects.filter(
-        Q(state=State.PENDING, send_after__lte=timezone.now()) | Q(state=State.SENDING)
-    ).values_list("pk", flat=True)
-    count = 0
-    for notice_id in list(due):
-        try:
-            deliver(notice_id)
-        except EmailRetryLater:
-            continue
-        count += 1
-    return count
 
 
 # Reading ----------------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ to one decimal), so they agree with what the API shows:
 - ``stddev`` is the **population** standard deviation (PostgreSQL's ``stddev_pop``, Python's
   ``statistics.pstdev``): a test's results are the whole class, not a sample drawn from a larger
   one, and it is defined (0) for a single result;
-- ``median`` is ``percentile_cont(0.5)`` on PostgreSQL (the mean of the two middle values when
-  the count is even, as ``statistics.median``); other databases (SQLite in development) read the
-  one or two middle values with an ordered query instead;
+- ``median`` is PostgreSQL's ``percentile_cont(0.5)`` (the mean of the two middle values when
+  the count is even, as ``statistics.median``);
 - ``histogram``: 10 buckets of 10 points, ``[from, to)`` except the last, which is closed
   (90-100), so a percent of exactly 10 counts in 10-20 and 100 in 90-100.
 
@@ -29,7 +28,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, Q, StdDev, Value
 from django.db.models.functions import Round
 from django.db.models.lookups import GreaterThanOrEqual, LessThan, LessThanOrEqual
@@ -53,10 +51,6 @@ class Median(Aggregate):
     allow_distinct = False
 
 
-def _has_percentile_cont() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def percent_expression(max_score: Decimal | None = None):
     """A result's percent in SQL, rounded to one decimal as ``percent_of`` rounds it.
 
@@ -72,7 +66,7 @@ def _bucket_filters(p) -> list:
     return filters
 
 
-def _aggregates(p, *, with_median: bool, with_histogram: bool) -> dict:
+def _aggregates(p, *, with_histogram: bool) -> dict:
     """Aggregates over the percent expression ``p``: the statistics, and the buckets' counts."""
     aggregates = {
         "count": Count("score"),
@@ -81,9 +75,8 @@ def _aggregates(p, *, with_median: bool, with_histogram: bool) -> dict:
         "min": Min(p),
         "max": Max(p),
         "stddev": StdDev(p, sample=False, output_field=FloatField()),
+        "median": Median(p),
     }
-    if with_median:
-        aggregates["median"] = Median(p)
     if with_histogram:
         for i, bucket in enumerate(_bucket_filters(p)):
             aggregates[f"bucket_{i}"] = Count("id", filter=bucket)
@@ -103,14 +96,6 @@ def _clean(row: dict) -> dict:
     }
 
 
-def _median_by_ordering(results, count: int) -> float | None:
-    """The median without ``percentile_cont``: read the one or two middle values in order."""
-    if not count:
-        return None
-    middle = list(results.order_by("p").values_list("p", flat=True)[(count - 1) // 2 : count // 2 + 1])
-    return float(sum(Decimal(str(value)) for value in middle) / len(middle))
-
-
 def empty_histogram() -> list[dict]:
     return [{"from": 10 * i, "to": 10 * (i + 1), "count": 0} for i in range(BUCKETS)]
 
@@ -118,14 +103,11 @@ def empty_histogram() -> list[dict]:
 def test_stats(test: Test) -> dict:
     """``{test, count, mean, median, min, max, stddev, histogram}`` over the test's percents.
 
-    One query on PostgreSQL (two elsewhere). ``stddev`` is the population standard deviation.
+    One query. ``stddev`` is the population standard deviation.
     """
     results = TestResult.objects.filter(test_id=test.pk)
     p = percent_expression(test.max_score)
-    median_in_db = _has_percentile_cont()
-    row = results.aggregate(**_aggregates(p, with_median=median_in_db, with_histogram=True))
-    if not median_in_db:
-        row["median"] = _median_by_ordering(results.filter(excused=False).annotate(p=p), row["count"])
+    row = results.aggregate(**_aggregates(p, with_histogram=True))
     histogram = empty_histogram()
     for i, bucket in enumerate(histogram):
         bucket["count"] = row[f"bucket_{i}"]
@@ -138,22 +120,12 @@ test_stats.__test__ = False  # a selector, not a pytest test, wherever it is imp
 def course_test_stats(course_id: int) -> dict[int, dict]:
     """Statistics (without histogram) of every test of a course that has results, by test id.
 
-    One query on PostgreSQL; elsewhere the medians come from a second query over all percents.
+    One query.
     """
     results = TestResult.objects.filter(test__course_id=course_id)
     p = percent_expression()
-    median_in_db = _has_percentile_cont()
-    rows = results.values("test_id").annotate(**_aggregates(p, with_median=median_in_db, with_histogram=False))
+    rows = results.values("test_id").annotate(**_aggregates(p, with_histogram=False))
     stats = {row["test_id"]: row for row in rows.order_by()}
-    if not median_in_db and stats:
-        percents: dict[int, list[Decimal]] = {}
-        ordered = results.filter(excused=False).annotate(p=p).order_by("test_id", "p").values_list("test_id", "p")
-        for test_id, p in ordered:
-            percents.setdefault(test_id, []).append(Decimal(str(p)))
-        for test_id, values in percents.items():
-            n = len(values)
-            middle = values[(n - 1) // 2 : n // 2 + 1]
-            stats[test_id]["median"] = float(sum(middle) / len(middle))
     return {test_id: _clean(row) for test_id, row in stats.items()}
 
 

@@ -131,7 +131,6 @@ def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
     test's course (returned; one round trip less for grading one student). Without, True.
     """
     table = connection.ops.quote_name(Test._meta.db_table)
-    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
     enrolled, params = "TRUE", [test.pk]
     if student_id is not None:
         enrollments = connection.ops.quote_name(Enrollment._meta.db_table)
@@ -142,7 +141,7 @@ def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
         params = [Role.STUDENT.value, student_id, test.pk]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT max_score, results_published, {enrolled} FROM {table} WHERE id = %s{lock}",  # noqa: S608
+            f"SELECT max_score, results_published, {enrolled} FROM {table} WHERE id = %s FOR SHARE",  # noqa: S608
             params,
         )
         row = cursor.fetchone()
@@ -259,15 +258,13 @@ def result_delete(*, result: TestResult, by, via: str = Via.API) -> None:
 
 def _share_lock_tests(test_ids: Sequence[int]) -> None:
     """Share-lock these tests' rows (``_share_lock_test``), in id order: one statement."""
-    if not connection.features.has_select_for_update:
-        return
     table = connection.ops.quote_name(Test._meta.db_table)
     places = ", ".join(["%s"] * len(test_ids))
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {table} WHERE id IN ({places}) ORDER BY id FOR SHARE", list(test_ids))  # noqa: S608
 
 
-# Rows a statement may name at once (SQLite's default limit on parameters is 32,766).
+# Rows a statement may name at once (PostgreSQL takes at most 65,535 parameters in one).
 _BUMP_BATCH = 1000
 
 

@@ -12,8 +12,6 @@ result (``/api/test-results/{id}/``, and its ``history``), a student's results
 (``/api/users/{id}/test-results/``). In nested collections ``pk`` is the parent's id.
 """
 
-from decimal import Decimal
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import InvalidPage
@@ -216,14 +214,9 @@ _ROW_COLUMNS = (
 def with_row_columns(queryset, max_score):
     """Annotate what ``_ROW_COLUMNS`` reads besides fields: ``percent`` (100 · score / max_score,
     1 decimal, half up) and the score, both as floats, which orjson writes without a Python call.
-
-    PostgreSQL computes ``percent`` exactly in ``numeric``. SQLite (development) would divide
-    integers; there it is a float for ordering only, and ``_page_rows`` computes the value itself.
+    PostgreSQL computes ``percent`` exactly in ``numeric``.
     """
-    if connections[queryset.db].vendor == "postgresql":
-        percent = Round(F("score") * Value(100) / Value(max_score), 1)
-    else:
-        percent = Cast("score", FloatField()) * Value(100.0) / Value(float(max_score))
+    percent = Round(F("score") * Value(100) / Value(max_score), 1)
     return queryset.annotate(percent=Cast(percent, FloatField()), score_float=Cast("score", FloatField()))
 
 
@@ -267,7 +260,7 @@ class TestResultViewSet(ApiViewSet):
     def _page_rows(self, queryset):
         """The requested page's rows as the database driver returns them, after DRF's own page checks.
 
-        The same as ``paginate_queryset``, but on PostgreSQL the page's slice is run as plain SQL with
+        The same as ``paginate_queryset``, but the page's slice is run as plain SQL with
         results in binary: the driver reads ints, floats and timestamps in C and PostgreSQL formats
         nothing, where Django's per-row iteration (its time zone loader is Python) would cost more
         than the query itself on a page of 1,000. The cursor is Django's wrapper, so the query is
@@ -284,12 +277,6 @@ class TestResultViewSet(ApiViewSet):
         paginator.request = self.request
         page = paginator.page.object_list
         connection = connections[page.db]
-        if connection.vendor != "postgresql":
-            max_score = self.test.max_score
-            return [
-                (*row[:5], None if row[4] is None else percent_of(Decimal(str(row[4])), max_score), *row[6:])
-                for row in page
-            ]
         try:
             sql, params = page.query.sql_with_params()
         except EmptyResultSet:  # an empty page, or a filter no row can match

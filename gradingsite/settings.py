@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from gradingsite import devdb
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -129,7 +131,8 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "gradingsite.wsgi.application"
 
-# Database: SQLite when DATABASE_URL is unset (development); PostgreSQL in tests and production.
+# Database: PostgreSQL, always. DATABASE_URL, or when it is unset the development server that
+# `make run` starts from a wheel (gradingsite.devdb: its socket in .pgdata/, or GRADING_PG_DATA).
 # Persistent connections with health checks: after a database restart each worker reconnects on
 # its next request instead of failing it. DATABASE_SSL_REQUIRE is for Heroku, whose Postgres
 # requires TLS; the local server has none.
@@ -148,12 +151,14 @@ _SSL_REQUIRE = env_bool("DATABASE_SSL_REQUIRE", False)
 
 def _database(url: str, **options) -> dict:
     database = dj_database_url.parse(url, conn_max_age=_CONN_MAX_AGE, conn_health_checks=True, ssl_require=_SSL_REQUIRE)
-    if database["ENGINE"] == "django.db.backends.postgresql" and options:
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"only PostgreSQL is supported: {database['ENGINE']} is not (database URLs)")
+    if options:
         database.setdefault("OPTIONS", {}).update(options)
     return database
 
 
-_DIRECT_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+_DIRECT_URL = env_str("DATABASE_URL", devdb.url(devdb.data_dir()))
 # PostgreSQL binds query parameters itself (server-side binding) on direct connections.
 _BINDING = {"server_side_binding": True} if env_bool("DATABASE_SERVER_SIDE_BINDING", True) else {}
 DATABASE_CONNECTION_POOL_URL = env_str("DATABASE_CONNECTION_POOL_URL")
@@ -171,17 +176,12 @@ DATABASE_REPLICAS = []
 for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS", [])):
     DATABASE_REPLICAS.append(f"replica_{_index}")
     DATABASES[f"replica_{_index}"] = {**_database(_url, **_BINDING), "TEST": {"MIRROR": "default"}}
-if any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()) and (
-    DATABASE_CONNECTION_POOL_URL or DATABASE_REPLICAS
-):
-    raise ImproperlyConfigured("DATABASE_CONNECTION_POOL_URL and DATABASE_REPLICA_URLS are for PostgreSQL only")
 # A replica whose replay is further behind than this is not read from.
 REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 10, minimum=1)
 # After a write, its author's reads stay on the primary this long (read your own writes).
 REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 15)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The job queue's tables are PostgreSQL's alone: on SQLite (development) they are not created.
-DATABASE_ROUTERS = ["gradingsite.routers.JobQueueRouter", "gradingsite.routers.ReplicaRouter"]
+DATABASE_ROUTERS = ["gradingsite.routers.ReplicaRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
 # Where the answers of writes sent with an Idempotency-Key are kept (gradingsite.api.idempotency).

@@ -1,24 +1,23 @@
-"""Expressions that let the database write parts of a representation as JSON, on PostgreSQL and SQLite.
+"""Expressions that let the database write parts of a representation as JSON.
 
 A list embedded in a representation (a course's teachers and tests) is built by the database in
 the same statement as the row it belongs to and passed through as text (``orjson.Fragment``):
 one query, and no Python object per embedded row. Each expression writes JSON exactly as the API
-writes the same value elsewhere (times as DRF's ISO 8601 in UTC with ``Z``, booleans as
-``true``/``false``), so both databases give the same document.
+writes the same value elsewhere (times as DRF's ISO 8601 in UTC with ``Z``).
 """
 
 import inspect
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import BooleanField, CharField, Func, Subquery, TextField
+from django.db.models import CharField, Func, Subquery, TextField
 from django.db.models.functions import Cast
 from django.db.models.functions import JSONObject as DjangoJSONObject
 
 
 class JSONObject(DjangoJSONObject):
     """Django's ``JSONObject`` with its keys in the order given: PostgreSQL's ``json_build_object``
-    (Django's ``jsonb_build_object`` sorts them), SQLite's ``json_object``."""
+    (Django's ``jsonb_build_object`` sorts them)."""
 
     def as_postgresql(self, compiler, connection, **extra_context):
         # Keys typed as text, so the statement can be prepared (server-side binding).
@@ -40,10 +39,8 @@ class JSONList(Subquery):
 
     def as_sql(self, compiler, connection, template=None, **extra_context):
         sql, params = super().as_sql(compiler, connection, template, **extra_context)
-        if connection.vendor == "postgresql":
-            # A sorted subquery feeds json_agg in its order.
-            return f"COALESCE((SELECT json_agg(rows.json)::text FROM {sql} rows), '[]')", params  # noqa: S608
-        return f"(SELECT json_group_array(json(rows.json)) FROM {sql} rows)", params  # noqa: S608
+        # A sorted subquery feeds json_agg in its order.
+        return f"COALESCE((SELECT json_agg(rows.json)::text FROM {sql} rows), '[]')", params  # noqa: S608
 
 
 class JSONDateTime(Func):
@@ -51,7 +48,7 @@ class JSONDateTime(Func):
 
     output_field = CharField()
 
-    def as_postgresql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
         utc = f"({sql} AT TIME ZONE 'UTC')"
         text = (
@@ -60,24 +57,6 @@ class JSONDateTime(Func):
         )
         return text, params * 4
 
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # Django stores UTC as "YYYY-MM-DD HH:MM:SS[.ffffff]" on SQLite.
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"(replace({sql}, ' ', 'T') || 'Z')", params
-
-
-class JSONBoolean(Func):
-    """A boolean as JSON ``true``/``false`` (SQLite would write its 1/0)."""
-
-    output_field = BooleanField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        return compiler.compile(self.source_expressions[0])
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"json(CASE WHEN {sql} THEN 'true' ELSE 'false' END)", params
-
 
 def fragment(text: str | None) -> orjson.Fragment:
     """JSON text from the database, embedded in a response as it is."""
@@ -85,13 +64,11 @@ def fragment(text: str | None) -> orjson.Fragment:
 
 
 def cursor(connection, *, binary: bool = False):
-    """A Django cursor (queries logged, errors translated). On PostgreSQL it runs over a psycopg
-    cursor with server-side binding, so a statement run again and again on one connection is
+    """A Django cursor (queries logged, errors translated) over a psycopg cursor with server-side
+    binding, so a statement run again and again on one connection is
     prepared there after a few runs (planned once, not on every run); with ``binary``, results are
     read in binary (ints, floats and time stamps decoded in C, nothing formatted by PostgreSQL).
     """
-    if connection.vendor != "postgresql":
-        return connection.cursor()
     import psycopg
 
     connection.close_if_health_check_failed()

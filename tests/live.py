@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -25,6 +26,8 @@ def database_url(alias: str = "default") -> str:
 
     s = connections[alias].settings_dict
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    if s["HOST"].startswith("/"):  # a Unix socket's directory (the embedded server of gradingsite.devdb)
+        return f"postgres://{s['USER']}{password}@{quote(s['HOST'], safe='')}/{s['NAME']}"
     return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 

@@ -254,6 +254,7 @@ def test_the_course_page_shows_tests_and_teachers_exactly_as_their_own_endpoints
     listed = next(c for c in client.get("/api/courses/").json()["results"] if c["id"] == course.pk)
     assert page == listed
     assert page["tests"] == [client.get(f"/api/tests/{t.pk}/").json() for t in (test_, second)]
+    assert page["tests"] == client.get(f"/api/courses/{course.pk}/tests/").json()["results"]
     assert page["teachers"] == [
         {"id": teacher.pk, "email": teacher.email, "first_name": teacher.first_name, "last_name": teacher.last_name}
     ]

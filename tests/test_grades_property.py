@@ -1,14 +1,9 @@
 """``grades.course_grades`` agrees with the plain-Python reference (tests/grades_reference.py) on random
 small courses: categories with weights (0 too) and drops, tests around today, published or not, never
 dropped or not, and for each student and test no result, an excused one or a score.
-
-On the suite's database (PostgreSQL), and on SQLite in a separate process (the same statement runs
-on both).
 """
 
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,10 +22,7 @@ from grading.models import GradeCategory, Test, TestResult
 from tests import grades_reference as reference
 from tests.conftest import first_category
 
-ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 12, 5)
-# Set in the separate process that runs the comparison on SQLite.
-ON_SQLITE = "GRADES_PROPERTY_SQLITE"
 
 EXCUSED = "excused"
 
@@ -223,8 +215,6 @@ def shown(value):
 )
 @given(spec=course_specs())
 def test_course_grades_match_the_reference(spec):
-    if os.environ.get(ON_SQLITE):
-        assert connection.vendor == "sqlite"
     # Each example in a savepoint rolled back at its end: the test's transaction is not reset between examples.
     with transaction.atomic():
         course, arguments = build(spec)
@@ -237,35 +227,3 @@ def test_course_grades_match_the_reference(spec):
         actual = grades.course_grades(course, student_id=student_id, published_only=spec.published_only, today=TODAY)
         assert shown(actual) == shown(expected)
         transaction.set_rollback(True)
-
-
-def test_course_grades_match_the_reference_on_sqlite(tmp_path):
-    if os.environ.get(ON_SQLITE):
-        pytest.skip("already the run on SQLite")
-    # A serial run of its own: not an xdist worker, whatever options this run was given.
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("PYTEST_XDIST") and key not in {"PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST"}
-    }
-    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", ON_SQLITE: "1"}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/test_grades_property.py::test_course_grades_match_the_reference",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
-    assert "1 passed" in run.stdout

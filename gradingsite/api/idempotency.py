@@ -108,14 +108,11 @@ class Claim:
         if request is not None:
             _hash_body(self._hash, request)
         self.request_hash = self._hash.hexdigest()
-        if connection.vendor == "postgresql":
-            lock = int.from_bytes(
-                hashlib.sha256(f"{self.user_id}:{self.key}".encode()).digest()[:8], "big", signed=True
-            )
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock])
-                if not cursor.fetchone()[0]:
-                    raise Conflict(f"A request with this {HEADER} is still being processed; try again in a moment.")
+        lock = int.from_bytes(hashlib.sha256(f"{self.user_id}:{self.key}".encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock])
+            if not cursor.fetchone()[0]:
+                raise Conflict(f"A request with this {HEADER} is still being processed; try again in a moment.")
         cutoff = timezone.now() - TTL
         stored = _keys().objects.filter(user_id=self.user_id, key=self.key).first()
         if stored is not None and stored.created_at < cutoff:
