@@ -4,10 +4,10 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from accounts.models import User
 from accounts.tokens import issued_before_revocation, token_user_id
-from gradingsite.sql import Statement
+from gradingsite.sql import ModelSelect
 
-# Every authenticated request loads its user: compiled once (gradingsite.sql.Statement).
-_USER = Statement(lambda pk: User.objects.filter(pk=pk))
+# Every authenticated request loads its user: SQL written once (gradingsite.sql.ModelSelect).
+_USER = ModelSelect(User, "id = %s")
 
 
 class JWTAuthentication(_SimpleJWTAuthentication):
@@ -31,7 +31,7 @@ class JWTAuthentication(_SimpleJWTAuthentication):
         if user_id is None:
             # Only a token signed with our key gets here, but it must still never become a 500.
             raise AuthenticationFailed(_("Token contained no recognizable user identification"), code="token_not_valid")
-        users = _USER.objects(pk=user_id)
+        users = _USER.objects(user_id)
         if not users:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         user = users[0]

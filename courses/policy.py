@@ -172,6 +172,14 @@ def results_version_shown(user, role):
     return Q(Exact(role, Role.TEACHER)) | Q(Exact(role, Role.STUDENT), results_published=True)
 
 
+def results_version_shown_sql(user, *, role: str, published: str) -> str:
+    """``results_version_shown`` as SQL text, for a statement written by hand: ``role`` is SQL for
+    ``user``'s role in the test's course, ``published`` for the test's ``results_published``."""
+    if is_admin(user):
+        return "TRUE"
+    return f"({role} = '{Role.TEACHER.value}' OR ({role} = '{Role.STUDENT.value}' AND {published}))"
+
+
 def can_manage_result(user, result) -> bool:
     """Change or delete one result: teachers of the test's course, admins."""
     return is_admin(user) or _role(user, result, result.test.course_id) == Role.TEACHER

@@ -5,6 +5,7 @@ Viewsets are thin: they name their rules from the policy (``rule``, applied by
 build the representation from ``values()`` rows in a fixed number of queries.
 """
 
+from django.db import connection
 from django.db.models import Case, F, FilteredRelation, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
@@ -40,7 +41,7 @@ from gradingsite.api.filters import SearchFilter
 from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id
-from gradingsite.sql import JSONDateTime, JSONList, JSONObject, Statement, fragment
+from gradingsite.sql import JSONDateTime, JSONList, JSONObject, fetch, fragment, json_datetime
 
 # Model fields first, then annotations: the order values() gives its columns in.
 COURSE_FIELDS = (
@@ -134,23 +135,54 @@ def course_data(row: dict) -> dict:
     }
 
 
-def _course_page(admin: bool) -> Statement:
-    return Statement(
-        lambda user, pk: courses_for(User(pk=user, is_superuser=admin)).filter(pk=pk).values(*COURSE_FIELDS)
+def _course_page_sql(admin: bool) -> str:
+    """``courses_for(user).filter(pk=pk).values(*COURSE_FIELDS)`` written as SQL text, parameters
+    ``user`` and ``pk``: the same columns, teachers and tests (the tests compare the two)."""
+    test = _tests().model
+    q = connection.ops.quote_name
+    course, enrollment, user_table = q(Course._meta.db_table), q(Enrollment._meta.db_table), q(User._meta.db_table)
+    test_table = q(test._meta.db_table)
+    counter_table = q(test._meta.get_field("results_counter").related_model._meta.db_table)
+    shown = policy.results_version_shown_sql(
+        User(is_superuser=admin), role="mine.role", published="t.results_published"
     )
+    teacher = Role.TEACHER.value
+    # Only table names, the policy's condition and fixed fragments are formatted in; values are parameters.
+    return f"""
+SELECT c.id, c.name, c.details, c.weighting, c.grading_scheme, c.time_zone, c.version, mine.role,
+    COALESCE((SELECT json_agg(rows.json)::text FROM (
+        SELECT json_build_object('id', e.user_id, 'email', u.email, 'first_name', u.first_name,
+                                 'last_name', u.last_name) AS json
+        FROM {enrollment} e JOIN {user_table} u ON u.id = e.user_id
+        WHERE e.course_id = c.id AND e.role = '{teacher}' ORDER BY e.id
+    ) rows), '[]'),
+    COALESCE((SELECT json_agg(rows.json)::text FROM (
+        SELECT json_build_object('id', t.id, 'course', t.course_id, 'name', t.name, 'date', t.date,
+                                 'max_score', t.max_score, 'results_published', t.results_published,
+                                 'category', t.category_id, 'never_drop', t.never_drop,
+                                 'updated_at', {json_datetime("t.updated_at")}, 'version', t.version,
+                                 'results_version', CASE WHEN {shown} THEN COALESCE(v.version, 0) END) AS json
+        FROM {test_table} t LEFT JOIN {counter_table} v ON v.test_id = t.id
+        WHERE t.course_id = c.id ORDER BY t.date, t.id
+    ) rows), '[]')
+FROM {course} c LEFT JOIN {enrollment} mine ON mine.course_id = c.id AND mine.user_id = %(user)s
+WHERE c.id = %(pk)s"""  # noqa: S608
 
 
-# The most requested read: compiled once, prepared by PostgreSQL (gradingsite.sql.Statement). What
-# an admin sees differs in its SQL (every results version), so admins have their own.
-_COURSE_PAGE = {False: _course_page(False), True: _course_page(True)}
+# The most requested read, written once as SQL. What an admin sees differs in its SQL (every
+# results version), so admins have their own.
+_COURSE_PAGE = {admin: _course_page_sql(admin) for admin in (False, True)}
+_GRADING_SCHEME = Course._meta.get_field("grading_scheme")
 
 
 def course_detail(user, pk: int) -> dict:
     """One course's representation: one query."""
-    rows = _COURSE_PAGE[policy.is_admin(user)].rows(user=user.pk, pk=pk)
+    rows = fetch(_COURSE_PAGE[policy.is_admin(user)], {"user": user.pk, "pk": pk})
     if not rows:
         raise Course.DoesNotExist
-    return course_data(rows[0])
+    row = dict(zip(COURSE_FIELDS, rows[0], strict=True))
+    row["grading_scheme"] = _GRADING_SCHEME.from_db_value(row["grading_scheme"], None, connection)
+    return course_data(row)
 
 
 def _enrollment_out(enrollment: Enrollment) -> dict:

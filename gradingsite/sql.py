@@ -4,9 +4,11 @@ A list embedded in a representation (a course's teachers and tests) is built by 
 the same statement as the row it belongs to and passed through as text (``orjson.Fragment``):
 one query, and no Python object per embedded row. Each expression writes JSON exactly as the API
 writes the same value elsewhere (times as DRF's ISO 8601 in UTC with ``Z``).
-"""
 
-import inspect
+The hot reads are written as SQL text once (``fetch``, ``ModelSelect``) and run through Django's
+cursor, with PostgreSQL binding their parameters: only public APIs of Django and psycopg, nothing
+a Django upgrade may change under them.
+"""
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -50,12 +52,17 @@ class JSONDateTime(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        utc = f"({sql} AT TIME ZONE 'UTC')"
-        text = (
-            f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_trunc('second', {utc}) = {utc} "
-            f"THEN '' ELSE to_char({utc}, '.US') END || 'Z'"
-        )
-        return text, params * 4
+        return json_datetime(sql), params * 4
+
+
+def json_datetime(column: str) -> str:
+    """``JSONDateTime`` as SQL text, for a statement written by hand: ``column`` is SQL for a
+    ``timestamp with time zone`` (it appears four times)."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_trunc('second', {utc}) = {utc} "
+        f"THEN '' ELSE to_char({utc}, '.US') END || 'Z'"
+    )
 
 
 def fragment(text: str | None) -> orjson.Fragment:
@@ -63,79 +70,54 @@ def fragment(text: str | None) -> orjson.Fragment:
     return orjson.Fragment(text if text is not None else "[]")
 
 
-def cursor(connection, *, binary: bool = False):
-    """A Django cursor (queries logged, errors translated) over a psycopg cursor with server-side
-    binding, so a statement run again and again on one connection is
-    prepared there after a few runs (planned once, not on every run); with ``binary``, results are
-    read in binary (ints, floats and time stamps decoded in C, nothing formatted by PostgreSQL).
-    """
-    import psycopg
+def cursor(connection, *, fast_times: bool = False):
+    """Django's cursor on ``connection`` (queries logged, errors translated, parameters bound by
+    PostgreSQL as settings ask). With ``fast_times``, time stamps are read by psycopg's own loader,
+    in C, instead of Django's, which is Python and called once per value: the same aware datetimes
+    in UTC (Django sets the session's time zone to UTC), for a read of many rows."""
+    django_cursor = connection.cursor()
+    if fast_times:
+        from psycopg.types.datetime import TimestamptzLoader
 
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    if binary:
-        raw.format = psycopg.pq.Format.BINARY
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+        # psycopg's adapters of this cursor alone (its documented API); psycopg puts its C loader in place.
+        django_cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+    return django_cursor
 
 
-# Stand-ins for a Statement's values while it is compiled: integers no id reaches (under bigint's maximum).
-_STAND_IN = 9_100_000_000_000_000_000
+def fetch(sql: str, params, using: str = DEFAULT_DB_ALIAS, *, fast_times: bool = False) -> list[tuple]:
+    """The rows of one statement written as SQL text (``%s`` or ``%(name)s`` parameters)."""
+    with cursor(connections[using], fast_times=fast_times) as c:
+        c.execute(sql, params)
+        return c.fetchall()
 
 
-class Statement:
-    """A read on the hot path, compiled to SQL once per database and then run with new values.
+class ModelSelect:
+    """Instances of ``model`` read by SQL text written once: ``SELECT`` every concrete field ``FROM``
+    its table ``WHERE`` as given (``%s`` parameters).
 
-    Django builds and compiles a queryset's SQL each time it is evaluated: for the caller's user
-    (loaded by every request) or the course page (three correlated subqueries) that costs more than
-    running it. ``build`` returns the queryset for integer values given by name (ids); it is called
-    once per database with stand-in values, and each run puts the real ones in their places among
-    the SQL's parameters. The SQL runs through ``cursor`` (prepared on PostgreSQL), and rows get the
-    same conversions as the queryset's own. A queryset whose SQL depends on the values themselves
-    (``pk__in=[...]``, a value that decides a branch) can't be a Statement: compiling refuses one
-    whose stand-ins don't each appear once among its parameters.
+    For a read on the hot path (the caller's user, loaded by every request): Django would build and
+    compile a queryset's SQL on each run, which costs more than running it. Values get the
+    conversions the ORM gives them (``Field.from_db_value``, JSON here) and instances are made by
+    ``Model.from_db``, as a queryset makes them.
     """
 
-    def __init__(self, build):
-        self.build = build
-        self.names = list(inspect.signature(build).parameters)
-        self._compiled: dict[str, tuple] = {}
+    def __init__(self, model, where: str):
+        fields = [f for f in model._meta.get_fields() if f.concrete and not f.many_to_many]
+        quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+        columns = ", ".join(f"{quote(model._meta.db_table)}.{quote(f.column)}" for f in fields)
+        self.model = model
+        self.sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608
+        self.names = [f.attname for f in fields]
+        self.fields = fields
+        self._converted = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
 
-    def _compile(self, using: str) -> tuple:
-        stand_ins = {name: _STAND_IN + i for i, name in enumerate(self.names)}
-        queryset = self.build(**stand_ins)
-        query = queryset.query
-        compiler = query.get_compiler(using)
-        sql, params = compiler.as_sql()
-        places = {index: name for index, value in enumerate(params) for name, v in stand_ins.items() if value == v}
-        if sorted(places.values()) != sorted(self.names):
-            raise ValueError(f"{self.build.__qualname__}: each value must appear once among the SQL's parameters")
-        converters = compiler.get_converters([column for column, _, _ in compiler.select])
-        if queryset._fields is not None:  # values(): named as ValuesIterable names them
-            fields = [*query.extra_select, *query.values_select, *query.annotation_select]
-        else:
-            fields = [column.target.attname for column, _, _ in compiler.select]
-        return sql, tuple(params), places, compiler, converters, fields, queryset.model
-
-    def _run(self, using: str, values: dict) -> tuple[list, list[str]]:
-        compiled = self._compiled.get(using)
-        if compiled is None:
-            compiled = self._compiled[using] = self._compile(using)
-        sql, params, places, compiler, converters, fields, model = compiled
-        params = [values[places[i]] if i in places else param for i, param in enumerate(params)]
-        with cursor(connections[using]) as c:
-            c.execute(sql, params)
-            rows = c.fetchall()
-        if converters:
-            rows = list(compiler.apply_converters(rows, converters))
-        return rows, fields, model
-
-    def rows(self, using: str = DEFAULT_DB_ALIAS, **values) -> list[dict]:
-        """The rows of a ``values(...)`` queryset, as dicts keyed like ``values()`` gives them."""
-        rows, fields, _ = self._run(using, values)
-        return [dict(zip(fields, row, strict=True)) for row in rows]
-
-    def objects(self, using: str = DEFAULT_DB_ALIAS, **values) -> list:
-        """Model instances of a queryset of one model's fields (no ``values()``, no annotations)."""
-        rows, fields, model = self._run(using, values)
-        return [model.from_db(using, fields, row) for row in rows]
+    def objects(self, *params, using: str = DEFAULT_DB_ALIAS) -> list:
+        connection = connections[using]
+        instances = []
+        for row in fetch(self.sql, params, using):
+            if self._converted:
+                row = list(row)
+                for i, field in self._converted:
+                    row[i] = field.from_db_value(row[i], None, connection)
+            instances.append(self.model.from_db(using, self.names, row))
+        return instances

@@ -1,35 +1,136 @@
-"""gradingsite.sql.Statement: a queryset compiled once, run with new values, converted like the queryset."""
+"""The hot reads written as SQL text (gradingsite.sql): they give what the ORM gives, and the app
+compiles nothing through Django's private query API."""
 
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from gradingsite.sql import Statement
+from courses import views as course_views
+from courses.models import Enrollment, Role
+from grading.models import Test, TestResult
+from grading.views import _ROW_COLUMNS, with_row_columns
+from gradingsite.sql import ModelSelect, fetch
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parent.parent
 
-def test_a_statement_gives_the_querysets_objects_for_each_new_value(make_user):
+
+def test_a_model_select_gives_the_querysets_objects_for_each_new_value(make_user):
     ada = make_user("ada@example.com", social={"github": "ada"})
     bob = make_user("bob@example.com")
-    by_pk = Statement(lambda pk: User.objects.filter(pk=pk))
+    by_pk = ModelSelect(User, "id = %s")
 
-    assert [u.email for u in by_pk.objects(pk=ada.pk)] == ["ada@example.com"]
+    assert [u.email for u in by_pk.objects(ada.pk)] == ["ada@example.com"]
     with CaptureQueriesContext(connection) as queries:
-        (found,) = by_pk.objects(pk=bob.pk)
+        (found,) = by_pk.objects(bob.pk)
     assert len(queries) == 1 and found == bob
-    assert by_pk.objects(pk=ada.pk)[0].social == {"github": "ada"}  # JSON converted as the ORM would
-    assert by_pk.objects(pk=10**9) == []
+    assert by_pk.objects(ada.pk)[0].social == {"github": "ada"}  # JSON converted as the ORM would
+    assert by_pk.objects(10**9) == []
 
 
-def test_a_statement_of_values_gives_rows_keyed_like_values(make_user):
-    ada = make_user("ada@example.com", first_name="Ada")
-    rows = Statement(lambda pk: User.objects.filter(pk=pk).values("email", "first_name")).rows(pk=ada.pk)
-    assert rows == [{"email": "ada@example.com", "first_name": "Ada"}]
+def test_a_model_select_loads_every_field_as_the_orm_does(make_user):
+    ada = make_user("ada@example.com", social={"github": "ada"}, first_name="Ada")
+    User.objects.filter(pk=ada.pk).update(last_write_at=datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC))
+    fields = [f.attname for f in User._meta.concrete_fields]
+
+    (found,) = ModelSelect(User, "id = %s").objects(ada.pk)
+    expected = User.objects.get(pk=ada.pk)
+
+    assert {name: getattr(found, name) for name in fields} == {name: getattr(expected, name) for name in fields}
+    assert not found._state.adding and found._state.db == "default"
 
 
-def test_a_queryset_that_uses_a_value_twice_is_refused():
-    twice = Statement(lambda pk: User.objects.filter(pk=pk) | User.objects.filter(id__gte=pk))
-    with pytest.raises(ValueError, match="each value must appear once"):
-        twice.objects(pk=1)
+def test_fast_times_read_the_same_aware_utc_datetimes_as_the_orm(make_user):
+    ada = make_user("ada@example.com")
+    stamp = datetime(2026, 12, 1, 9, 30, 0, 5, tzinfo=UTC)
+    User.objects.filter(pk=ada.pk).update(last_write_at=stamp)
+
+    ((fast,),) = fetch("SELECT last_write_at FROM accounts_user WHERE id = %s", [ada.pk], fast_times=True)
+    ((slow,),) = fetch("SELECT last_write_at FROM accounts_user WHERE id = %s", [ada.pk])
+
+    assert fast == slow == stamp == User.objects.get(pk=ada.pk).last_write_at
+    assert fast.utcoffset().total_seconds() == 0
+
+
+def test_the_course_page_statement_gives_the_orms_row_for_every_kind_of_caller(
+    course, teacher, student, admin_user, make_user, test_
+):
+    outsider = make_user("outsider@example.com")
+    Enrollment.objects.create(course=course, user=make_user("second@example.com"), role=Role.TEACHER)
+    Test.objects.filter(pk=test_.pk).update(updated_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    Test.objects.create(course=course, name="Hidden", date=test_.date, max_score=Decimal("12.5"))
+    Test.objects.filter(pk=test_.pk).update(results_published=True)
+
+    for user in (teacher, student, admin_user, outsider):
+        (row,) = course_views.courses_for(user).filter(pk=course.pk).values(*course_views.COURSE_FIELDS)
+        # Byte for byte, as the renderer writes them (teachers and tests are JSON text from the database).
+        detail = orjson.dumps(course_views.course_detail(user, course.pk))
+        assert detail == orjson.dumps(course_views.course_data(row)), user.email
+
+
+@pytest.mark.parametrize("ordering", ["id", "-id", "student", "-score,id", "percent,-created_at,id", "-updated_at"])
+@pytest.mark.parametrize(
+    ("filters", "page"), [("", 2), ("&excused=true", 1), ("&excused=false", 2), ("&student={student}", 1)]
+)
+def test_the_results_page_statement_orders_and_filters_as_the_orm(
+    ordering, filters, page, client_for, teacher, course, test_, make_user
+):
+    students = [make_user() for _ in range(7)]
+    Enrollment.objects.bulk_create([Enrollment(user=s, course=course, role=Role.STUDENT) for s in students])
+    for i, s in enumerate(students):
+        # Ties in score and percent, an excused result, one created later than the others.
+        score = None if i == 3 else Decimal(40 + i % 3)
+        TestResult.objects.create(test=test_, student=s, score=score, excused=score is None)
+    TestResult.objects.filter(student=students[5]).update(created_at=datetime(2027, 1, 1, tzinfo=UTC))
+    query = f"?ordering={ordering}&page_size=3&page={page}" + filters.format(student=students[3].pk)
+
+    body = client_for(teacher).get(f"/api/tests/{test_.pk}/results/{query}").json()
+
+    queryset = with_row_columns(TestResult.objects.filter(test=test_), test_.max_score)
+    if "excused" in filters:
+        queryset = queryset.filter(excused=filters.endswith("true"))
+    if "student" in filters:
+        queryset = queryset.filter(student=students[3])
+    rows = list(queryset.order_by(*ordering.split(",")).values(*_ROW_COLUMNS)[3 * (page - 1) : 3 * page])
+    assert rows
+    assert [(r["id"], r["score"], r["percent"], r["created_at"]) for r in body["results"]] == [
+        (r["id"], r["score_float"], r["percent"], r["created_at"].isoformat().replace("+00:00", "Z")) for r in rows
+    ]
+    assert body["count"] == queryset.count()
+
+
+def test_the_app_compiles_nothing_through_djangos_private_query_api():
+    private = re.compile(
+        r"sql_with_params|get_compiler|make_debug_cursor|make_cursor|\._fields\b|compiler\.select\b|"
+        r"get_converters|apply_converters|queries_logged|close_if_health_check_failed|\.query\.\w"
+    )
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for app in ("accounts", "courses", "grading", "gradingsite")
+        for path in sorted((ROOT / app).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if private.search(line)
+    ]
+
+    assert found == []
+
+
+def test_postgresql_plans_the_course_page_once_per_connection_after_five_runs(course, teacher):
+    prepared = "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s"
+    pattern = "%mine.user_id = $1%"
+
+    for _ in range(4):
+        course_views.course_detail(teacher, course.pk)
+    assert fetch(prepared, [pattern]) == [(0,)]
+    for _ in range(2):
+        course_views.course_detail(teacher, course.pk)
+
+    assert fetch(prepared, [pattern]) == [(1,)]
