@@ -6,8 +6,7 @@ build the representation from ``values()`` rows in a fixed number of queries.
 """
 
 from django.db import connection
-from django.db.models import Case, F, FilteredRelation, OuterRef, Q, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import F, FilteredRelation, OuterRef, Q
 from django.utils.functional import cached_property
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,6 +20,7 @@ from accounts.models import User
 from accounts.serializers import USER_SUMMARY_FIELDS
 from accounts.views import NOT_YOURS, user_in_path
 from courses import policy, services
+from courses.embeds import embeds
 from courses.filters import CourseFilter, EnrollmentFilter, FeedbackFilter
 from courses.models import Course, Enrollment, Feedback, Role
 from courses.serializers import (
@@ -41,9 +41,10 @@ from gradingsite.api.filters import SearchFilter
 from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id
-from gradingsite.sql import JSONDateTime, JSONList, JSONObject, fetch, fragment, json_datetime
+from gradingsite.sql import JSONList, JSONObject, fetch, fragment
 
-# Model fields first, then annotations: the order values() gives its columns in.
+# Model fields first, then annotations: the order values() gives its columns in. The lists other
+# apps embed (``courses.embeds``) are registered by their apps' ready(), before this module is read.
 COURSE_FIELDS = (
     "id",
     "name",
@@ -54,7 +55,7 @@ COURSE_FIELDS = (
     "version",
     "my_role",
     "teachers_json",
-    "tests_json",
+    *(embed.column for embed in embeds.values()),
 )
 ENROLLMENT_FIELDS = ("course_id", "role", "created_at", *USER_PREFIXED)
 FEEDBACK_FIELDS = ("id", "course_id", "student_id", "feedback", "created_at")
@@ -64,58 +65,22 @@ FORCE_PARAMETER = OpenApiParameter(
 )
 
 
-def _tests():
-    # A course's tests are grading's (``grading.models.Test``, ``related_name="tests"``): courses reads
-    # them through that relation instead of importing the app built on it.
-    return Course.tests.rel.related_model.objects
-
-
-def _results_version(user):
-    """A test's results version (``grading.models.results_version``: its ``results_counter``, 0
-    before any grade) where ``user`` may see it (``policy.results_version_shown``), else null.
-    For a test row of ``courses_for(user)``'s tests, whose course row has ``my_role``."""
-    version = Coalesce(F("results_counter__version"), Value(0))
-    return Case(When(policy.results_version_shown(user, OuterRef("my_role")), then=version), default=None)
-
-
 def courses_for(user):
     """Every course with all its representation needs, in one statement: the caller's role in it
-    (``my_role``), and its teachers and tests as JSON written by the database (``teachers_json``,
-    ``tests_json``).
+    (``my_role``), and as JSON written by the database its teachers (``teachers_json``) and the
+    lists the apps above embed (``courses.embeds``: ``tests_json``).
 
-    Teachers in the order they were enrolled; tests by date, then id, in the same shape, order and
-    time format as ``/api/tests/{id}/`` gives them, ``results_version`` null where the caller may
-    not see it. The caller's role is a join (their enrollment, if any), so the tests read it as a
-    column of the course's row.
+    Teachers in the order they were enrolled. The caller's role is a join (their enrollment, if
+    any), so an embedded list reads it as a column of the course's row.
     """
     teachers = (
         Enrollment.objects.filter(course_id=OuterRef("pk"), role=Role.TEACHER)
         .order_by("id")
         .values(json=JSONObject(**{name: f"user__{name}" for name in USER_SUMMARY_FIELDS}))
     )
-    tests = (
-        _tests()
-        .filter(course_id=OuterRef("pk"))
-        .order_by("date", "id")
-        .values(
-            json=JSONObject(
-                id="id",
-                course="course_id",
-                name="name",
-                date="date",
-                max_score="max_score",
-                results_published="results_published",
-                category="category_id",
-                never_drop="never_drop",
-                updated_at=JSONDateTime("updated_at"),
-                version="version",
-                results_version=_results_version(user),
-            )
-        )
-    )
     mine = FilteredRelation("enrollments", condition=Q(enrollments__user_id=user.pk))
     return Course.objects.annotate(mine=mine, my_role=F("mine__role")).annotate(
-        teachers_json=JSONList(teachers), tests_json=JSONList(tests)
+        teachers_json=JSONList(teachers), **{embed.column: JSONList(embed.rows(user)) for embed in embeds.values()}
     )
 
 
@@ -126,7 +91,7 @@ def course_data(row: dict) -> dict:
         "name": row["name"],
         "details": row["details"],
         "teachers": fragment(row["teachers_json"]),
-        "tests": fragment(row["tests_json"]),
+        **{key: fragment(row[embed.column]) for key, embed in embeds.items()},
         "my_role": row["my_role"],
         "weighting": row["weighting"],
         "grading_scheme": row["grading_scheme"],
@@ -135,36 +100,32 @@ def course_data(row: dict) -> dict:
     }
 
 
+def _json_list(rows: str) -> str:
+    """The rows of ``rows`` (SQL text selecting a column ``json``) as ``JSONList`` writes them."""
+    return f"""COALESCE((SELECT json_agg(rows.json)::text FROM (
+        {rows}
+    ) rows), '[]')"""  # noqa: S608
+
+
 def _course_page_sql(admin: bool) -> str:
     """``courses_for(user).filter(pk=pk).values(*COURSE_FIELDS)`` written as SQL text, parameters
-    ``user`` and ``pk``: the same columns, teachers and tests (the tests compare the two)."""
-    test = _tests().model
+    ``user`` and ``pk``: the same columns, teachers and embedded lists (the tests compare the two)."""
     q = connection.ops.quote_name
     course, enrollment, user_table = q(Course._meta.db_table), q(Enrollment._meta.db_table), q(User._meta.db_table)
-    test_table = q(test._meta.db_table)
-    counter_table = q(test._meta.get_field("results_counter").related_model._meta.db_table)
-    shown = policy.results_version_shown_sql(
-        User(is_superuser=admin), role="mine.role", published="t.results_published"
-    )
+    caller = User(is_superuser=admin)
     teacher = Role.TEACHER.value
-    # Only table names, the policy's condition and fixed fragments are formatted in; values are parameters.
-    return f"""
-SELECT c.id, c.name, c.details, c.weighting, c.grading_scheme, c.time_zone, c.version, mine.role,
-    COALESCE((SELECT json_agg(rows.json)::text FROM (
-        SELECT json_build_object('id', e.user_id, 'email', u.email, 'first_name', u.first_name,
+    teachers = f"""SELECT json_build_object('id', e.user_id, 'email', u.email, 'first_name', u.first_name,
                                  'last_name', u.last_name) AS json
         FROM {enrollment} e JOIN {user_table} u ON u.id = e.user_id
-        WHERE e.course_id = c.id AND e.role = '{teacher}' ORDER BY e.id
-    ) rows), '[]'),
-    COALESCE((SELECT json_agg(rows.json)::text FROM (
-        SELECT json_build_object('id', t.id, 'course', t.course_id, 'name', t.name, 'date', t.date,
-                                 'max_score', t.max_score, 'results_published', t.results_published,
-                                 'category', t.category_id, 'never_drop', t.never_drop,
-                                 'updated_at', {json_datetime("t.updated_at")}, 'version', t.version,
-                                 'results_version', CASE WHEN {shown} THEN COALESCE(v.version, 0) END) AS json
-        FROM {test_table} t LEFT JOIN {counter_table} v ON v.test_id = t.id
-        WHERE t.course_id = c.id ORDER BY t.date, t.id
-    ) rows), '[]')
+        WHERE e.course_id = c.id AND e.role = '{teacher}' ORDER BY e.id"""  # noqa: S608
+    lists = ",\n    ".join(
+        _json_list(rows)
+        for rows in [teachers, *(e.rows_sql(caller, course="c.id", role="mine.role") for e in embeds.values())]
+    )
+    # Only table names, the embedded lists' SQL and fixed fragments are formatted in; values are parameters.
+    return f"""
+SELECT c.id, c.name, c.details, c.weighting, c.grading_scheme, c.time_zone, c.version, mine.role,
+    {lists}
 FROM {course} c LEFT JOIN {enrollment} mine ON mine.course_id = c.id AND mine.user_id = %(user)s
 WHERE c.id = %(pk)s"""  # noqa: S608
 

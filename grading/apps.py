@@ -9,9 +9,11 @@ class GradingConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from accounts.signals import user_deleting
+        from courses import embeds
         from courses.models import Course
         from courses.signals import course_deleting
         from grading import services
+        from grading.embeds import COURSE_TESTS
 
         # Every course has a grade category from its first moment, however it was created.
         post_save.connect(services.after_course_save, sender=Course, dispatch_uid="grading.after_course_save")
@@ -19,3 +21,6 @@ class GradingConfig(AppConfig):
         # Deleting a course or an account takes its results with it, through the grade service.
         course_deleting.connect(services.before_course_delete, dispatch_uid="grading.before_course_delete")
         user_deleting.connect(services.before_user_delete, dispatch_uid="grading.before_user_delete")
+
+        # A course's representation embeds its tests: grading's data, written by grading's SQL.
+        embeds.register(COURSE_TESTS)
