@@ -84,20 +84,21 @@ def courses_for(user):
     )
 
 
+# The embedded lists (``courses.embeds``) as (key, column), in the order of their keys.
+_EMBEDDED = [(key, embed.column) for key, embed in embeds.items()]
+
+
 def course_data(row: dict) -> dict:
     """A course's representation from a ``courses_for(...).values(*COURSE_FIELDS)`` row."""
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "details": row["details"],
-        "teachers": fragment(row["teachers_json"]),
-        **{key: fragment(row[embed.column]) for key, embed in embeds.items()},
-        "my_role": row["my_role"],
-        "weighting": row["weighting"],
-        "grading_scheme": row["grading_scheme"],
-        "time_zone": row["time_zone"],
-        "version": row["version"],
-    }
+    data = {"id": row["id"], "name": row["name"], "details": row["details"], "teachers": fragment(row["teachers_json"])}
+    for key, column in _EMBEDDED:
+        data[key] = fragment(row[column])
+    data["my_role"] = row["my_role"]
+    data["weighting"] = row["weighting"]
+    data["grading_scheme"] = row["grading_scheme"]
+    data["time_zone"] = row["time_zone"]
+    data["version"] = row["version"]
+    return data
 
 
 def _json_list(rows: str) -> str:
