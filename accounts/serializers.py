@@ -4,9 +4,10 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts import policy
-from accounts.models import SOCIAL_KEYS, User, normalize_email
+from accounts.models import User, normalize_email
 from gradingsite.api.serializers import (
     NameField,
+    Output,
     StrictBooleanField,
     StrictCharField,
     StrictEmailField,
@@ -34,7 +35,7 @@ class UserSerializer(UserSummarySerializer):
     """A user as the API shows it. ``is_admin`` is the Django superuser flag."""
 
     social = SocialSerializer(read_only=True)
-    is_admin = serializers.BooleanField(read_only=True)
+    is_admin = serializers.BooleanField(source="is_superuser", read_only=True)
     notify_by_email = serializers.BooleanField(
         read_only=True, help_text="Email this user when their results are published or changed."
     )
@@ -90,27 +91,12 @@ class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
         return attrs
 
 
-def social_data(social) -> dict:
-    social = social if isinstance(social, dict) else {}
-    return {key: social.get(key) for key in SOCIAL_KEYS}
+# The fast path of the output serializers above (``gradingsite.api.serializers.Output``).
+USER = Output(UserSerializer, model=User)
+USER_SUMMARY = Output(UserSummarySerializer, model=User)
+USER_SUMMARY_FIELDS = USER_SUMMARY.keys
 
 
 def user_data(user: User) -> dict:
-    """The ``User`` representation, built without a serializer (it is on the hot path)."""
-    return {
-        "id": user.pk,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "social": social_data(user.social),
-        "is_admin": user.is_superuser,
-        "notify_by_email": user.notify_by_email,
-        "version": user.version,
-    }
-
-
-def user_summary(user) -> dict:
-    return {"id": user.pk, "email": user.email, "first_name": user.first_name, "last_name": user.last_name}
-
-
-USER_SUMMARY_FIELDS = ("id", "email", "first_name", "last_name")
+    """The ``User`` representation (``UserSerializer``) of ``user``."""
+    return USER.of(user)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from accounts import codes, policy, ratelimit, tokens, user_services
 from accounts.models import User, normalize_email
-from accounts.serializers import UserCreateSerializer, UserSerializer, UserUpdateSerializer, social_data, user_data
+from accounts.serializers import USER, UserCreateSerializer, UserSerializer, UserUpdateSerializer, user_data
 from accounts.serializers_auth import (
     AuthenticateSerializer,
     LoginSerializer,
@@ -184,22 +184,6 @@ class UserFilter(filters.FilterSet):
         return queryset.filter(email=normalize_email(value))
 
 
-USER_ROW_FIELDS = ("id", "email", "first_name", "last_name", "social", "is_superuser", "notify_by_email", "version")
-
-
-def _user_row(row: dict) -> dict:
-    return {
-        "id": row["id"],
-        "email": row["email"],
-        "first_name": row["first_name"],
-        "last_name": row["last_name"],
-        "social": social_data(row["social"]),
-        "is_admin": row["is_superuser"],
-        "notify_by_email": row["notify_by_email"],
-        "version": row["version"],
-    }
-
-
 class UserViewSet(VersionedWrites, ApiViewSet):
     """Users: admins list and create them; a user themself or an admin reads, changes and deletes one."""
 
@@ -230,9 +214,9 @@ class UserViewSet(VersionedWrites, ApiViewSet):
 
     def list(self, request):
         """All users (admins only): list and create."""
-        queryset = self.filter_queryset(self.get_queryset()).values(*USER_ROW_FIELDS)
+        queryset = self.filter_queryset(self.get_queryset()).values_list(*USER.columns)
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([_user_row(row) for row in page])
+        return self.get_paginated_response([USER.row(row) for row in page])
 
     @extend_schema(request=UserCreateSerializer)
     def create(self, request):

@@ -1,0 +1,65 @@
+"""Each output serializer is THE declaration of its representation, and the fast path reads it
+(``gradingsite.api.serializers.Output``): what the fast path gives renders to the same bytes as DRF's
+own ``serializer.data`` for the same object, read as a model instance or as a ``values_list()`` row."""
+
+import inspect
+
+import pytest
+
+import accounts.serializers
+from gradingsite.api.renderers import FastJSONRenderer
+from gradingsite.api.serializers import Output
+
+DECLARING_MODULES = [accounts.serializers]
+
+
+def declarations() -> dict[str, Output]:
+    return {
+        f"{module.__name__}.{name}": value
+        for module in DECLARING_MODULES
+        for name, value in inspect.getmembers(module)
+        if isinstance(value, Output)
+    }
+
+
+def _users(make_user, **_):
+    plain = make_user(first_name="Ada", last_name="Lovelace")
+    social = make_user(social={"github": "ada", "website": "https://example.com/ä", "other": 1})
+    admin = make_user(is_superuser=True, notify_by_email=False, social=[])
+    return [plain, social, admin]
+
+
+# Objects to render, by declaration: each kind of value its fields can hold.
+EXAMPLES = {
+    "accounts.serializers.USER": _users,
+    "accounts.serializers.USER_SUMMARY": _users,
+}
+
+
+def render(data) -> bytes:
+    return FastJSONRenderer().render(data)
+
+
+def test_every_declaration_has_examples():
+    assert sorted(declarations()) == sorted(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_fast_representation_renders_as_drf_serializes(name, request, db):
+    declaration = declarations()[name]
+    fixtures = {
+        fixture: request.getfixturevalue(fixture)
+        for fixture in inspect.signature(EXAMPLES[name]).parameters
+        if fixture != "_"
+    }
+    objects = EXAMPLES[name](**fixtures)
+    assert objects
+    model = declaration.model
+    for obj in objects:
+        expected = render(declaration.serializer_class(obj).data)
+        assert render(declaration.of(obj)) == expected
+        fresh = model.objects.get(pk=obj.pk)
+        assert render(declaration.serializer_class(fresh).data) == expected
+        row = model.objects.filter(pk=obj.pk).values_list(*declaration.columns).get()
+        assert render(declaration.row(row)) == expected
+        assert list(declaration.of(obj)) == list(declaration.serializer_class(obj).data)
