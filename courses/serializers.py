@@ -1,7 +1,7 @@
 """The API's input and output shapes of courses, enrollments and feedback.
 
-Output serializers describe the representations for the schema; the views build the same dicts
-from ``values()`` rows (``*_data`` functions below), which is several times faster on long lists.
+Output serializers declare the representations: the schema reads them, and so do the views' fast
+paths (``Output`` below builds the ``values_list()`` columns and the dicts from them).
 """
 
 from decimal import Decimal
@@ -10,12 +10,13 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import User
-from accounts.serializers import USER_SUMMARY_FIELDS, UserSummarySerializer
+from accounts.serializers import UserSummarySerializer
 from courses import policy
-from courses.models import Course, Role, Weighting
+from courses.models import Course, Enrollment, Feedback, Role, Weighting
 from gradingsite.api.serializers import (
     FreeTextField,
     NameField,
+    Output,
     StrictCharField,
     StrictEmailField,
     StrictInputMixin,
@@ -162,7 +163,7 @@ class CourseSummarySerializer(serializers.Serializer):
 
 class EnrollmentSerializer(serializers.Serializer):
     user = UserSummarySerializer(read_only=True)
-    course = serializers.IntegerField(read_only=True)
+    course = serializers.IntegerField(source="course_id", read_only=True)
     role = serializers.ChoiceField(choices=Role.choices, read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -213,8 +214,8 @@ class MemberInputSerializer(StrictInputMixin, serializers.Serializer):
 
 class FeedbackSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    course = serializers.IntegerField(read_only=True)
-    student = serializers.IntegerField(read_only=True)
+    course = serializers.IntegerField(source="course_id", read_only=True)
+    student = serializers.IntegerField(source="student_id", read_only=True)
     feedback = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -226,29 +227,8 @@ class FeedbackInputSerializer(StrictInputMixin, serializers.Serializer):
     feedback = StrictCharField(max_length=10_000)
 
 
-# Representations built from values() rows.
+# The fast path of the output serializers above (``gradingsite.api.serializers.Output``).
 
-USER_PREFIXED = tuple(f"user__{name}" for name in USER_SUMMARY_FIELDS)
-
-
-def user_summary_from(row: dict, prefix: str = "user__") -> dict:
-    return {name: row[prefix + name] for name in USER_SUMMARY_FIELDS}
-
-
-def enrollment_data(row: dict) -> dict:
-    return {
-        "user": user_summary_from(row),
-        "course": row["course_id"],
-        "role": row["role"],
-        "created_at": row["created_at"],
-    }
-
-
-def feedback_data(row: dict) -> dict:
-    return {
-        "id": row["id"],
-        "course": row["course_id"],
-        "student": row["student_id"],
-        "feedback": row["feedback"],
-        "created_at": row["created_at"],
-    }
+ENROLLMENT = Output(EnrollmentSerializer, model=Enrollment)
+USER_ENROLLMENT = Output(UserEnrollmentSerializer, model=Enrollment)
+FEEDBACK = Output(FeedbackSerializer, model=Feedback)

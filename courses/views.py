@@ -24,7 +24,9 @@ from courses.embeds import embeds
 from courses.filters import CourseFilter, EnrollmentFilter, FeedbackFilter
 from courses.models import Course, Enrollment, Feedback, Role
 from courses.serializers import (
-    USER_PREFIXED,
+    ENROLLMENT,
+    FEEDBACK,
+    USER_ENROLLMENT,
     CourseInputSerializer,
     CourseSerializer,
     EnrollmentSerializer,
@@ -33,9 +35,6 @@ from courses.serializers import (
     MemberInputSerializer,
     UserEnrollmentInputSerializer,
     UserEnrollmentSerializer,
-    enrollment_data,
-    feedback_data,
-    user_summary_from,
 )
 from gradingsite.api.filters import SearchFilter
 from gradingsite.api.permissions import Rule
@@ -57,8 +56,6 @@ COURSE_FIELDS = (
     "teachers_json",
     *(embed.column for embed in embeds.values()),
 )
-ENROLLMENT_FIELDS = ("course_id", "role", "created_at", *USER_PREFIXED)
-FEEDBACK_FIELDS = ("id", "course_id", "student_id", "feedback", "created_at")
 
 FORCE_PARAMETER = OpenApiParameter(
     "force", bool, description="Delete even when results are recorded in the course (they are deleted too)."
@@ -145,16 +142,6 @@ def course_detail(user, pk: int) -> dict:
     row = dict(zip(COURSE_FIELDS, rows[0], strict=True))
     row["grading_scheme"] = _GRADING_SCHEME.from_db_value(row["grading_scheme"], None, connection)
     return course_data(row)
-
-
-def _enrollment_out(enrollment: Enrollment) -> dict:
-    user = enrollment.user
-    return {
-        "user": {"id": user.pk, "email": user.email, "first_name": user.first_name, "last_name": user.last_name},
-        "course": enrollment.course_id,
-        "role": enrollment.role,
-        "created_at": enrollment.created_at,
-    }
 
 
 class CourseViewSet(VersionedWrites, ApiViewSet):
@@ -251,9 +238,9 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
     def members(self, request, pk):
         """A course's enrollments (teachers and admins): list, and enroll a user by id or by email."""
         course = self.get_object()
-        rows = self.filter_queryset(self.get_queryset().filter(course=course)).values(*ENROLLMENT_FIELDS)
+        rows = self.filter_queryset(self.get_queryset().filter(course=course)).values_list(*ENROLLMENT.columns)
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response([enrollment_data(row) for row in page])
+        return self.get_paginated_response([ENROLLMENT.row(row) for row in page])
 
     @extend_schema(request=MemberInputSerializer, responses={201: EnrollmentSerializer})
     @members.mapping.post
@@ -267,7 +254,7 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
             enrollment = services.enroll(user=data["user"], course=course, role=data["role"])
         else:
             enrollment = services.enroll_by_email(email=data["email"], course=course, role=data["role"])
-        return Response(_enrollment_out(enrollment), status=status.HTTP_201_CREATED)
+        return Response(ENROLLMENT.of(enrollment), status=status.HTTP_201_CREATED)
 
 
 class FeedbackViewSet(ApiViewSet):
@@ -298,8 +285,8 @@ class FeedbackViewSet(ApiViewSet):
         queryset = self.get_queryset().filter(course=self.course)
         if scope == "own":
             queryset = queryset.filter(student_id=request.user.pk)
-        page = self.paginate_queryset(self.filter_queryset(queryset).values(*FEEDBACK_FIELDS))
-        return self.get_paginated_response([feedback_data(row) for row in page])
+        page = self.paginate_queryset(self.filter_queryset(queryset).values_list(*FEEDBACK.columns))
+        return self.get_paginated_response([FEEDBACK.row(row) for row in page])
 
     @extend_schema(request=FeedbackInputSerializer)
     def create(self, request, pk):
@@ -308,16 +295,7 @@ class FeedbackViewSet(ApiViewSet):
         serializer = FeedbackInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         feedback = services.feedback_create(course=course, student=request.user, **serializer.validated_data)
-        return Response(
-            {
-                "id": feedback.pk,
-                "course": feedback.course_id,
-                "student": feedback.student_id,
-                "feedback": feedback.feedback,
-                "created_at": feedback.created_at,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(FEEDBACK.of(feedback), status=status.HTTP_201_CREATED)
 
 
 class UserEnrollmentViewSet(ApiViewSet):
@@ -354,21 +332,8 @@ class UserEnrollmentViewSet(ApiViewSet):
         """A user's enrollments (the user themself, admins), and enrolling them in a course (rule E)."""
         user = self.get_object()
         queryset = self.get_queryset().filter(user_id=user.pk).annotate(course_name=F("course__name"))
-        rows = self.filter_queryset(queryset).values(
-            "role", "created_at", "course_id", "course_name", "course__details", *USER_PREFIXED
-        )
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(
-            [
-                {
-                    "user": user_summary_from(row),
-                    "course": {"id": row["course_id"], "name": row["course_name"], "details": row["course__details"]},
-                    "role": row["role"],
-                    "created_at": row["created_at"],
-                }
-                for row in page
-            ]
-        )
+        page = self.paginate_queryset(self.filter_queryset(queryset).values_list(*USER_ENROLLMENT.columns))
+        return self.get_paginated_response([USER_ENROLLMENT.row(row) for row in page])
 
     @extend_schema(
         request=UserEnrollmentInputSerializer,
@@ -382,7 +347,7 @@ class UserEnrollmentViewSet(ApiViewSet):
         serializer.is_valid(raise_exception=True)
         course, role = serializer.validated_data["course"], serializer.validated_data["role"]
         enrollment = services.enroll(user=user, course=course, role=role)
-        return Response(_enrollment_out(enrollment), status=status.HTTP_201_CREATED)
+        return Response(ENROLLMENT.of(enrollment), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
     @action(

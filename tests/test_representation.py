@@ -7,10 +7,12 @@ import inspect
 import pytest
 
 import accounts.serializers
+import courses.serializers
+from courses.models import Enrollment, Feedback
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import Output
 
-DECLARING_MODULES = [accounts.serializers]
+DECLARING_MODULES = [accounts.serializers, courses.serializers]
 
 
 def declarations() -> dict[str, Output]:
@@ -29,10 +31,24 @@ def _users(make_user, **_):
     return [plain, social, admin]
 
 
+def _enrollments(course, **_):
+    return list(Enrollment.objects.filter(course=course).order_by("id"))
+
+
+def _feedback(course, student, **_):
+    return [
+        Feedback.objects.create(course=course, student=student, feedback="Clear.\nThanks — ü"),
+        Feedback.objects.create(course=course, student=student, feedback=""),
+    ]
+
+
 # Objects to render, by declaration: each kind of value its fields can hold.
 EXAMPLES = {
     "accounts.serializers.USER": _users,
     "accounts.serializers.USER_SUMMARY": _users,
+    "courses.serializers.ENROLLMENT": _enrollments,
+    "courses.serializers.USER_ENROLLMENT": _enrollments,
+    "courses.serializers.FEEDBACK": _feedback,
 }
 
 
