@@ -1,9 +1,9 @@
 """Input and output shapes of tests and results.
 
-Output serializers list exactly the contract's fields. The long results list is not built with
-them (see ``grading.views.result_rows``); ``TestResultSerializer`` still describes its rows in the
-schema. The bulk upsert's items are parsed by ``parse_bulk_items``, not by a serializer per item:
-5,000 items go through a plain loop with no query.
+Output serializers list exactly the contract's fields, and are the one declaration of them: the
+schema reads them, and so does the fast path of results (``RESULT``, read by
+``grading.views.result_rows`` and ``result_data``). The bulk upsert's items are parsed by
+``parse_bulk_items``, not by a serializer per item: 5,000 items go through a plain loop with no query.
 """
 
 from decimal import Decimal
@@ -31,6 +31,7 @@ from grading.models import (
 from gradingsite.api.serializers import (
     MAX_ID,
     NameField,
+    Output,
     StrictBooleanField,
     StrictDecimalField,
     StrictInputMixin,
@@ -109,7 +110,7 @@ class TestResultSerializer(serializers.ModelSerializer):
     """A student's result. ``percent`` = 100 · score / max_score, 1 decimal; both null when excused."""
 
     score = _score_field(allow_null=True)
-    percent = serializers.SerializerMethodField()
+    percent = serializers.FloatField(read_only=True, allow_null=True)
     excused = serializers.BooleanField(help_text="Excused: no score, and it counts nowhere.")
 
     class Meta:
@@ -128,29 +129,19 @@ class TestResultSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_percent(self, result) -> float | None:
-        return result.percent
-
 
 # What a client read and may send back: ignored, not refused.
 _RESULT_READ_ONLY = ("id", "test", "percent", "created_at", "updated_at", "version")
 
 
+# The fast path of ``TestResultSerializer`` (``gradingsite.api.serializers.Output``): ``percent`` is
+# ``TestResult.percent`` on an instance, a column of that name in a row.
+RESULT = Output(TestResultSerializer)
+
+
 def result_data(result: TestResult) -> dict:
-    """What ``TestResultSerializer`` gives for ``result``, built directly: grading one student is a
-    hot path, and the renderer writes decimals and UTC datetimes in the same form DRF would."""
-    return {
-        "id": result.pk,
-        "test": result.test_id,
-        "student": result.student_id,
-        "grader": result.grader_id,
-        "score": result.score,
-        "percent": result.percent,
-        "excused": result.excused,
-        "created_at": result.created_at,
-        "updated_at": result.updated_at,
-        "version": result.version,
-    }
+    """``TestResultSerializer``'s representation of ``result``."""
+    return RESULT.of(result)
 
 
 SCORE_OR_EXCUSED = "Give a score, or excused: true (an excused result has no score)."

@@ -33,6 +33,7 @@ from grading import notices, reports, services
 from grading.filters import TestResultFilter
 from grading.models import GradeChange, Test, TestResult, percent_of, results_version
 from grading.serializers import (
+    RESULT,
     SCORE_OR_EXCUSED,
     BulkErrorSerializer,
     BulkInvalid,
@@ -171,42 +172,26 @@ class TestViewSet(
 
 
 def result_rows(rows) -> list[dict]:
-    """Result rows as plain dicts for the long list, from ``values_list(*_ROW_COLUMNS)`` tuples.
+    """Result rows as plain dicts for the long list, from tuples of ``RESULT.columns``.
 
-    No model instances and no serializer fields per row: ids arrive as ints, scores and percents as
-    floats (``with_row_columns``) and times as UTC datetimes, which orjson writes natively in DRF's
-    own format. A dict display is three times faster than ``dict(zip(...))`` here. This is what
-    makes a page of 1,000 results cheap (see bench/README.md).
+    No model instances and no serializer fields per row (``RESULT.row`` is one dict display): ids
+    arrive as ints, scores and percents as floats (``_RESULT_SELECT``) and times as UTC datetimes,
+    which orjson writes natively in DRF's own format. This is what makes a page of 1,000 results
+    cheap (see bench/README.md).
     """
-    return [
-        {
-            "id": id_,
-            "test": test,
-            "student": student,
-            "grader": grader,
-            "score": score,
-            "percent": percent,
-            "excused": excused,
-            "created_at": created_at,
-            "updated_at": updated_at,
-            "version": version,
-        }
-        for id_, test, student, grader, score, percent, excused, created_at, updated_at, version in rows
-    ]
+    return [RESULT.row(row) for row in rows]
 
 
-_ROW_COLUMNS = (
-    "id",
-    "test_id",
-    "student_id",
-    "grader_id",
-    "score_float",
-    "percent",
-    "excused",
-    "created_at",
-    "updated_at",
-    "version",
-)
+# What ``TestResultSerializer``'s columns are read as on the results page: the score and percent as
+# floats, which orjson writes without a Python call; PostgreSQL computes ``percent`` (100 · score /
+# max_score, 1 decimal, half up) exactly in ``numeric``.
+_RESULT_EXPRESSIONS = {
+    "score": "r.score::double precision AS score_float",
+    "percent": "ROUND(r.score * 100 / %(max_score)s, 1)::double precision AS percent",
+}
+_RESULT_SELECT = ", ".join(_RESULT_EXPRESSIONS.get(column, f"r.{column}") for column in RESULT.columns)
+# The same columns through the ORM (``with_row_columns``).
+_ROW_COLUMNS = tuple("score_float" if column == "score" else column for column in RESULT.columns)
 
 
 def with_row_columns(queryset, max_score):
@@ -221,9 +206,7 @@ def with_row_columns(queryset, max_score):
 # A test's results page: ``with_row_columns`` and ``_ROW_COLUMNS`` written as SQL, one text per filter
 # and order; ``%(...)s`` are parameters.
 _RESULTS_PAGE = (
-    f"SELECT r.id, r.test_id, r.student_id, r.grader_id, r.score::double precision AS score_float, "  # noqa: S608
-    "ROUND(r.score * 100 / %(max_score)s, 1)::double precision AS percent, r.excused, r.created_at, "
-    f"r.updated_at, r.version FROM {TestResult._meta.db_table} r WHERE r.test_id = %(test)s{{where}} "
+    f"SELECT {_RESULT_SELECT} FROM {TestResult._meta.db_table} r WHERE r.test_id = %(test)s{{where}} "  # noqa: S608
     "ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
 )
 # ``?ordering=`` fields (``TestResultViewSet.ordering_fields``) as the ORM orders by them.
