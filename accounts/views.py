@@ -216,7 +216,7 @@ class UserViewSet(VersionedWrites, ApiViewSet):
         """All users (admins only): list and create."""
         queryset = self.filter_queryset(self.get_queryset()).values_list(*USER.columns)
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([USER.row(row) for row in page])
+        return self.get_paginated_response(USER.rows(page))
 
     @extend_schema(request=UserCreateSerializer)
     def create(self, request):

@@ -240,7 +240,7 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         course = self.get_object()
         rows = self.filter_queryset(self.get_queryset().filter(course=course)).values_list(*ENROLLMENT.columns)
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response([ENROLLMENT.row(row) for row in page])
+        return self.get_paginated_response(ENROLLMENT.rows(page))
 
     @extend_schema(request=MemberInputSerializer, responses={201: EnrollmentSerializer})
     @members.mapping.post
@@ -286,7 +286,7 @@ class FeedbackViewSet(ApiViewSet):
         if scope == "own":
             queryset = queryset.filter(student_id=request.user.pk)
         page = self.paginate_queryset(self.filter_queryset(queryset).values_list(*FEEDBACK.columns))
-        return self.get_paginated_response([FEEDBACK.row(row) for row in page])
+        return self.get_paginated_response(FEEDBACK.rows(page))
 
     @extend_schema(request=FeedbackInputSerializer)
     def create(self, request, pk):
@@ -333,7 +333,7 @@ class UserEnrollmentViewSet(ApiViewSet):
         user = self.get_object()
         queryset = self.get_queryset().filter(user_id=user.pk).annotate(course_name=F("course__name"))
         page = self.paginate_queryset(self.filter_queryset(queryset).values_list(*USER_ENROLLMENT.columns))
-        return self.get_paginated_response([USER_ENROLLMENT.row(row) for row in page])
+        return self.get_paginated_response(USER_ENROLLMENT.rows(page))
 
     @extend_schema(
         request=UserEnrollmentInputSerializer,

@@ -101,6 +101,7 @@ def test_fast_representation_renders_as_drf_serializes(name, request, db):
         if "percent" not in declaration.columns:  # an annotation: read by the page's statement below
             row = model.objects.filter(pk=obj.pk).values_list(*declaration.columns).get()
             assert render(declaration.row(row)) == expected
+            assert render(declaration.rows([row, row])) == b"[" + expected + b"," + expected + b"]"
         assert list(declaration.of(obj)) == list(declaration.serializer_class(obj).data)
 
 

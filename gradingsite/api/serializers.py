@@ -172,6 +172,7 @@ class Output:
 
     - ``columns``: the names to pass to ``values_list()`` (or to select), in order;
     - ``row(tuple)``: the representation of a row with those columns, in that order;
+    - ``rows(iterable)``: the list of the representations of such rows (one comprehension);
     - ``of(obj)``: the representation of a model instance (or anything with those attributes).
 
     Both are specialised functions built once (a dict display, no per-field loop), so a long list
@@ -188,6 +189,7 @@ class Output:
         row_display = self._display(serializer_class, self.model, "", (), columns, namespace := {})
         self.columns = tuple(columns)
         self.row = _compile("r", row_display[0], namespace)
+        self.rows = _compile("rows", f"[{row_display[0]} for r in rows]", namespace)
         self.of = _compile("o", row_display[1], namespace)
 
     def _display(self, serializer_class, model, prefix, attrs, columns, namespace) -> tuple[str, str]:
