@@ -338,9 +338,9 @@ class StudentResultSerializer(serializers.Serializer):
     """One of a student's results, with the name of its test and its course."""
 
     id = serializers.IntegerField(read_only=True)
-    test = serializers.IntegerField(read_only=True)
-    student = serializers.IntegerField(read_only=True)
-    grader = serializers.IntegerField(read_only=True, allow_null=True)
+    test = serializers.IntegerField(source="test_id", read_only=True)
+    student = serializers.IntegerField(source="student_id", read_only=True)
+    grader = serializers.IntegerField(source="grader_id", read_only=True, allow_null=True)
     score = serializers.DecimalField(
         max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True, allow_null=True
     )
@@ -348,8 +348,13 @@ class StudentResultSerializer(serializers.Serializer):
     excused = serializers.BooleanField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-    test_name = serializers.CharField(read_only=True)
-    course = ResultCourseSerializer(read_only=True)
+    test_name = serializers.CharField(source="test.name", read_only=True)
+    course = ResultCourseSerializer(source="test.course", read_only=True)
+
+
+# The fast path of ``StudentResultSerializer``: ``percent`` is ``TestResult.percent`` on an instance,
+# an annotated column in a row; the test's name and its course's columns are joined (``test__...``).
+STUDENT_RESULT = Output(StudentResultSerializer, model=TestResult)
 
 
 # Reports: statistics, the gradebook, its import, a result's history.

@@ -3,7 +3,7 @@
 own ``serializer.data`` for the same object, read as a model instance or as a ``values_list()`` row."""
 
 import inspect
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,7 @@ import accounts.serializers
 import courses.serializers
 import grading.serializers
 from courses.models import Enrollment, Feedback, Role
-from grading.models import TestResult
+from grading.models import Test, TestResult
 from grading.views import _RESULTS_PAGE, result_rows
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import Output
@@ -71,6 +71,7 @@ EXAMPLES = {
     "courses.serializers.USER_ENROLLMENT": _enrollments,
     "courses.serializers.FEEDBACK": _feedback,
     "grading.serializers.RESULT": _results,
+    "grading.serializers.STUDENT_RESULT": _results,
 }
 
 
@@ -111,3 +112,20 @@ def test_a_page_of_results_renders_as_drf_serializes_each(test_, student, make_u
     rows = fetch(sql, {"test": test_.pk, "max_score": test_.max_score, "limit": 10, "offset": 0}, fast_times=True)
 
     assert render(result_rows(rows)) == render(grading.serializers.TestResultSerializer(results, many=True).data)
+
+
+def test_a_page_of_a_students_results_renders_as_drf_serializes_each(
+    client_for, admin_user, test_, student, make_user, course
+):
+    results = _results(test_, student, make_user, course)
+    other = TestResult.objects.create(
+        test=Test.objects.create(course=course, name="Ünit 2", date=date(2027, 2, 1), max_score=Decimal("40")),
+        student=student,
+        score=Decimal("33.5"),  # 83.75 %: rounds half up
+    )
+    mine = [result for result in results if result.student_id == student.pk] + [other]
+
+    response = client_for(admin_user).get(f"/api/users/{student.pk}/test-results/", {"ordering": "id"})
+
+    expected = grading.serializers.StudentResultSerializer(mine, many=True).data
+    assert render(response.json()["results"]) == render(expected)
