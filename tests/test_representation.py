@@ -5,14 +5,17 @@ own ``serializer.data`` for the same object, read as a model instance or as a ``
 import inspect
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
 import accounts.serializers
 import courses.serializers
 import grading.serializers
+from courses import policy
 from courses.models import Enrollment, Feedback, Role
-from grading.models import Test, TestResult
+from grading import services
+from grading.models import Test, TestResult, results_version
 from grading.views import _RESULTS_PAGE, result_rows
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import Output
@@ -79,8 +82,49 @@ def render(data) -> bytes:
     return FastJSONRenderer().render(data)
 
 
+def _tests_by_caller(course, test_, teacher, student, stranger, admin_user, client_for, **_):
+    """The tests list, for callers who see ``results_version`` on some tests, all or none: the rows
+    render as DRF serializes the same tests for the same caller."""
+    unpublished = Test.objects.create(
+        course=course, name="Ünpublished", date=date(2027, 1, 2), max_score=Decimal("12.5"), results_published=False
+    )
+    services.result_record(test=test_, student=student, score=Decimal("1"), by=teacher)
+    services.result_record(test=unpublished, student=student, score=Decimal("2"), by=teacher)
+    Test.objects.filter(pk=test_.pk).update(updated_at=datetime(2027, 1, 1, 12, 0, 0, 5, tzinfo=UTC))
+    for caller in (teacher, student, admin_user):
+        response = client_for(caller).get(f"/api/courses/{course.pk}/tests/")
+        tests = policy.with_caller_role(Test.objects.annotate(results_version=results_version()), caller)
+        tests = tests.filter(course=course).order_by("date", "id")
+        context = {"request": SimpleNamespace(user=caller)}
+        expected = grading.serializers.TestSerializer(tests, many=True, context=context).data
+        assert render(response.json()["results"]) == render(expected)
+    shown = [
+        test["results_version"]
+        for test in client_for(student).get(f"/api/courses/{course.pk}/tests/").json()["results"]
+    ]
+    assert shown == [1, None]
+
+
+# Declarations with a field computed for the caller (``Output(computed=...)``): each checked through
+# its endpoints, by caller.
+PER_CALLER = {
+    "grading.serializers.TEST": _tests_by_caller,
+}
+
+
 def test_every_declaration_has_examples():
-    assert sorted(declarations()) == sorted(EXAMPLES)
+    assert sorted(declarations()) == sorted(EXAMPLES | PER_CALLER)
+    assert all(declarations()[name].computed for name in PER_CALLER)
+
+
+@pytest.mark.parametrize("name", sorted(PER_CALLER))
+def test_representation_computed_for_the_caller_renders_as_drf_serializes(name, request, db):
+    fixtures = {
+        fixture: request.getfixturevalue(fixture)
+        for fixture in inspect.signature(PER_CALLER[name]).parameters
+        if fixture != "_"
+    }
+    PER_CALLER[name](**fixtures)
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

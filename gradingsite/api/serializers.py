@@ -175,27 +175,39 @@ class Output:
     - ``rows(iterable)``: the list of the representations of such rows (one comprehension);
     - ``of(obj)``: the representation of a model instance (or anything with those attributes).
 
-    Both are specialised functions built once (a dict display, no per-field loop), so a long list
+    ``computed`` names fields whose value depends on the caller (a ``SerializerMethodField`` such as a
+    test's ``results_version``): the query computes each, by the rule the method applies, as a column
+    of the field's name, which ``row`` and ``rows`` read. Such a representation has no ``of`` (None):
+    an object alone doesn't say who is asking.
+
+    These are specialised functions built once (a dict display, no per-field loop), so a long list
     costs what a hand-written one would; ``tests/test_representation.py`` checks that the rendered
     bytes equal DRF's own ``serializer.data`` for every declaration. A field this can't read as the
     database gives it (a ``SerializerMethodField``, a decimal as a string) is a ``TypeError`` here.
     """
 
-    def __init__(self, serializer_class, *, model=None):
+    def __init__(self, serializer_class, *, model=None, computed: tuple[str, ...] = ()):
         self.serializer_class = serializer_class
         self.model = model or serializer_class.Meta.model
         self.keys = tuple(serializer_class().fields)
+        self.computed = tuple(computed)
+        if unknown := set(self.computed) - set(self.keys):
+            raise TypeError(f"{serializer_class.__name__} has no fields {sorted(unknown)}")
         columns: list[str] = []
         row_display = self._display(serializer_class, self.model, "", (), columns, namespace := {})
         self.columns = tuple(columns)
         self.row = _compile("r", row_display[0], namespace)
         self.rows = _compile("rows", f"[{row_display[0]} for r in rows]", namespace)
-        self.of = _compile("o", row_display[1], namespace)
+        self.of = None if self.computed else _compile("o", row_display[1], namespace)
 
     def _display(self, serializer_class, model, prefix, attrs, columns, namespace) -> tuple[str, str]:
         """Dict displays (for a row tuple ``r``, for an object ``o``) of ``serializer_class``'s fields."""
         row_items, object_items = [], []
         for key, field in serializer_class().fields.items():
+            if not prefix and key in self.computed:
+                row_items.append(f"{key!r}: r[{len(columns)}]")
+                columns.append(key)
+                continue
             names = field.source.split(".")
             model_field, path = _model_field(model, names)
             target = model_field.related_model if model_field is not None else None
