@@ -12,12 +12,13 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
 
 from courses import policy
 from courses.models import Course
 from grading import grades, services
 from grading.models import GradeCategory
-from grading.serializers import CategorySerializer, CourseGradeSerializer
+from grading.serializers import CATEGORY, CategorySerializer, CourseGradeSerializer
 from gradingsite.api.permissions import Rule
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
 from gradingsite.errors import Conflict
@@ -46,6 +47,14 @@ class CourseCategoryViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ApiV
 
     def perform_create(self, serializer):
         serializer.instance = services.category_create(course=self.course, **serializer.validated_data)
+
+    def list(self, request, pk):
+        # Rows of ``CATEGORY``'s columns: one dict display per row, no serializer fields.
+        rows = self.filter_queryset(self.get_queryset()).values_list(*CATEGORY.columns)
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(CATEGORY.rows(rows))
+        return self.get_paginated_response(CATEGORY.rows(page))
 
 
 @extend_schema_view(

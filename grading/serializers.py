@@ -479,6 +479,10 @@ class GradeChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The fast path of ``GradeChangeSerializer`` (a result's history).
+GRADE_CHANGE = Output(GradeChangeSerializer)
+
+
 class NoticeSerializer(serializers.ModelSerializer):
     """A result notice: an email to a test's students about their results, sent by the worker."""
 
@@ -509,6 +513,10 @@ class NoticeSerializer(serializers.ModelSerializer):
         model = Notice
         fields = ["id", "kind", "created_at", "send_after", "state", "sent", "failed", "recipients", "reason"]
         read_only_fields = fields
+
+
+# The fast path of ``NoticeSerializer``: the counts are ``grading.notices.with_counts``'s annotations.
+NOTICE = Output(NoticeSerializer)
 
 
 # Grade categories and course grades.
@@ -552,6 +560,10 @@ class CategorySerializer(StrictInputMixin, serializers.ModelSerializer):
             "version",
         ]
         read_only_fields = ["id", "course", "created_at", "updated_at", "version"]
+
+
+# The fast path of ``CategorySerializer`` (a course's categories).
+CATEGORY = Output(CategorySerializer)
 
 
 def _grade_percent(**kwargs):

@@ -33,6 +33,8 @@ from grading import notices, reports, services
 from grading.filters import TestResultFilter
 from grading.models import GradeChange, Test, TestResult, results_version
 from grading.serializers import (
+    GRADE_CHANGE,
+    NOTICE,
     RESULT,
     SCORE_OR_EXCUSED,
     STUDENT_RESULT,
@@ -175,8 +177,8 @@ class TestViewSet(
         filter_backends=[],
     )
     def notices(self, request, pk):
-        page = self.paginate_queryset(notices.notices_with_counts(self.get_object()))
-        return self.get_paginated_response(NoticeSerializer(page, many=True).data)
+        page = self.paginate_queryset(notices.notices_with_counts(self.get_object()).values_list(*NOTICE.columns))
+        return self.get_paginated_response(NOTICE.rows(page))
 
 
 # Results.
@@ -448,8 +450,9 @@ class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
     def history(self, request, pk):
         """A result's history, oldest first: one line per create, update and delete."""
         result = self.get_object()
-        page = self.paginate_queryset(self.filter_queryset(GradeChange.objects.filter(result_id=result.pk)))
-        return self.get_paginated_response(GradeChangeSerializer(page, many=True).data)
+        history = self.filter_queryset(GradeChange.objects.filter(result_id=result.pk))
+        page = self.paginate_queryset(history.values_list(*GRADE_CHANGE.columns))
+        return self.get_paginated_response(GRADE_CHANGE.rows(page))
 
 
 class StudentResultViewSet(ApiViewSet):

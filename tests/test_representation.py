@@ -15,7 +15,8 @@ import grading.serializers
 from courses import policy
 from courses.models import Enrollment, Feedback, Role
 from grading import services
-from grading.models import Test, TestResult, results_version
+from grading.models import GradeCategory, GradeChange, Notice, NoticeRecipient, Test, TestResult, results_version
+from grading.notices import with_counts
 from grading.views import _RESULTS_PAGE, result_rows
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import Output
@@ -66,6 +67,35 @@ def _results(test_, student, make_user, course, **_):
     return [TestResult.objects.select_related("test").get(pk=result.pk) for result in results]
 
 
+def _categories(course, **_):
+    GradeCategory.objects.create(
+        course=course, name="Ünit quizzes", weight=Decimal("12.5"), drop_lowest=1, drop_highest=2, position=7
+    )
+    GradeCategory.objects.create(course=course, name="Zero", weight=Decimal("0"), position=8)
+    return list(GradeCategory.objects.filter(course=course).order_by("position", "id"))
+
+
+def _history(test_, student, teacher, **_):
+    """Created, updated (to excused), deleted: scores and nulls, a grader and a result gone."""
+    result = services.result_record(test=test_, student=student, score=Decimal("12.35"), by=teacher)
+    result = services.result_update(result=result, score=None, excused=True, by=teacher, via=GradeChange.Via.API)
+    services.result_delete(result=result, by=teacher, via=GradeChange.Via.API)
+    return list(GradeChange.objects.order_by("id"))
+
+
+def _notices(test_, student, make_user, **_):
+    """Notices with no recipients and with recipients in every state."""
+    now = datetime(2027, 3, 1, 8, 30, 0, 123456, tzinfo=UTC)
+    empty = Notice.objects.create(test=test_, kind="published", state="canceled", send_after=now, reason="Hidden.")
+    sent = Notice.objects.create(test=test_, kind="changed", state="sent", send_after=now)
+    students = [student, *(make_user() for _ in range(4))]
+    states = ["sent", "sent", "failed", "skipped", "queued"]
+    NoticeRecipient.objects.bulk_create(
+        NoticeRecipient(notice=sent, student=user, state=state) for user, state in zip(students, states, strict=True)
+    )
+    return list(with_counts(Notice.objects.filter(pk__in=[empty.pk, sent.pk])))
+
+
 # Objects to render, by declaration: each kind of value its fields can hold.
 EXAMPLES = {
     "accounts.serializers.USER": _users,
@@ -75,6 +105,15 @@ EXAMPLES = {
     "courses.serializers.FEEDBACK": _feedback,
     "grading.serializers.RESULT": _results,
     "grading.serializers.STUDENT_RESULT": _results,
+    "grading.serializers.CATEGORY": _categories,
+    "grading.serializers.GRADE_CHANGE": _history,
+    "grading.serializers.NOTICE": _notices,
+}
+
+# How the fast path reads a declaration's rows where that isn't its model's table alone: the
+# queryset the view annotates (``NoticeSerializer``'s counts).
+READ_FROM = {
+    "grading.serializers.NOTICE": with_counts,
 }
 
 
@@ -141,10 +180,11 @@ def test_fast_representation_renders_as_drf_serializes(name, request, db):
     for obj in objects:
         expected = render(declaration.serializer_class(obj).data)
         assert render(declaration.of(obj)) == expected
-        fresh = model.objects.get(pk=obj.pk)
+        read_from = READ_FROM.get(name, lambda queryset: queryset)(model.objects.filter(pk=obj.pk))
+        fresh = read_from.get()
         assert render(declaration.serializer_class(fresh).data) == expected
         if "percent" not in declaration.columns:  # an annotation: read by the page's statement below
-            row = model.objects.filter(pk=obj.pk).values_list(*declaration.columns).get()
+            row = read_from.values_list(*declaration.columns).get()
             assert render(declaration.row(row)) == expected
             assert render(declaration.rows([row, row])) == b"[" + expected + b"," + expected + b"]"
         assert list(declaration.of(obj)) == list(declaration.serializer_class(obj).data)
