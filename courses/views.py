@@ -81,21 +81,33 @@ def courses_for(user):
     )
 
 
-# The embedded lists (``courses.embeds``) as (key, column), in the order of their keys.
-_EMBEDDED = [(key, embed.column) for key, embed in embeds.items()]
+def _course_keys() -> tuple[tuple[str, str, bool], ...]:
+    """``CourseSerializer``'s keys, in its order, as ``course_data`` reads them from a course's row:
+    each with its column and whether it is a list the database wrote as JSON text (its teachers and
+    the embedded lists, ``{key}_json``), put in the response as it is."""
+    json_columns = {"teachers_json", *(embed.column for embed in embeds.values())}
+    keys = []
+    for key in CourseSerializer().fields:
+        column = f"{key}_json" if f"{key}_json" in json_columns else key
+        keys.append((key, column, column in json_columns))
+    if missing := json_columns - {column for _, column, _ in keys}:
+        raise TypeError(f"CourseSerializer doesn't declare the lists {sorted(missing)}")
+    return tuple(keys)
+
+
+# ``course_data``'s body: one dict display (no per-key loop), built from the keys above, which
+# ``CourseSerializer`` declares, never from input.
+_COURSE_DISPLAY = ", ".join(
+    f"{key!r}: fragment(row[{column!r}])" if is_json else f"{key!r}: row[{column!r}]"
+    for key, column, is_json in _course_keys()
+)
+_build_course_data = eval(f"lambda row: {{{_COURSE_DISPLAY}}}", {"fragment": fragment})  # noqa: S307
 
 
 def course_data(row: dict) -> dict:
-    """A course's representation from a ``courses_for(...).values(*COURSE_FIELDS)`` row."""
-    data = {"id": row["id"], "name": row["name"], "details": row["details"], "teachers": fragment(row["teachers_json"])}
-    for key, column in _EMBEDDED:
-        data[key] = fragment(row[column])
-    data["my_role"] = row["my_role"]
-    data["weighting"] = row["weighting"]
-    data["grading_scheme"] = row["grading_scheme"]
-    data["time_zone"] = row["time_zone"]
-    data["version"] = row["version"]
-    return data
+    """A course's representation from a ``courses_for(...).values(*COURSE_FIELDS)`` row: the keys
+    ``CourseSerializer`` declares, in its order."""
+    return _build_course_data(row)
 
 
 def _json_list(rows: str) -> str:

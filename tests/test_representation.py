@@ -13,6 +13,8 @@ import accounts.serializers
 import courses.serializers
 import grading.serializers
 from courses import policy
+from courses import views as course_views
+from courses.embeds import Embed, embeds
 from courses.models import Enrollment, Feedback, Role
 from grading import services
 from grading.models import GradeCategory, GradeChange, Notice, NoticeRecipient, Test, TestResult, results_version
@@ -213,3 +215,18 @@ def test_a_page_of_a_students_results_renders_as_drf_serializes_each(
 
     expected = grading.serializers.StudentResultSerializer(mine, many=True).data
     assert render(response.json()["results"]) == render(expected)
+
+
+def test_a_course_has_the_keys_course_serializer_declares_in_order(client_for, student, course, test_):
+    declared = list(courses.serializers.CourseSerializer().fields)
+    client = client_for(student)
+
+    assert list(client.get(f"/api/courses/{course.pk}/").json()) == declared
+    assert [list(row) for row in client.get("/api/courses/").json()["results"]] == [declared]
+
+
+def test_a_course_list_its_serializer_does_not_declare_is_refused(monkeypatch):
+    monkeypatch.setitem(embeds, "quizzes", Embed(key="quizzes", rows=lambda user: None, rows_sql=lambda user: ""))
+
+    with pytest.raises(TypeError, match="quizzes_json"):
+        course_views._course_keys()
