@@ -230,3 +230,16 @@ def test_a_course_list_its_serializer_does_not_declare_is_refused(monkeypatch):
 
     with pytest.raises(TypeError, match="quizzes_json"):
         course_views._course_keys()
+
+
+def test_a_courses_tests_are_the_tests_lists_representations(client_for, teacher, student, admin_user, course, test_):
+    Test.objects.create(course=course, name="Ünpublished", date=date(2027, 1, 2), results_published=False)
+    services.result_record(test=test_, student=student, score=Decimal("1"), by=teacher)
+    for caller in (teacher, student, admin_user):
+        client = client_for(caller)
+        listed = client.get(f"/api/courses/{course.pk}/tests/").json()["results"]
+        embedded = client.get(f"/api/courses/{course.pk}/").json()["tests"]
+        in_list = next(row for row in client.get("/api/courses/").json()["results"] if row["id"] == course.pk)
+
+        assert embedded == in_list["tests"] == listed  # the same numbers, whatever their scale
+        assert [list(test) for test in embedded] == [list(grading.serializers.TestSerializer().fields)] * 2
