@@ -17,7 +17,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from accounts.models import User
-from accounts.serializers import USER_SUMMARY_FIELDS
+from accounts.serializers import USER_SUMMARY
 from accounts.views import NOT_YOURS, user_in_path
 from courses import policy, services
 from courses.embeds import embeds
@@ -62,6 +62,10 @@ FORCE_PARAMETER = OpenApiParameter(
 )
 
 
+# A teacher as a course shows them: ``UserSummarySerializer``'s keys, each with its column of the user.
+_TEACHER_COLUMNS = dict(zip(USER_SUMMARY.keys, USER_SUMMARY.columns, strict=True))
+
+
 def courses_for(user):
     """Every course with all its representation needs, in one statement: the caller's role in it
     (``my_role``), and as JSON written by the database its teachers (``teachers_json``) and the
@@ -73,7 +77,7 @@ def courses_for(user):
     teachers = (
         Enrollment.objects.filter(course_id=OuterRef("pk"), role=Role.TEACHER)
         .order_by("id")
-        .values(json=JSONObject(**{name: f"user__{name}" for name in USER_SUMMARY_FIELDS}))
+        .values(json=JSONObject(**{key: f"user__{column}" for key, column in _TEACHER_COLUMNS.items()}))
     )
     mine = FilteredRelation("enrollments", condition=Q(enrollments__user_id=user.pk))
     return Course.objects.annotate(mine=mine, my_role=F("mine__role")).annotate(
@@ -124,8 +128,8 @@ def _course_page_sql(admin: bool) -> str:
     course, enrollment, user_table = q(Course._meta.db_table), q(Enrollment._meta.db_table), q(User._meta.db_table)
     caller = User(is_superuser=admin)
     teacher = Role.TEACHER.value
-    teachers = f"""SELECT json_build_object('id', e.user_id, 'email', u.email, 'first_name', u.first_name,
-                                 'last_name', u.last_name) AS json
+    summary = ", ".join(f"'{key}', u.{column}" for key, column in _TEACHER_COLUMNS.items())
+    teachers = f"""SELECT json_build_object({summary}) AS json
         FROM {enrollment} e JOIN {user_table} u ON u.id = e.user_id
         WHERE e.course_id = c.id AND e.role = '{teacher}' ORDER BY e.id"""  # noqa: S608
     lists = ",\n    ".join(

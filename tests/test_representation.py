@@ -243,3 +243,13 @@ def test_a_courses_tests_are_the_tests_lists_representations(client_for, teacher
 
         assert embedded == in_list["tests"] == listed  # the same numbers, whatever their scale
         assert [list(test) for test in embedded] == [list(grading.serializers.TestSerializer().fields)] * 2
+
+
+def test_a_courses_teachers_are_their_user_summaries(client_for, student, course, teacher, make_user):
+    second = make_user("second@example.com", first_name="Zoë", last_name="O'Neil")
+    Enrollment.objects.create(user=second, course=course, role=Role.TEACHER)
+    expected = accounts.serializers.UserSummarySerializer([teacher, second], many=True).data
+    client = client_for(student)
+
+    assert client.get(f"/api/courses/{course.pk}/").json()["teachers"] == expected
+    assert client.get("/api/courses/").json()["results"][0]["teachers"] == expected
