@@ -42,16 +42,16 @@ from gradingsite.api.serializers import query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id
 from gradingsite.sql import JSONList, JSONObject, fetch, fragment
 
+# ``CourseSerializer``'s keys that are the course's own columns, in its order.
+_COURSE_COLUMNS = tuple(
+    key
+    for key in CourseSerializer().fields
+    if any(field.concrete and field.attname == key for field in Course._meta.get_fields())
+)
 # Model fields first, then annotations: the order values() gives its columns in. The lists other
 # apps embed (``courses.embeds``) are registered by their apps' ready(), before this module is read.
 COURSE_FIELDS = (
-    "id",
-    "name",
-    "details",
-    "weighting",
-    "grading_scheme",
-    "time_zone",
-    "version",
+    *_COURSE_COLUMNS,
     "my_role",
     "teachers_json",
     *(embed.column for embed in embeds.values()),
@@ -96,6 +96,8 @@ def _course_keys() -> tuple[tuple[str, str, bool], ...]:
         keys.append((key, column, column in json_columns))
     if missing := json_columns - {column for _, column, _ in keys}:
         raise TypeError(f"CourseSerializer doesn't declare the lists {sorted(missing)}")
+    if unread := {column for _, column, _ in keys} - {*COURSE_FIELDS}:
+        raise TypeError(f"A course's row has no columns {sorted(unread)}")
     return tuple(keys)
 
 
@@ -138,7 +140,7 @@ def _course_page_sql(admin: bool) -> str:
     )
     # Only table names, the embedded lists' SQL and fixed fragments are formatted in; values are parameters.
     return f"""
-SELECT c.id, c.name, c.details, c.weighting, c.grading_scheme, c.time_zone, c.version, mine.role,
+SELECT {", ".join(f"c.{column}" for column in _COURSE_COLUMNS)}, mine.role,
     {lists}
 FROM {course} c LEFT JOIN {enrollment} mine ON mine.course_id = c.id AND mine.user_id = %(user)s
 WHERE c.id = %(pk)s"""  # noqa: S608
