@@ -121,16 +121,3 @@ def test_the_app_compiles_nothing_through_djangos_private_query_api():
     ]
 
     assert found == []
-
-
-def test_postgresql_plans_the_course_page_once_per_connection_after_five_runs(course, teacher):
-    prepared = "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s"
-    pattern = "%mine.user_id = $1%"
-
-    for _ in range(4):
-        course_views.course_detail(teacher, course.pk)
-    assert fetch(prepared, [pattern]) == [(0,)]
-    for _ in range(2):
-        course_views.course_detail(teacher, course.pk)
-
-    assert fetch(prepared, [pattern]) == [(1,)]
