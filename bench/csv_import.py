@@ -69,7 +69,7 @@ def main() -> int:
             if args.baseline:
                 trees = {args.baseline: _export_tree(args.baseline, Path(scratch)), **trees}
             for label, tree in trees.items():
-                process, port = _start(env, tree)
+                process, port = bench._start(env, tree)
                 servers[label] = (process, port, bench._worker_pid(process.pid))
             path = f"/api/courses/{course_id}/gradebook/import/?dry_run=true"
             export = _export(servers["this checkout"][1], course_id, token)
@@ -136,38 +136,6 @@ def _export_tree(revision: str, scratch: Path) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)  # noqa: S603, S607
     return tree
-
-
-def _start(env: dict, tree: Path):
-    port = bench._free_port()
-    log = tempfile.NamedTemporaryFile(prefix="bench-csv-import-", suffix=".log", delete=False)  # noqa: SIM115
-    bench._step(f"gunicorn from {tree}: 1 worker on 127.0.0.1:{port} (log: {log.name})")
-    process = subprocess.Popen(  # noqa: S603
-        [
-            str(bench.GUNICORN),
-            "gradingsite.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--no-control-socket",
-        ],
-        cwd=tree,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/")
-            if connection.getresponse().status == 200:
-                return process, port
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not start; see {log.name}")
 
 
 def _export(port: int, course_id: int, token: str) -> bytes:

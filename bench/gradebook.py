@@ -191,13 +191,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(env: dict):
+def _start(env: dict, tree: Path = ROOT):
+    """One gunicorn worker serving the checkout ``tree`` (this one by default); (process, port)."""
     port = _free_port()
-    log = tempfile.NamedTemporaryFile(prefix="bench-gradebook-", suffix=".log", delete=False)  # noqa: SIM115
-    _step(f"gunicorn: 1 worker on 127.0.0.1:{port} (log: {log.name})")
+    log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    _step(f"gunicorn from {tree}: 1 worker on 127.0.0.1:{port} (log: {log.name})")
     process = subprocess.Popen(  # noqa: S603
         [str(GUNICORN), "gradingsite.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket"],
-        cwd=ROOT,
+        cwd=tree,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
