@@ -16,9 +16,10 @@ What it does, start to end (nothing outside this machine is touched):
 4. checks every endpoint once on every server (status and size; the POST must answer 201), warms
    every server up, then runs wrk (``bench/requests.lua``) at 16 and 64 connections against seven
    endpoints, alternating the servers run by run (1 worker, 2 workers, 1 worker, ...);
-5. prints requests/s (2xx only), p50/p99 per run, then a table per endpoint and worker count with
-   requests/s per worker and the ratio to the Node app, writes it to ``bench/RESULTS.md``, stops
-   the servers and drops the database.
+5. prints requests/s (2xx only), p50/p99 and the server's CPU time per answer per run, then a
+   table per endpoint and worker count with requests/s per worker, the ratio to the Node app and
+   the CPU time per answer, writes it to ``bench/RESULTS.md``, stops the servers and drops the
+   database.
 
 Run it from the project root: ``.venv/bin/python bench/run.py`` (``--help`` for options). Needs
 ``wrk`` (``apt-get install wrk``). It takes about six minutes.
@@ -27,6 +28,7 @@ Run it from the project root: ``.venv/bin/python bench/run.py`` (``--help`` for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -44,6 +46,8 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -150,6 +154,7 @@ def main() -> int:
                         if key == "post_result":
                             extra = {"BENCH_MODE": "post", "BENCH_PAIRS": next(post_files)}
                         load = os.getloadavg()[0]
+                        cpu_before = srv.cpu_seconds()
                         stats = _wrk(
                             srv.base + (endpoint["path"] or "/"),
                             endpoint["token"],
@@ -158,14 +163,14 @@ def main() -> int:
                             threads=args.threads,
                             env=extra,
                         )
-                        row = _row(stats, load)
+                        row = _row(stats, load, srv.cpu_seconds() - cpu_before)
                         runs.setdefault((key, srv.workers, conns), []).append(row)
                         print(
                             f"    [{round_}] {endpoint['label']:<44} {srv.workers}w @{conns:<3} "
                             f"{row['rps']:8.1f} req/s  p50 {row['p50']:6.1f} ms  p99 {row['p99']:6.1f} ms"
                             f"  non-2xx {row['non_2xx']}  errors {row['errors']}"
                             + (f"  non-201 {row['non_201']}" if key == "post_result" else "")
-                            + f"  (load {load:.2f})",
+                            + f"  server CPU {row['cpu_ms']:.2f} ms/req (load {load:.2f})",
                             flush=True,
                         )
         table = _table(endpoints, runs, worker_counts, connections)
@@ -452,6 +457,16 @@ class Server:
                 time.sleep(0.2)
         sys.exit(f"gunicorn did not answer within 30 s: see {self.log}")
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time used so far by gunicorn's master and workers."""
+        master = psutil.Process(self.process.pid)
+        total = 0.0
+        for process in [master, *master.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
     def worker_class(self) -> str:
         """The worker class gunicorn reports it uses (sync with threads > 1 silently becomes gthread)."""
         for line in Path(self.log).read_text(errors="replace").splitlines():
@@ -526,10 +541,12 @@ def _wrk(url: str, token: str, *, connections: int, duration: int, threads: int,
     raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
 
 
-def _row(stats: dict, load: float) -> dict:
+def _row(stats: dict, load: float, cpu_seconds: float) -> dict:
     seconds = stats["duration_us"] / 1e6
     return {
         "load": load,
+        # CPU time of gunicorn's processes per answer: what a core pays for one, whatever else runs.
+        "cpu_ms": cpu_seconds * 1000 / max(1, stats["requests"]),
         "rps": stats["s2xx"] / seconds,
         "p50": stats["p50_us"] / 1000,
         "p99": stats["p99_us"] / 1000,
@@ -549,13 +566,13 @@ def _table(endpoints: dict, runs: dict, worker_counts: list[int], connections: l
     header = ["Endpoint", "Node", "workers"]
     for conns in connections:
         header += [f"req/s @{conns}", f"p50 ms @{conns}", f"p99 ms @{conns}"]
-    header += ["req/s per worker", "per worker / Node", "non-2xx", "load avg"]
+    header += ["req/s per worker", "per worker / Node", "server CPU ms/req", "non-2xx", "load avg"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, endpoint in endpoints.items():
         node = NODE.get(key)
         for workers in worker_counts:
             cells = [f"`{endpoint['label']}`", f"{node:,}" if node else "-", str(workers)]
-            kept, bad, loads = [], 0, []
+            kept, bad, loads, cpu = [], 0, [], []
             for conns in connections:
                 rows = runs.get((key, workers, conns), [])
                 # For the POST every answer must be a 201: a 200 counts too.
@@ -567,10 +584,12 @@ def _table(endpoints: dict, runs: dict, worker_counts: list[int], connections: l
                 run = _median_run(rows)
                 kept.append(run)
                 loads.append(run["load"])
+                cpu += [row["cpu_ms"] for row in rows]
                 cells += [f"{run['rps']:,.0f}", f"{run['p50']:.1f}", f"{run['p99']:.1f}"]
             per_worker = max((run["rps"] for run in kept), default=0) / workers
             cells.append(f"{per_worker:,.0f}")
             cells.append(f"{per_worker / node:.2f}x" if node and kept else "-")
+            cells.append(f"{sorted(cpu)[(len(cpu) - 1) // 2]:.2f}" if cpu else "-")
             cells.append(str(bad))
             cells.append(" / ".join(f"{load:.1f}" for load in loads))
             lines.append("| " + " | ".join(cells) + " |")
@@ -611,7 +630,9 @@ divided by the workers; with 1 worker it is our rate per core, and "per worker /
 the per-core ratio (the goal is 2x). With 2 workers the two cores are shared with PostgreSQL and
 wrk, so the rate per worker drops. "non-2xx" adds up other responses (for the POST: any but a 201)
 and socket errors over every run of that row; "load avg" is the 1-minute load average before each
-kept run.
+kept run. "server CPU ms/req" is the CPU time (user + system) gunicorn's processes spent per
+answer, the median over the row's runs: unlike requests/s it barely moves when other work shares
+the machine, so it is the figure to compare before and after on a busy one.
 
 {table}
 """
