@@ -481,14 +481,10 @@ class StudentResultViewSet(ApiViewSet):
         student = user_in_path(request, pk)
         self.check_object_permissions(request, student)
         results = self.get_queryset().filter(student_id=student.pk)
+        queryset = _STUDENT_RESULT_ROWS.filter(student_id=student.pk)
         if not policy.sees_unpublished_results(request.user, student):
             results = results.filter(test__results_published=True)
-        queryset = results.annotate(
-            test_name=F("test__name"),
-            test_date=F("test__date"),
-            percent=Cast(reports.percent_expression(), FloatField()),
-            score_float=Cast("score", FloatField()),
-        ).values_list(*_STUDENT_RESULT_COLUMNS)
+            queryset = queryset.filter(test__results_published=True)
         page = self.paginate_queryset(CountedBy(self.filter_queryset(queryset), results))
         # Rows of ``STUDENT_RESULT``'s columns: one dict display per row, no serializer fields.
         return self.get_paginated_response(STUDENT_RESULT.rows(page))
@@ -498,3 +494,10 @@ class StudentResultViewSet(ApiViewSet):
 # (``reports.percent_expression``, computed exactly in ``numeric``) as floats, which orjson writes
 # without a Python call.
 _STUDENT_RESULT_COLUMNS = tuple("score_float" if column == "score" else column for column in STUDENT_RESULT.columns)
+# The rows' query, its columns resolved once: each request only narrows it to one student.
+_STUDENT_RESULT_ROWS = TestResult.objects.annotate(
+    test_name=F("test__name"),
+    test_date=F("test__date"),
+    percent=Cast(reports.percent_expression(), FloatField()),
+    score_float=Cast("score", FloatField()),
+).values_list(*_STUDENT_RESULT_COLUMNS)
