@@ -91,6 +91,15 @@ def parse_score(raw) -> Decimal:
     return score
 
 
+class StaleResult(Conflict):
+    """The result is not as the caller read it: someone else recorded, changed or deleted it meanwhile.
+
+    Raised by ``result_record`` when the student has a result already, and by ``result_update`` and
+    ``result_delete`` when the result is gone or, given ``expected_version``, its version is another.
+    Nothing was written.
+    """
+
+
 def _check_score(score: Decimal | None, test: Test, field_name: str = "score") -> Decimal | None:
     if score is None:  # excused
         return None
@@ -209,7 +218,7 @@ def result_record(
             test=test, student_id=student.pk, grader_id=grader_id, score=score, excused=score is None
         )
     except IntegrityError:
-        raise Conflict("This student already has a result for this test.") from None
+        raise StaleResult("This student already has a result for this test.") from None
     _history(result, Action.CREATED, old=None, new=score, by=by, via=via).save()
     bump_results_versions([test.pk])
     _tell_students(test, [student.pk])
@@ -218,11 +227,20 @@ def result_record(
 
 @transaction.atomic
 def result_update(
-    *, result: TestResult, score: Decimal | None, by, via: str = Via.API, grader=None, excused: bool = False
+    *,
+    result: TestResult,
+    score: Decimal | None,
+    by,
+    via: str = Via.API,
+    grader=None,
+    excused: bool = False,
+    expected_version: int | None = None,
 ) -> TestResult:
     """Change a result's score (and grader), or excuse it (``excused``: the score is cleared).
 
-    A change to the same score (or excusing an excused result) writes no history.
+    A change to the same score (or excusing an excused result) writes no history. With
+    ``expected_version`` (the version the caller read), the result must still be at that version
+    when it is locked (``StaleResult`` otherwise, nothing written).
     """
     if excused:
         score = None
@@ -230,7 +248,7 @@ def result_update(
     _share_lock_test(test)
     score = _check_score(score, test)
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
-    current = _lock_result(result)
+    current = _lock_result(result, expected_version)
     old = current.score
     if old == score and current.grader_id == grader_id:
         result.score, result.excused = old, old is None
@@ -247,10 +265,12 @@ def result_update(
 
 
 @transaction.atomic
-def result_delete(*, result: TestResult, by, via: str = Via.API) -> None:
-    """Delete a result; its history keeps a "deleted" line with the score it had at that moment."""
+def result_delete(*, result: TestResult, by, via: str = Via.API, expected_version: int | None = None) -> None:
+    """Delete a result; its history keeps a "deleted" line with the score it had at that moment.
+
+    ``expected_version``: as for ``result_update``."""
     _share_lock_test(result.test)
-    current = _lock_result(result)
+    current = _lock_result(result, expected_version)
     _history(result, Action.DELETED, old=current.score, new=None, by=by, via=via).save()
     result.delete()
     bump_results_versions([result.test_id])
@@ -291,11 +311,21 @@ def bump_results_versions(test_ids: Iterable[int]) -> dict[int, int]:
     return versions
 
 
-def _lock_result(result: TestResult) -> TestResult:
-    """The result's row as it is now, locked until the transaction ends (two writers of it take turns)."""
-    current = TestResult.objects.select_for_update().filter(pk=result.pk).only("score", "excused", "grader").first()
+def _lock_result(result: TestResult, expected_version: int | None = None) -> TestResult:
+    """The result's row as it is now, locked until the transaction ends (two writers of it take turns).
+
+    ``StaleResult`` when it was deleted, or is at another version than ``expected_version`` (if given).
+    """
+    current = (
+        TestResult.objects.select_for_update()
+        .filter(pk=result.pk)
+        .only("score", "excused", "grader", "version")
+        .first()
+    )
     if current is None:
-        raise Conflict("This result was deleted meanwhile.")
+        raise StaleResult("This result was deleted meanwhile.")
+    if expected_version is not None and current.version != expected_version:
+        raise StaleResult("This result was changed meanwhile.")
     return current
 
 

@@ -180,7 +180,8 @@ def test_concurrent_graders_of_one_student_record_one_result(course, test_, stud
             for score in ("10", "20")
         ]
     )
-    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "TestResult"]
+    # The one refused finds the student graded already: a stale read, which is a Conflict (409).
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["StaleResult", "TestResult"]
     assert TestResult.objects.count() == 1
     assert GradeChange.objects.count() == 1
 
@@ -191,8 +192,54 @@ def test_two_deletes_of_one_result_write_one_history_line(course, test_, student
     # Both read the result before either deletes it, as two graders' pages would.
     loaded = [TestResult.objects.select_related("test").get(pk=result.pk) for _ in range(2)]
     outcomes = run_at_once(*[lambda r=r: services.result_delete(result=r, by=teacher) for r in loaded])
-    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "NoneType"]
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["NoneType", "StaleResult"]
     assert list(GradeChange.objects.values_list("action", flat=True).order_by("id")) == ["created", "deleted"]
+
+
+def test_an_update_expecting_the_version_read_writes_and_moves_the_version(test_, student, teacher):
+    result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
+    read = TestResult.objects.select_related("test").get(pk=result.pk)
+
+    services.result_update(result=read, score=Decimal("20"), by=teacher, expected_version=read.version)
+
+    assert TestResult.objects.values_list("score", "version").get() == (Decimal("20"), 2)
+    assert GradeChange.objects.filter(action="updated").count() == 1
+
+
+def test_an_update_expecting_an_older_version_is_stale_and_writes_nothing(test_, student, teacher):
+    result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
+    read = TestResult.objects.select_related("test").get(pk=result.pk)
+    services.result_update(result=result, score=Decimal("15"), by=teacher)  # someone else, meanwhile
+
+    with pytest.raises(services.StaleResult) as caught:
+        services.result_update(result=read, score=Decimal("20"), by=teacher, expected_version=read.version)
+
+    assert isinstance(caught.value, Conflict)  # the API's 409
+    assert TestResult.objects.values_list("score", "version").get() == (Decimal("15"), 2)
+    assert GradeChange.objects.count() == 2
+
+
+def test_a_delete_expecting_an_older_version_is_stale_and_deletes_nothing(test_, student, teacher):
+    result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
+    read = TestResult.objects.select_related("test").get(pk=result.pk)
+    services.result_update(result=result, score=None, excused=True, by=teacher)
+
+    with pytest.raises(services.StaleResult):
+        services.result_delete(result=read, by=teacher, expected_version=read.version)
+
+    assert TestResult.objects.values_list("excused", flat=True).get() is True
+    assert not GradeChange.objects.filter(action="deleted").exists()
+
+
+def test_an_update_of_a_result_deleted_meanwhile_is_stale(test_, student, teacher):
+    result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
+    read = TestResult.objects.select_related("test").get(pk=result.pk)
+    services.result_delete(result=result, by=teacher)
+
+    with pytest.raises(services.StaleResult):
+        services.result_update(result=read, score=Decimal("20"), by=teacher, expected_version=read.version)
+
+    assert not TestResult.objects.exists()
 
 
 def test_deleting_records_the_score_as_it_is_now(test_, student, teacher):
