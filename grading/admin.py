@@ -1,11 +1,11 @@
 """The instructors' grading tool: tests, results and their history in the admin.
 
-A teacher opens a test of one of their courses and grades its students inline: one row per
-student of the course (existing results first, then a blank row for each student without one),
-student choices limited to the course's students, each score checked against the test's
-``max_score``. Every save goes through the grade service (``via="admin"``), which writes the
-history in the same transaction; the ORM is never written directly. The test's page also shows
-its statistics and a histogram of percents drawn by the server as SVG.
+A test's page shows its fields, how many of its course's students are graded, excused and
+ungraded, its statistics and a histogram of percents drawn by the server as SVG, and its result
+notices; its grades are entered on a page of their own (``grading.admin_grades``, linked from
+there), a page of the class at a time. Every grade write goes through the grade service
+(``via="admin"``), which writes the history in the same transaction; the ORM is never written
+directly.
 
 A result may be **excused** (a checkbox; an excused result has no score): excusing, like grading,
 goes through the grade service, so the history records it.
@@ -33,22 +33,20 @@ from courses import services as course_services
 from courses.admin import CourseAdmin, CourseScopedAdmin, ReadOnlyForTeachersInline
 from courses.models import Course
 from courses.serializers import check_grading_scheme
-from grading import csv_io, grades, notices, reports, services
+from grading import admin_grades, csv_io, grades, notices, reports, services
+from grading.admin_grades import SCORE_AND_EXCUSED
 from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Notice, Test, TestResult
 from gradingsite.admin_site import ReadOnlyAdmin
 from gradingsite.errors import DomainError
 from gradingsite.validators import time_zone_names
 
 VIA = GradeChange.Via.ADMIN
-# Blank rows offered for students without a result, at most: a larger course is graded by CSV.
-MAX_BLANK_ROWS = 150
 
 
 def _score_problem(score, test) -> str | None:
     return None if score is None or test is None else services.score_error(score, test.max_score)
 
 
-SCORE_AND_EXCUSED = "An excused result has no score: clear the score or uncheck excused."
 NO_SCORE = "Enter a score, or check excused."
 
 
@@ -83,7 +81,7 @@ class DomainErrorsAsMessages:
             return HttpResponseRedirect(request.get_full_path())
 
 
-# Results, inline on the test's page -------------------------------------------------------------
+# Shared by the pages below --------------------------------------------------------------------
 
 
 def _changes_as_stored(obj, form) -> dict:
@@ -95,70 +93,6 @@ def _changes_as_stored(obj, form) -> dict:
     changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
     obj.refresh_from_db(fields=list(changes))
     return changes
-
-
-class FixedStudentWidget(forms.HiddenInput):
-    """A row's student, shown as a name: the row is that student's (a hidden input carries the id).
-
-    A select of every student on every row would make a page of n rows hold n² options.
-    """
-
-    def __init__(self, label: str):
-        super().__init__()
-        self.label = label
-
-    @property
-    def is_hidden(self):
-        return False  # the admin would hide the whole column otherwise
-
-    def render(self, name, value, attrs=None, renderer=None):
-        hidden = super().render(name, value, attrs, renderer)
-        return format_html('{}<span class="student-name">{}</span>', hidden, self.label)
-
-
-class ResultInlineForm(forms.ModelForm):
-    class Meta:
-        model = TestResult
-        fields = ["student", "score", "excused"]
-
-    def __init__(self, *args, test=None, student_choices=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.test = test
-        student = self.fields["student"]
-        if student_choices is not None:
-            student.choices = student_choices  # read once per page, not once per row
-        fixed = self.instance.student_id if self.instance.pk else self.initial.get("student")
-        if fixed is not None:
-            labels = dict(student_choices or [])
-            student.widget = FixedStudentWidget(labels.get(fixed, str(fixed)))
-        if self.instance.pk:
-            student.disabled = True  # a result's student never changes; delete it and grade anew
-
-    def clean_score(self):
-        score = self.cleaned_data.get("score")
-        problem = _score_problem(score, self.test)
-        if problem:
-            raise forms.ValidationError(problem)
-        return score
-
-    def clean(self):
-        cleaned = super().clean()
-        # A blank row (no score, not excused) is skipped by the formset; a result that exists, or a
-        # row that names a student, must say which it is. A row marked for deletion isn't checked.
-        _check_score_or_excused(self, required=bool(self.instance.pk) or self.has_changed())
-        return cleaned
-
-
-class ResultInlineFormSet(forms.BaseInlineFormSet):
-    student_choices: list = []
-    ungraded: list = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.initial_extra = [{"student": pk} for pk in self.ungraded]
-
-    def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "test": self.instance, "student_choices": self.student_choices}
 
 
 class _TeachersOfTheCourseInline(admin.TabularInline):
@@ -193,50 +127,6 @@ class _ReadOnlyForTheCourseInline(ReadOnlyAdmin, _TeachersOfTheCourseInline):
 
     extra = 0
     can_delete = False
-
-
-class TestResultInline(_TeachersOfTheCourseInline):
-    model = TestResult
-    form = ResultInlineForm
-    formset = ResultInlineFormSet
-    fields = ["student", "score", "excused", "percent", "graded_by", "updated_at"]
-    readonly_fields = ["percent", "graded_by", "updated_at"]
-    verbose_name = "result"
-    verbose_name_plural = (
-        "Results (grade here: a blank score leaves a student ungraded; excused: no score, counts nowhere)"
-    )
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("student", "grader", "test")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        request._grading_test = obj  # for formfield_for_foreignkey, called while the form class is built
-        formset = super().get_formset(request, obj, **kwargs)
-        students = reports.course_students(obj.course_id) if obj is not None else []
-        choices = [("", "---------"), *((s.pk, f"{s.full_name} <{s.email}>".strip()) for s in students)]
-        graded = set(TestResult.objects.filter(test=obj).values_list("student_id", flat=True)) if obj else set()
-        # One blank row per ungraded student (capped); Django's "add another" adds more.
-        ungraded = [pk for pk, _ in choices[1:] if pk not in graded][:MAX_BLANK_ROWS]
-        attrs = {"student_choices": choices, "ungraded": ungraded, "extra": len(ungraded)}
-        return type(formset.__name__, (formset,), attrs)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "student":
-            # Validation: only the course's students (rendering uses the cached choices above).
-            test = getattr(request, "_grading_test", None)
-            kwargs["queryset"] = reports.course_students(test.course_id) if test else TestResult.objects.none()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    @admin.display(description="Percent")
-    def percent(self, result):
-        return _percent_cell(result)
-
-    @admin.display(description="Grader")
-    def graded_by(self, result):
-        return str(result.grader) if result.grader_id else "-"
-
-    def _course_id(self, obj) -> int:
-        return obj.course_id  # the page is the test's
 
 
 # Tests ------------------------------------------------------------------------------------------
@@ -354,7 +244,7 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     list_select_related = ["course", "category"]
     date_hierarchy = "date"
     ordering = ["-date", "id"]
-    inlines = [TestResultInline, NoticeInline]
+    inlines = [NoticeInline]
     actions = ["publish_results", "hide_results"]
     change_form_template = "admin/grading/test/change_form.html"
 
@@ -375,8 +265,11 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_inlines(self, request, obj):
-        # On the add page there is no course yet, so no students to grade.
+        # A new test has no notices yet.
         return self.inlines if obj is not None else []
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("course")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         test = self.get_object(request, object_id)
@@ -387,8 +280,21 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
             "stats": stats,
             "chart": reports.histogram_bars(stats["histogram"]),
             "history_url": history_url,
+            # Whoever sees the test's page manages its course (``CourseScopedAdmin``): its grades are
+            # entered on a page of their own, a page of students at a time.
+            "grade_counts": admin_grades.grade_counts(test),
+            "grades_url": reverse("admin:grading_test_grades", args=[test.pk]),
         }
         return super().change_view(request, object_id, form_url, context)
+
+    # The grade-entry page -----------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.grades_view)
+        return [path("<path:object_id>/grades/", view, name="grading_test_grades"), *super().get_urls()]
+
+    def grades_view(self, request, object_id):
+        return admin_grades.grades_view(self, request, object_id)
 
     # Every write through the grade service ------------------------------------------------------
 
@@ -405,34 +311,6 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     def delete_queryset(self, request, queryset):
         for test in queryset:
             services.test_delete(test=test, by=request.user)
-
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not TestResult:
-            return super().save_formset(request, form, formset, change)
-        test = form.instance
-        by = request.user
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        if formset.has_changed():
-            services.lock_for_several_writes(test)
-        for inline_form in formset.initial_forms:
-            result = inline_form.instance
-            if inline_form in formset.deleted_forms:
-                current = TestResult.objects.select_related("test").get(pk=result.pk)
-                services.result_delete(result=current, by=by, via=VIA)
-                formset.deleted_objects.append(current)
-            elif inline_form.has_changed():
-                data = inline_form.cleaned_data
-                services.result_update(result=result, score=data["score"], excused=data["excused"], by=by, via=VIA)
-                formset.changed_objects.append((result, inline_form.changed_data))
-        for inline_form in formset.extra_forms:
-            if not inline_form.has_changed() or inline_form in formset.deleted_forms:
-                continue
-            data = inline_form.cleaned_data
-            result = services.result_record(
-                test=test, student=data["student"], score=data["score"], excused=data["excused"], by=by, via=VIA
-            )
-            formset.new_objects.append(result)
-        return None
 
     # Actions ------------------------------------------------------------------------------------
 

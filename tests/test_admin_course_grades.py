@@ -1,5 +1,5 @@
 """A course's page in the admin: grade categories inline, grading settings, and the course's grades;
-excused results on a test's page and a result's page.
+excused results on a test's pages and a result's page (entering them: tests/test_admin_grade_entry.py).
 
 Forms are submitted as a browser would: the page is read, its fields filled in, and posted back.
 """
@@ -12,10 +12,10 @@ from django.urls import reverse
 
 from courses.models import Course, Enrollment, Role
 from grading import services
-from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Test, TestResult
+from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Test
 from gradingsite.errors import Conflict
 from tests.conftest import first_category
-from tests.test_admin_grading import FormReader, row_of
+from tests.test_admin_grading import FormReader
 
 
 class PageForm(FormReader):
@@ -364,89 +364,18 @@ def test_the_course_page_lists_its_tests_with_their_category(teacher, course, te
 # Excused results ----------------------------------------------------------------------------------
 
 
-def test_excusing_through_the_results_inline_writes_history_with_excused_and_no_score(
-    teacher, student, classmate, test_, client_as
-):
-    graded = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
-    client = client_as(teacher)
-    form = read_form(client.get(page_of(test_)), "test_form")
-    mine, theirs = row_of(form, student), row_of(form, classmate)
-    form.fields[f"{mine}-score"] = ""
-    form.fields[f"{mine}-excused"] = "on"
-    form.fields[f"{theirs}-excused"] = "on"  # a student without a result, excused straight away
-
-    response = client.post(page_of(test_), form.fields)
-
-    assert response.status_code == 302, response.content.decode()[:3000]
-    graded.refresh_from_db()
-    assert (graded.score, graded.excused) == (None, True)
-    new = TestResult.objects.get(test=test_, student=classmate)
-    assert (new.score, new.excused, new.grader_id) == (None, True, teacher.pk)
-    history = [
-        (c.student_id, c.action, c.old_score, c.new_score, c.excused, c.via, c.changed_by_id)
-        for c in GradeChange.objects.filter(via="admin").order_by("id")
-    ]
-    assert history == [
-        (student.pk, "updated", Decimal("10"), None, True, "admin", teacher.pk),
-        (classmate.pk, "created", None, None, True, "admin", teacher.pk),
-    ]
-
-
-def test_a_score_with_excused_checked_is_a_form_error(teacher, student, test_, client_as):
-    client = client_as(teacher)
-    form = read_form(client.get(page_of(test_)), "test_form")
-    row = row_of(form, student)
-    form.fields.update({f"{row}-score": "50", f"{row}-excused": "on"})
-
-    response = client.post(page_of(test_), form.fields)
-
-    assert response.status_code == 200
-    assert "An excused result has no score" in response.content.decode()
-    assert not TestResult.objects.exists()
-    assert not GradeChange.objects.exists()
-
-
-def test_clearing_a_score_without_excusing_is_a_form_error(teacher, student, test_, client_as):
-    result = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
-    client = client_as(teacher)
-    form = read_form(client.get(page_of(test_)), "test_form")
-    form.fields[f"{row_of(form, student)}-score"] = ""
-
-    response = client.post(page_of(test_), form.fields)
-
-    assert response.status_code == 200
-    assert "Enter a score, or check excused." in response.content.decode()
-    result.refresh_from_db()
-    assert (result.score, result.excused) == (Decimal("10"), False)
-
-
-def test_an_excused_result_is_graded_again_by_unchecking_excused(teacher, student, test_, client_as):
-    result = services.result_record(test=test_, student=student, score=None, excused=True, by=teacher)
-    client = client_as(teacher)
-    form = read_form(client.get(page_of(test_)), "test_form")
-    row = row_of(form, student)
-    assert form.fields[f"{row}-excused"] == "on"
-    del form.fields[f"{row}-excused"]
-    form.fields[f"{row}-score"] = "70"
-
-    response = client.post(page_of(test_), form.fields)
-
-    assert response.status_code == 302, response.content.decode()[:3000]
-    result.refresh_from_db()
-    assert (result.score, result.excused) == (Decimal("70"), False)
-    change = GradeChange.objects.filter(action="updated").get()
-    assert (change.old_score, change.new_score, change.excused, change.via) == (None, Decimal("70"), False, "admin")
-
-
-def test_an_excused_result_shows_excused_as_its_percent(teacher, student, classmate, test_, client_as):
+def test_an_excused_result_is_counted_apart_and_shown_as_excused(teacher, student, classmate, test_, client_as):
     services.result_record(test=test_, student=student, score=None, excused=True, by=teacher)
     services.result_record(test=test_, student=classmate, score=Decimal("45"), by=teacher)
+    client = client_as(teacher)
 
-    page = client_as(teacher).get(page_of(test_)).content.decode()
+    page = client.get(page_of(test_)).content.decode()
+    grades = client.get(reverse("admin:grading_test_grades", args=[test_.pk])).content.decode()
 
-    assert "excused" in page
-    assert "45.0 %" in page
     assert '<td id="stat-count">1</td>' in page  # statistics leave the excused result out
+    assert '<td id="count-excused">1</td>' in page and '<td id="count-graded">1</td>' in page
+    assert '<td class="now">excused</td>' in grades
+    assert '<td class="now">45 (45.0 %)</td>' in grades
 
 
 def test_a_result_page_excuses_through_the_service_and_its_history_shows_excused(teacher, student, test_, client_as):

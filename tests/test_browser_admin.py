@@ -1,4 +1,5 @@
-"""End to end in a real browser: a teacher signs in to the admin with an emailed code and grades.
+"""End to end in a real browser: a teacher signs in to the admin with an emailed code and grades
+from a test's page (the grade-entry page at class size: tests/test_browser_grade_entry.py).
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``; never ``playwright install``) against
 pytest-django's live server. The code is read from the fake SendGrid's inbox, as the teacher
@@ -73,12 +74,12 @@ def test_a_teacher_signs_in_with_an_emailed_code_and_grades_a_test(
     page.wait_for_selector("#site-name")
     assert page.url == f"{live_server.url}/admin/"
 
-    # Open the test from the list, enter a score in the student's row, save.
+    # Open the test from the list, follow its "Enter grades" link, enter a score, save.
     page.click("a[href='/admin/grading/test/']")
     page.click(f"a[href='/admin/grading/test/{test_.pk}/change/']")
     page.wait_for_selector("#histogram")
-    row = page.locator("tr.form-row", has=page.locator(f"input[name$='-student'][value='{student.pk}']"))
-    row.locator("input[name$='-score']").fill("77.5")
+    page.click("#enter-grades")
+    page.fill(f"input[name='score-{student.pk}']", "77.5")
     page.click("input[name=_save]")
     page.wait_for_selector("ul.messagelist li.success")
 
