@@ -582,6 +582,16 @@ def test_an_unknown_test_is_a_404(object_id, teacher, course, client_as):
     assert client_as(teacher).get(url).status_code == 404
 
 
+def test_names_are_written_as_text(teacher, course, test_, make_user, client_as):
+    pupil = make_user("bo@example.com", first_name="<b>Bo</b>", last_name='"Quote"')
+    Enrollment.objects.create(user=pupil, course=course, role=Role.STUDENT)
+
+    row = row_html(client_as(teacher).get(grades_url(test_)), pupil)
+
+    assert "&lt;b&gt;Bo&lt;/b&gt; &quot;Quote&quot;" in row
+    assert "<b>" not in row
+
+
 def test_the_page_is_a_page_of_the_admin(teacher, test_, client_as):
     page = client_as(teacher).get(grades_url(test_)).content.decode()
 
