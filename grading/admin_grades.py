@@ -35,6 +35,7 @@ its sign-in page.
 from __future__ import annotations
 
 import math
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -62,6 +63,7 @@ PAGE_SIZE = 100
 SHOW = {"all": "All", "missing": "Missing", "ungraded": "Ungraded", "excused": "Excused"}
 # Words of a search, at most; and its length.
 SEARCH_WORDS, SEARCH_LENGTH = 10, 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 NO_RESULT = "none"
 TEMPLATE = "admin/grading/test/grades.html"
 
@@ -257,13 +259,14 @@ class Listing:
 
     @classmethod
     def of(cls, request) -> Listing:
-        q = request.GET.get("q", "").strip()[:SEARCH_LENGTH]
+        # Control characters match no name (and PostgreSQL takes no NUL in text).
+        q = _CONTROL.sub(" ", request.GET.get("q", "")).strip()[:SEARCH_LENGTH]
         show = request.GET.get("show", "all")
         page = request.GET.get("page", "1")
         return cls(
             q=q,
             show=show if show in SHOW else "all",
-            page=int(page) if page.isascii() and page.isdigit() and 0 < len(page) < 8 else 1,
+            page=max(1, int(page)) if page.isascii() and page.isdigit() and len(page) < 8 else 1,
         )
 
     def query(self, **changes) -> str:

@@ -121,9 +121,10 @@ def test_the_page_shows_the_class_a_hundred_at_a_time_by_last_name(teacher, stud
     assert students_shown(first)[:2] == [student.pk, pupils[0].pk]
     assert students_shown(second) == [p.pk for p in pupils[99:]]
     assert "Page 2 of 2" in second.content.decode()
-    # A page past the end shows the last one; one that isn't a number the first.
+    # A page past the end shows the last one; one that isn't a page number the first.
     assert students_shown(client.get(grades_url(test_, page=7))) == students_shown(second)
-    assert students_shown(client.get(grades_url(test_, page="x"))) == students_shown(first)
+    for nonsense in ("x", "0", "-1", "1e3", "99999999999"):
+        assert students_shown(client.get(grades_url(test_, page=nonsense))) == students_shown(first)
 
 
 def test_search_finds_students_by_name_or_email(teacher, student, classmate, test_, client_as):
@@ -132,6 +133,7 @@ def test_search_finds_students_by_name_or_email(teacher, student, classmate, tes
     assert students_shown(client.get(grades_url(test_, q="devi"))) == [student.pk]
     assert students_shown(client.get(grades_url(test_, q="classmate%40exa"))) == [classmate.pk]
     assert students_shown(client.get(grades_url(test_, q="Carl+Friedrich"))) == [classmate.pk]
+    assert students_shown(client.get(grades_url(test_, q="de%00vi"))) == [student.pk]  # NUL: a space, no 500
     nobody = client.get(grades_url(test_, q="zzz"))
     assert students_shown(nobody) == []
     assert "No students match" in nobody.content.decode()
