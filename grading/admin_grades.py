@@ -44,13 +44,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Count, FilteredRelation, Q, QuerySet
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from psycopg import errors as psycopg_errors
 
 from accounts.models import User
 from courses import policy
@@ -69,6 +70,7 @@ TEMPLATE = "admin/grading/test/grades.html"
 
 SCORE_AND_EXCUSED = "An excused result has no score: clear the score or uncheck excused."
 NOT_A_STUDENT = "This user is not a student of the course."
+CONCURRENT_WRITE = "another write to these grades at the same moment got in the way. Save again."
 
 
 @cache
@@ -407,6 +409,14 @@ def _save(model_admin, request, test: Test, listing: Listing):
     except DomainError as exc:  # the test itself was deleted or locked out meanwhile
         messages.error(request, f"Nothing was saved: {exc.detail}")
         return HttpResponseRedirect(request.get_full_path())
+    except OperationalError as exc:
+        if not isinstance(exc.__cause__, (psycopg_errors.DeadlockDetected, psycopg_errors.SerializationFailure)):
+            raise
+        # PostgreSQL undid the save to break a cycle of locks with another write: nothing is kept.
+        for row in changed:
+            row.conflict, row.error = False, ""
+        messages.error(request, f"Nothing was saved: {CONCURRENT_WRITE}")
+        return _shown_back(model_admin, request, test, listing, rows, pending=set(map(id, changed)))
     unsaved = [row for row in changed if row.conflict or row.error]
     if saved:
         others = " other" if unsaved else ""

@@ -4,6 +4,8 @@ Forms are submitted as a browser would: the page is read, its boxes filled in, a
 """
 
 import re
+import threading
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -11,7 +13,7 @@ from html.parser import HTMLParser
 import pytest
 import time_machine
 from django.contrib.auth.hashers import make_password
-from django.db import connection
+from django.db import OperationalError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -600,3 +602,64 @@ def test_the_page_is_a_page_of_the_admin(teacher, test_, client_as):
     assert f'href="{reverse("admin:grading_test_change", args=[test_.pk])}"' in page  # back to the test
     assert 'id="grades-form"' in page and "csrfmiddlewaretoken" in page
     assert "cdn" not in page.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_that_postgresql_undoes_to_break_a_deadlock_is_shown_back_not_a_500(
+    teacher, student, classmate, test_, client_as
+):
+    """Another write holds one of the page's results and then waits for the test the page's save
+    holds: PostgreSQL breaks the cycle by undoing the save that waited first, the page's."""
+    first = services.result_record(test=test_, student=student, score=Decimal("10"), by=teacher)
+    services.result_record(test=test_, student=classmate, score=Decimal("20"), by=teacher)
+    client = client_as(teacher)
+    form = read_grades(client.get(grades_url(test_)))
+    form.fields.update({f"score-{student.pk}": "11", f"score-{classmate.pk}": "21"})
+    holding, page_waits, outcome = threading.Event(), threading.Event(), {}
+
+    def other_write():
+        try:
+            with transaction.atomic():
+                list(TestResult.objects.select_for_update().filter(pk=first.pk))
+                holding.set()
+                assert page_waits.wait(60)
+                list(Test.objects.select_for_update(no_key=True).filter(pk=test_.pk))
+            outcome["other"] = "committed"
+        except OperationalError as exc:
+            outcome["other"] = type(exc.__cause__).__name__
+        finally:
+            connections.close_all()
+
+    def save_page():
+        try:
+            outcome["page"] = client.post(grades_url(test_), form.fields)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=other_write)
+    other.start()
+    assert holding.wait(60)
+    page = threading.Thread(target=save_page)
+    page.start()
+    deadline = time.monotonic() + 60
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:  # until the page's save waits for the held result
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+    page_waits.set()
+    page.join(60)
+    other.join(60)
+
+    assert outcome["other"] == "committed"
+    response = outcome["page"]
+    assert response.status_code == 200
+    assert "Nothing was saved: another write to these grades at the same moment got in the way" in (
+        response.content.decode()
+    )
+    assert f'name="score-{student.pk}" value="11"' in row_html(response, student)  # kept to save again
+    assert dict(TestResult.objects.values_list("student_id", "score")) == {student.pk: 10, classmate.pk: 20}
+    assert client.post(grades_url(test_), read_grades(response).fields).status_code == 302
+    assert dict(TestResult.objects.values_list("student_id", "score")) == {student.pk: 11, classmate.pk: 21}
