@@ -16,8 +16,8 @@ its sign-in page.
   history). A score and excused unticked on a student without a result records it; excused ticked,
   score blank, excuses; a blank score with excused unticked on a student who has a result deletes
   that result (the way to clear one).
-- **Validation** is the admin's: the score field of the result forms (decimal, at most 2 places)
-  and the grade service's rules (``services.score_error`` against ``max_score``; a score or
+- **Validation** is the admin's: the score field of the result forms (a decimal number of at most
+  7 digits, 2 after the point) and the grade service's rules (``services.score_error`` against ``max_score``; a score or
   excused, not both). Any error and nothing is written: the page comes back with what was typed
   and each error by its row.
 - **Conflicts**: each write expects the version its row was read at (``expected_version``; for a
@@ -25,11 +25,11 @@ its sign-in page.
   by the service. A row someone else changed, graded or deleted meanwhile is not written: the page
   comes back with that row marked, their value now beside the one typed (kept in its box), and the
   other changed rows saved. The marked row then carries their version: saving again replaces
-  theirs.
+  theirs. A save PostgreSQL undoes to break a deadlock comes back with nothing saved, as typed.
 - **Cost**: unchanged rows cost nothing. Reading a page is a fixed number of queries whatever the
-  class size (the test, the counts, the page's rows); a save adds two reads and each changed row's
-  write, which is the grade service's (several changed rows are written in one transaction that
-  holds the test's lock, ``services.lock_for_several_writes``).
+  class size (the test, the counts, the page's rows); a save reads the changed rows' results (and
+  the students of new ones) and then writes each changed row through the grade service (several
+  in one transaction that holds the test's lock first, ``services.lock_for_several_writes``).
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def grades_view(model_admin, request, object_id):
     return _render(model_admin, request, test, listing, rows=None)
 
 
-def _render(model_admin, request, test: Test, listing: Listing, rows: list[Row] | None, status: int = 200):
+def _render(model_admin, request, test: Test, listing: Listing, rows: list[Row] | None):
     """The page; ``rows``: those to show instead of the listing's page (a save shown back)."""
     students = _search(class_list(test), listing.q)
     counts = grade_counts(test, students)
@@ -341,7 +341,7 @@ def _render(model_admin, request, test: Test, listing: Listing, rows: list[Row] 
         "test_url": reverse("admin:grading_test_change", args=[test.pk]),
     }
     request.current_app = model_admin.admin_site.name
-    return TemplateResponse(request, TEMPLATE, context, status=status)
+    return TemplateResponse(request, TEMPLATE, context)
 
 
 # Saving -------------------------------------------------------------------------------------------
