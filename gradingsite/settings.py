@@ -211,8 +211,26 @@ STATIC_URL = "static/"
 # Where collectstatic writes (relative to the project, or absolute). The test suite reads its own
 # (pyproject.toml), so a collectstatic or a deploy rehearsal running beside it changes nothing it serves.
 STATIC_ROOT = BASE_DIR / env_str("STATIC_ROOT", "staticfiles")
+# Uploaded files (gradingsite.files): with AWS_STORAGE_BUCKET_NAME set, that bucket on S3 or any
+# S3-compatible store (AWS_S3_ENDPOINT_URL: R2, MinIO, Bucketeer's region...), through django-storages,
+# which reads the AWS_* settings below under its and boto3's own names; unset, the local file system
+# in MEDIA_ROOT (relative to the project, or absolute), which nothing serves directly.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL")
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME")
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY")
+# Signature version 4 everywhere: newer AWS regions and S3-compatible stores accept nothing older.
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_DEFAULT_ACL = None
+AWS_S3_FILE_OVERWRITE = False
+MEDIA_ROOT = BASE_DIR / env_str("MEDIA_ROOT", ".files")
+# The largest file a student may upload, in bytes.
+FILE_MAX_BYTES = env_int("FILE_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "storages.backends.s3.S3Storage"}
+    if AWS_STORAGE_BUCKET_NAME
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
