@@ -16,7 +16,7 @@ from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Role
 from grading.models import GradeCategory, Test
 
-pytest_plugins = ["tests.fakes", "tests.servers"]
+pytest_plugins = ["tests.fakes", "tests.servers", "tests.s3"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,6 +26,16 @@ def _close_connections_before_the_test_databases_go(django_db_setup):
     from django.db import connections
 
     connections.close_all()
+
+
+@pytest.fixture
+def local_files(settings, tmp_path):
+    """Uploaded files on the local disk, in a folder of this test's own; the folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
+    }
+    return tmp_path
 
 
 def first_category(course) -> GradeCategory:
