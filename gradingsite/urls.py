@@ -4,7 +4,7 @@ from django.urls import include, path
 import accounts.urls
 import courses.urls
 import grading.urls
-from gradingsite import views
+from gradingsite import files, views
 from gradingsite.api.urls import urlpatterns_for
 
 # Every router of the API, the apps in their dependency order: ``accounts`` (people, sign-in) ←
@@ -15,6 +15,8 @@ urlpatterns = [
     path("", views.read_only(views.status), name="status"),
     path("healthz", views.read_only(views.healthz), name="healthz"),
     path("admin/", admin.site.urls),
+    # Where a client sends a file when there is no bucket (gradingsite.files.LocalStore).
+    path("api/uploads/local/", files.local_upload, name="files-local-upload"),
     path("api/", include(urlpatterns_for(API_ROUTERS))),
 ]
 

@@ -6,8 +6,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from gradingsite.urls import API_ROUTERS as ROUTERS
 
-# Routes under /api/ that no router makes: the schema and its docs, and the JSON 404 for any other path.
-NOT_OPERATIONS = {"schema", "docs", "api-not-found"}
+# Routes under /api/ that no router makes: the schema and its docs, the JSON 404 for any other path,
+# and the local store's upload URL (a client is handed it as an upload's URL, as it would be a bucket's).
+NOT_OPERATIONS = {"schema", "docs", "api-not-found", "files-local-upload"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
