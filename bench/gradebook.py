@@ -191,13 +191,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(env: dict, tree: Path = ROOT):
-    """One gunicorn worker serving the checkout ``tree`` (this one by default); (process, port)."""
+def _start(env: dict, tree: Path = ROOT, app: str = "gradingsite.wsgi"):
+    """One gunicorn worker serving ``app`` from the checkout ``tree`` (this one by default); (process, port)."""
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     _step(f"gunicorn from {tree}: 1 worker on 127.0.0.1:{port} (log: {log.name})")
     process = subprocess.Popen(  # noqa: S603
-        [str(GUNICORN), "gradingsite.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket"],
+        [str(GUNICORN), app, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket"],
         cwd=tree,
         env=env,
         stdout=log,
