@@ -370,7 +370,7 @@ def display_name(name: str, *, fallback: str = FALLBACK_NAME) -> str:
     stem, dot, extension = name.rpartition(".")
     if not dot or not stem or len(extension.encode()) > 16:
         stem, dot, extension = name, "", ""
-    room = MAX_NAME_BYTES - len(dot + extension)
+    room = MAX_NAME_BYTES - len((dot + extension).encode())
     stem = stem.encode()[:room].decode(errors="ignore").rstrip(" .")
     return f"{stem}{dot}{extension}" if stem else fallback
 
