@@ -35,7 +35,8 @@ import pytest
 
 from tests.live import free_port
 
-START_TIMEOUT = 60.0
+# Importing moto and Flask takes seconds, and tens of them on a machine busy with the suite.
+START_TIMEOUT = 120.0
 REGION = "us-east-1"
 # moto takes any credentials; these only have to be the same on both sides.
 ACCESS_KEY = "testing-access-key"
