@@ -36,6 +36,7 @@ from accounts.models import normalize_email
 from courses.models import Course
 from grading import reports, services
 from grading.models import GradeChange, Test
+from grading.serializers import ImportCountsSerializer, ImportErrorSerializer, ImportErrorsSerializer
 from gradingsite.errors import Invalid
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -171,7 +172,7 @@ class RowError:
     message: str
 
     def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "message": self.message}
+        return ImportErrorSerializer.build(row=self.row, column=self.column, message=self.message)
 
 
 # At most this many errors are reported; the file is read no further once they are found.
@@ -186,15 +187,17 @@ class ImportRejected(Invalid):
     def __init__(self, errors: list[RowError], stopped_at_row: int | None = None):
         if stopped_at_row is None and len(errors) > MAX_REPORTED_ERRORS:
             stopped_at_row = errors[MAX_REPORTED_ERRORS - 1].row
-        body: dict = {"errors": [error.as_dict() for error in errors[:MAX_REPORTED_ERRORS]]}
-        if stopped_at_row is not None:
-            body = {
-                "detail": f"The first {MAX_REPORTED_ERRORS} errors are listed; the file was checked up to row "
+        listed = [error.as_dict() for error in errors[:MAX_REPORTED_ERRORS]]
+        if stopped_at_row is None:
+            body = ImportErrorsSerializer.build(errors=listed)
+        else:
+            body = ImportErrorsSerializer.build(
+                detail=f"The first {MAX_REPORTED_ERRORS} errors are listed; the file was checked up to row "
                 f"{stopped_at_row}. Fix these and upload it again. Nothing was saved.",
-                **body,
-                "truncated": True,
-                "stopped_at_row": stopped_at_row,
-            }
+                errors=listed,
+                truncated=True,
+                stopped_at_row=stopped_at_row,
+            )
         super().__init__(body)
         self.errors = errors
 
@@ -428,7 +431,7 @@ def gradebook_import(*, course: Course, data: bytes, by, dry_run: bool = False) 
     plan = _plan(course, data)
     if plan.errors:
         raise ImportRejected(plan.errors, plan.stopped_at_row)
-    totals = {"created": 0, "updated": 0, "unchanged": 0}
+    totals = dict.fromkeys(ImportCountsSerializer().fields, 0)
     tests = {test.pk: test for test in Test.objects.filter(pk__in=list(plan.items))}
     with transaction.atomic():
         errors: list[RowError] = []

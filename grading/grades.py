@@ -40,8 +40,10 @@ from zoneinfo import ZoneInfo
 from django.db import connections, router
 
 from accounts.models import User
+from accounts.serializers import USER_SUMMARY
 from courses.models import Course, Enrollment, Role, Weighting
 from grading.models import GradeCategory, Test, TestResult
+from grading.serializers import CategoryGradeSerializer, CourseGradeSerializer
 
 STUDENT_ORDER = ("last_name", "first_name", "email")
 # mode 0: the current grade's items; mode 1: the final grade's (missing results count 0).
@@ -198,11 +200,10 @@ def course_grades(
     """Every student's grade in ``course`` (or only ``student_id``'s), students by last name, first name, email.
 
     ``published_only``: count only tests whose results are published (what a student sees of their
-    own grade). Each row: ``{student, current_percent, final_percent, letter, final_letter, missing,
-    categories: [{id, name, weight, current_percent, final_percent, dropped, final_dropped}]}``.
-    ``students``: the course's students as ``{id, email, first_name, last_name}`` dicts, when the
-    caller has read them already (one query less). Without ``with_categories`` the rows have no
-    ``categories`` (the gradebook shows only the course grade).
+    own grade). Each row is ``CourseGradeSerializer``'s representation (``{student, current_percent,
+    ..., categories}``). ``students``: the course's students as ``UserSummarySerializer`` gives them,
+    when the caller has read them already (one query less). Without ``with_categories`` the rows'
+    ``categories`` is None (the gradebook shows only the course grade).
     """
     alias = router.db_for_read(TestResult)
     connection = connections[alias]
@@ -212,7 +213,7 @@ def course_grades(
         students = User.objects.using(alias).filter(enrollments__course_id=course.pk, enrollments__role=Role.STUDENT)
         if student_id is not None:
             students = students.filter(pk=student_id)
-        students = list(students.order_by(*STUDENT_ORDER).values("id", "email", "first_name", "last_name"))
+        students = USER_SUMMARY.rows(students.order_by(*STUDENT_ORDER).values_list(*USER_SUMMARY.columns))
     if not students:
         return []
 
@@ -244,28 +245,29 @@ def course_grades(
         current_h = _hundredths(_course_ratio(by_weight, weights, current))
         final_h = _hundredths(_course_ratio(by_weight, weights, final))
         rows.append(
-            {
-                "student": student,
-                "current_percent": _shown(current_h),
-                "final_percent": _shown(final_h),
-                "letter": _letter(current_h, scheme),
-                "final_letter": _letter(final_h, scheme),
-                "missing": sorted(missing.get(sid, [])),
-            }
+            CourseGradeSerializer.build(
+                student=student,
+                current_percent=_shown(current_h),
+                final_percent=_shown(final_h),
+                letter=_letter(current_h, scheme),
+                final_letter=_letter(final_h, scheme),
+                missing=sorted(missing.get(sid, [])),
+                categories=[
+                    CategoryGradeSerializer.build(
+                        id=category.pk,
+                        name=category.name,
+                        weight=category.weight,
+                        current_percent=_shown(_hundredths(_ratio(now))),
+                        final_percent=_shown(_hundredths(_ratio(end))),
+                        dropped=now.dropped if now else [],
+                        final_dropped=end.dropped if end else [],
+                    )
+                    for category, now, end in zip(categories, current, final, strict=True)
+                ]
+                if with_categories
+                else None,
+            )
         )
-        if with_categories:
-            rows[-1]["categories"] = [
-                {
-                    "id": category.pk,
-                    "name": category.name,
-                    "weight": category.weight,
-                    "current_percent": _shown(_hundredths(_ratio(now))),
-                    "final_percent": _shown(_hundredths(_ratio(end))),
-                    "dropped": now.dropped if now else [],
-                    "final_dropped": end.dropped if end else [],
-                }
-                for category, now, end in zip(categories, current, final, strict=True)
-            ]
     return rows
 
 

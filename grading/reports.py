@@ -33,12 +33,12 @@ from django.db.models.functions import Round
 from django.db.models.lookups import GreaterThanOrEqual, LessThan, LessThanOrEqual
 
 from accounts.models import User
+from accounts.serializers import USER_SUMMARY
 from courses.models import Course, Role
-from grading import grades
+from grading import grades, serializers
 from grading.models import Test, TestResult
 
 BUCKETS = 10
-STATS_FIELDS = ("count", "excused", "mean", "median", "min", "max", "stddev")
 
 
 class Median(Aggregate):
@@ -66,38 +66,18 @@ def _bucket_filters(p) -> list:
     return filters
 
 
-def _aggregates(p, *, with_histogram: bool) -> dict:
-    """Aggregates over the percent expression ``p``: the statistics, and the buckets' counts."""
-    aggregates = {
+def _aggregates(p) -> dict:
+    """The statistics over the percent expression ``p``, by ``StatsSerializer``'s keys, each as the API
+    shows it (the counts integers, the rest floats or null)."""
+    return {
         "count": Count("score"),
         "excused": Count("id", filter=Q(excused=True)),
         "mean": Avg(p, output_field=FloatField()),
-        "min": Min(p),
-        "max": Max(p),
+        "min": Min(p, output_field=FloatField()),
+        "max": Max(p, output_field=FloatField()),
         "stddev": StdDev(p, sample=False, output_field=FloatField()),
         "median": Median(p),
     }
-    if with_histogram:
-        for i, bucket in enumerate(_bucket_filters(p)):
-            aggregates[f"bucket_{i}"] = Count("id", filter=bucket)
-    return aggregates
-
-
-def _number(value) -> float | None:
-    return None if value is None else float(value)
-
-
-def _clean(row: dict) -> dict:
-    counts = ("count", "excused")
-    return {
-        "count": row["count"],
-        "excused": row["excused"],
-        **{name: _number(row.get(name)) for name in STATS_FIELDS if name not in counts},
-    }
-
-
-def empty_histogram() -> list[dict]:
-    return [{"from": 10 * i, "to": 10 * (i + 1), "count": 0} for i in range(BUCKETS)]
 
 
 def test_stats(test: Test) -> dict:
@@ -105,13 +85,12 @@ def test_stats(test: Test) -> dict:
 
     One query. ``stddev`` is the population standard deviation.
     """
-    results = TestResult.objects.filter(test_id=test.pk)
     p = percent_expression(test.max_score)
-    row = results.aggregate(**_aggregates(p, with_histogram=True))
-    histogram = empty_histogram()
-    for i, bucket in enumerate(histogram):
-        bucket["count"] = row[f"bucket_{i}"]
-    return {"test": test.pk, **_clean(row), "histogram": histogram}
+    buckets = {f"bucket_{i}": Count("id", filter=bucket) for i, bucket in enumerate(_bucket_filters(p))}
+    row = TestResult.objects.filter(test_id=test.pk).aggregate(**_aggregates(p), **buckets)
+    bucket = serializers.BucketSerializer.build
+    histogram = [bucket(from_=10 * i, to=10 * (i + 1), count=row.pop(f"bucket_{i}")) for i in range(BUCKETS)]
+    return serializers.TestStatsSerializer.build(test=test.pk, histogram=histogram, **row)
 
 
 test_stats.__test__ = False  # a selector, not a pytest test, wherever it is imported
@@ -123,14 +102,12 @@ def course_test_stats(course_id: int) -> dict[int, dict]:
     One query.
     """
     results = TestResult.objects.filter(test__course_id=course_id)
-    p = percent_expression()
-    rows = results.values("test_id").annotate(**_aggregates(p, with_histogram=False))
-    stats = {row["test_id"]: row for row in rows.order_by()}
-    return {test_id: _clean(row) for test_id, row in stats.items()}
+    rows = results.values("test_id").annotate(**_aggregates(percent_expression())).order_by()
+    return {row.pop("test_id"): serializers.StatsSerializer.build(**row) for row in rows}
 
 
-def empty_stats() -> dict:
-    return {"count": 0, "excused": 0, "mean": None, "median": None, "min": None, "max": None, "stddev": None}
+# The statistics of a test without results: what the aggregates give over none (no query).
+_NO_STATS = TestResult.objects.none().aggregate(**_aggregates(percent_expression()))
 
 
 # The gradebook ----------------------------------------------------------------------------------
@@ -168,26 +145,8 @@ def average_of_tenths(tenths: list[int]) -> float | None:
     return ((2 * sum(tenths) + n) // (2 * n)) / 10
 
 
-def _test_header(test: Test, stats: dict) -> dict:
-    return {
-        "id": test.pk,
-        "name": test.name,
-        "date": test.date.isoformat(),
-        "max_score": float(test.max_score),
-        "stats": stats,
-    }
-
-
-def _grade_cells(grade: dict | None) -> dict:
-    """A student's course grade as the gradebook shows it (``grading.grades``)."""
-    if grade is None:
-        return {"missing": [], "current_percent": None, "final_percent": None, "letter": None}
-    return {
-        "missing": grade["missing"],
-        "current_percent": _number(grade["current_percent"]),
-        "final_percent": _number(grade["final_percent"]),
-        "letter": grade["letter"],
-    }
+def _number(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def grades_by_student(course: Course) -> dict[int, dict]:
@@ -203,7 +162,7 @@ def gradebook(course: Course) -> dict:
     where a student has no score for a test (no result, or excused: ``excused`` lists those tests).
     """
     tests = course_tests(course.pk)
-    students = list(course_students(course.pk).values("id", "email", "first_name", "last_name"))
+    students = USER_SUMMARY.rows(course_students(course.pk).values_list(*USER_SUMMARY.columns))
     test_ids = [test.pk for test in tests]
     keys = [str(test_id) for test_id in test_ids]
     max_cents = {test.pk: _cents(test.max_score) for test in tests}
@@ -221,27 +180,37 @@ def gradebook(course: Course) -> dict:
             scores.setdefault(student_id, {})[test_id] = float(score)
             tenths.setdefault(student_id, []).append(percent_tenths(score, max_cents[test_id]))
     stats = course_test_stats(course.pk) if tests else {}
-    course_grades = {
-        row["student"]["id"]: row for row in grades.course_grades(course, students=students, with_categories=False)
-    }
+    # A grade for every student, in their order.
+    course_grades = grades.course_grades(course, students=students, with_categories=False)
     rows = []
-    for student in students:
+    for student, grade in zip(students, course_grades, strict=True):
         sid = student["id"]
         mine = scores.get(sid, {})
         rows.append(
-            {
+            serializers.GradebookStudentSerializer.build(
                 **student,
-                "scores": {key: mine.get(test_id) for key, test_id in zip(keys, test_ids, strict=True)},
-                "average_percent": average_of_tenths(tenths.get(sid, [])),
-                "excused": sorted(excused.get(sid, []), key=position.__getitem__),
-                **_grade_cells(course_grades.get(sid)),
-            }
+                scores={key: mine.get(test_id) for key, test_id in zip(keys, test_ids, strict=True)},
+                average_percent=average_of_tenths(tenths.get(sid, [])),
+                excused=sorted(excused.get(sid, []), key=position.__getitem__),
+                missing=grade["missing"],
+                current_percent=_number(grade["current_percent"]),
+                final_percent=_number(grade["final_percent"]),
+                letter=grade["letter"],
+            )
         )
-    return {
-        "course": {"id": course.pk, "name": course.name},
-        "tests": [_test_header(test, stats.get(test.pk, empty_stats())) for test in tests],
-        "students": rows,
-    }
+    headers = [
+        serializers.GradebookTestSerializer.build(
+            id=test.pk,
+            name=test.name,
+            date=test.date.isoformat(),
+            max_score=float(test.max_score),
+            stats=stats.get(test.pk) or serializers.StatsSerializer.build(**_NO_STATS),
+        )
+        for test in tests
+    ]
+    return serializers.GradebookSerializer.build(
+        course=serializers.GradebookCourseSerializer.build(id=course.pk, name=course.name), tests=headers, students=rows
+    )
 
 
 @dataclass

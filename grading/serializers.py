@@ -2,14 +2,15 @@
 
 Output serializers list exactly the contract's fields, and are the one declaration of them: the
 schema reads them, and so does the fast path of results (``RESULT``, read by
-``grading.views.result_rows`` and ``result_data``). The bulk upsert's items are parsed by
-``parse_bulk_items``, not by a serializer per item: 5,000 items go through a plain loop with no query.
+``grading.views.result_rows`` and ``result_data``); the reports are built by theirs
+(``ReportSerializer.build``, in ``grading.reports``, ``grading.grades`` and ``grading.csv_io``). The
+bulk upsert's items are parsed by ``parse_bulk_items``, not by a serializer per item: 5,000 items go
+through a plain loop with no query.
 """
 
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
@@ -32,6 +33,7 @@ from gradingsite.api.serializers import (
     MAX_ID,
     NameField,
     Output,
+    ReportSerializer,
     StrictBooleanField,
     StrictDecimalField,
     StrictInputMixin,
@@ -365,7 +367,7 @@ STUDENT_RESULT = Output(StudentResultSerializer, model=TestResult)
 # Reports: statistics, the gradebook, its import, a result's history.
 
 
-class BucketSerializer(serializers.Serializer):
+class BucketSerializer(ReportSerializer):
     to = serializers.IntegerField(help_text="Upper bound: exclusive, except 100 (the last bucket is 90-100).")
     count = serializers.IntegerField()
 
@@ -375,7 +377,7 @@ class BucketSerializer(serializers.Serializer):
         return {"from": fields.pop("from"), **fields}
 
 
-class StatsSerializer(serializers.Serializer):
+class StatsSerializer(ReportSerializer):
     count = serializers.IntegerField(help_text="Results with a score (excused results are not counted).")
     excused = serializers.IntegerField(help_text="Excused results: in no statistic.")
     mean = serializers.FloatField(allow_null=True, help_text="Mean percent; null with no results.")
@@ -391,8 +393,12 @@ class TestStatsSerializer(StatsSerializer):
     test = serializers.IntegerField()
     histogram = BucketSerializer(many=True, help_text="10 buckets of 10 points over percent.")
 
+    def get_fields(self):
+        fields = super().get_fields()
+        return {"test": fields.pop("test"), **fields}  # the test, then its statistics
 
-class GradebookTestSerializer(serializers.Serializer):
+
+class GradebookTestSerializer(ReportSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     date = serializers.DateField()
@@ -400,7 +406,7 @@ class GradebookTestSerializer(serializers.Serializer):
     stats = StatsSerializer()
 
 
-class GradebookStudentSerializer(serializers.Serializer):
+class GradebookStudentSerializer(ReportSerializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
     first_name = serializers.CharField()
@@ -423,31 +429,34 @@ class GradebookStudentSerializer(serializers.Serializer):
     letter = serializers.CharField(allow_null=True, help_text="The scheme's letter for current_percent.")
 
 
-class GradebookSerializer(serializers.Serializer):
-    course = inline_serializer(
-        "GradebookCourse", fields={"id": serializers.IntegerField(), "name": serializers.CharField()}
-    )
+class GradebookCourseSerializer(ReportSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class GradebookSerializer(ReportSerializer):
+    course = GradebookCourseSerializer()
     tests = GradebookTestSerializer(many=True)
     students = GradebookStudentSerializer(many=True)
 
 
-class ImportCountsSerializer(serializers.Serializer):
+class ImportCountsSerializer(ReportSerializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
 
 
-class ImportErrorSerializer(serializers.Serializer):
+class ImportErrorSerializer(ReportSerializer):
     row = serializers.IntegerField(help_text="The row in the file as a spreadsheet numbers it: the header is row 1.")
     column = serializers.CharField(help_text="The column's header (`email`, a test column), or empty for a whole row.")
     message = serializers.CharField()
 
 
-class ImportErrorsSerializer(serializers.Serializer):
+class ImportErrorsSerializer(ReportSerializer):
     """The file's errors; a bad query parameter (``dry_run``) is a field error like elsewhere instead."""
 
-    errors = ImportErrorSerializer(many=True, required=False, help_text="At most the first 100.")
     detail = serializers.CharField(required=False, help_text="With `truncated`: what was checked, and what to do.")
+    errors = ImportErrorSerializer(many=True, required=False, help_text="At most the first 100.")
     truncated = serializers.BooleanField(
         required=False, help_text="Present (true) when checking stopped at the 100th error: more may follow."
     )
@@ -571,7 +580,7 @@ def _grade_percent(**kwargs):
     return serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True, **kwargs)
 
 
-class CategoryGradeSerializer(serializers.Serializer):
+class CategoryGradeSerializer(ReportSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     weight = serializers.DecimalField(**_WEIGHT)
@@ -583,7 +592,7 @@ class CategoryGradeSerializer(serializers.Serializer):
     )
 
 
-class CourseGradeSerializer(serializers.Serializer):
+class CourseGradeSerializer(ReportSerializer):
     student = UserSummarySerializer()
     current_percent = _grade_percent(
         help_text="Over the results so far (tests with no result ignored); null if nothing counts."

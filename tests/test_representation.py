@@ -16,12 +16,12 @@ from courses import policy
 from courses import views as course_views
 from courses.embeds import Embed, embeds
 from courses.models import Enrollment, Feedback, Role
-from grading import services
+from grading import csv_io, grades, reports, services
 from grading.models import GradeCategory, GradeChange, Notice, NoticeRecipient, Test, TestResult, results_version
 from grading.notices import with_counts
 from grading.views import _RESULTS_PAGE, result_rows
 from gradingsite.api.renderers import FastJSONRenderer
-from gradingsite.api.serializers import Output
+from gradingsite.api.serializers import Output, ReportSerializer
 from gradingsite.sql import fetch
 
 DECLARING_MODULES = [accounts.serializers, courses.serializers, grading.serializers]
@@ -253,3 +253,72 @@ def test_a_courses_teachers_are_their_user_summaries(client_for, student, course
 
     assert client.get(f"/api/courses/{course.pk}/").json()["teachers"] == expected
     assert client.get("/api/courses/").json()["results"][0]["teachers"] == expected
+
+
+# Reports: dicts the code computes, built by their serializers (``ReportSerializer.build``).
+
+
+def report_serializers(cls=ReportSerializer) -> dict[str, type[ReportSerializer]]:
+    found = {}
+    for sub in cls.__subclasses__():
+        found |= {sub.__name__: sub, **report_serializers(sub)}
+    return found
+
+
+def _report_course(course, test_, teacher, student, classmate):
+    """Scores with and without decimals, an excused result, a test without results, drops, a scheme."""
+    course.grading_scheme = [{"letter": "A", "min_percent": 90}, {"letter": "F", "min_percent": 0}]
+    course.save()
+    GradeCategory.objects.filter(course=course).update(weight=Decimal("12.5"), drop_lowest=1)
+    test_.max_score = Decimal("30.00")
+    test_.save()
+    quiz = Test.objects.create(course=course, name="Ünit quiz", date=date(2020, 1, 2), max_score=Decimal("12.5"))
+    Test.objects.create(course=course, name="No results yet", date=date(2020, 1, 3))
+    services.results_upsert(test=test_, items=[(student.pk, Decimal("12.35")), (classmate.pk, None)], by=teacher)
+    services.results_upsert(test=quiz, items=[(student.pk, Decimal("12.5"))], by=teacher)
+
+
+def _export(course) -> bytes:
+    return "".join(csv_io.gradebook_csv_lines(course)).encode()
+
+
+# Each top-level report's values; the serializers nested in them are checked through them.
+REPORTS = {
+    "TestStatsSerializer": lambda course, teacher: [reports.test_stats(t) for t in Test.objects.filter(course=course)],
+    "GradebookSerializer": lambda course, teacher: [reports.gradebook(course)],
+    "CourseGradeSerializer": lambda course, teacher: grades.course_grades(course),
+    "ImportCountsSerializer": lambda course, teacher: [
+        csv_io.gradebook_import(course=course, data=_export(course), by=teacher, dry_run=True)
+    ],
+    "ImportErrorsSerializer": lambda course, teacher: [
+        csv_io.ImportRejected([csv_io.RowError(2, "email", "No student of this course has it.")]).detail,
+        csv_io.ImportRejected([csv_io.RowError(row, "", "Bad.") for row in range(2, 103)]).detail,
+    ],
+}
+NESTED = {"StatsSerializer", "BucketSerializer", "CategoryGradeSerializer", "ImportErrorSerializer"}
+NESTED |= {"GradebookCourseSerializer", "GradebookTestSerializer", "GradebookStudentSerializer"}
+
+
+def test_every_report_serializer_is_checked():
+    assert sorted(report_serializers()) == sorted(set(REPORTS) | NESTED)
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_a_report_renders_as_drf_serializes_it_with_its_serializer(name, course, test_, teacher, student, classmate):
+    _report_course(course, test_, teacher, student, classmate)
+    serializer_class = report_serializers()[name]
+    values = REPORTS[name](course, teacher)
+    assert values
+    for value in values:
+        assert render(value) == render(serializer_class(value).data)
+
+
+def test_a_report_is_built_with_exactly_its_keys_and_leaves_out_an_optional_one_not_given():
+    serializers = report_serializers()
+    with pytest.raises(TypeError):
+        serializers["StatsSerializer"].build(count=0)
+    with pytest.raises(TypeError):
+        serializers["ImportCountsSerializer"].build(created=1, updated=2, unchanged=3, deleted=4)
+
+    assert serializers["ImportErrorsSerializer"].build(errors=[]) == {"errors": []}
+    assert list(serializers["BucketSerializer"].build(count=1, to=10, from_=0)) == ["from", "to", "count"]

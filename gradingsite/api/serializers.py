@@ -1,5 +1,6 @@
 """What every input serializer of the API shares."""
 
+import keyword
 from decimal import Decimal
 
 from django.core.exceptions import FieldDoesNotExist
@@ -234,6 +235,24 @@ class Output:
             row_items.append(f"{key!r}: {row}")
             object_items.append(f"{key!r}: {obj}")
         return "{" + ", ".join(row_items) + "}", "{" + ", ".join(object_items) + "}"
+
+
+# The serializer of a representation that code computes (a report) declares it and builds it:
+# ``build(**values)`` is the dict of its keys in order, each value by keyword as the API shows it
+# (``from`` as ``from_``); a key left out or unknown is a TypeError, but a ``required=False`` one may be
+# left out (then absent). One dict display, compiled with the class. (No docstring: drf-spectacular
+# would describe every report with it.)
+class ReportSerializer(serializers.Serializer):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        fields = cls().fields
+        names = {key: f"{key}_" if keyword.iskeyword(key) else key for key in fields}
+        optional = [names[key] for key, field in fields.items() if not (field.required or field.read_only)]
+        parameters = ", ".join(name + ("=_absent" if name in optional else "") for name in names.values())
+        display = "{" + ", ".join(f"{key!r}: {name}" for key, name in names.items()) + "}"
+        if optional:
+            display = f"{{k: v for k, v in {display}.items() if v is not _absent}}"
+        cls.build = staticmethod(_compile(f"*, {parameters}", display, {"_absent": object()}))
 
 
 def _model_field(model, names: list[str]):
