@@ -2,7 +2,8 @@
 
 A course's representation embeds data that an app above keeps (its tests are ``grading``'s), yet
 ``courses`` names none of that app's models, tables or fields: the app that owns the data registers
-an ``Embed`` here from its ``AppConfig.ready()``, and ``courses.views`` puts each registered list in
+an ``Embed`` here from its ``AppConfig.ready()``, with the serializer that describes its rows
+(``CourseSerializer`` declares the list with it), and ``courses.views`` puts each registered list in
 the course's statements. Still one statement per read: the database writes every list as JSON next
 to the course's row.
 """
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from rest_framework.serializers import Serializer
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Embed:
     key: str
     rows: Callable[..., QuerySet]
     rows_sql: Callable[..., str]
+    # The serializer of one row; without one the list is undeclared, and a course refuses it.
+    serializer: type[Serializer] | None = None
 
     @property
     def column(self) -> str:

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import UserSummarySerializer
 from courses import policy
+from courses.embeds import embeds
 from courses.models import Course, Enrollment, Feedback, Role, Weighting
 from gradingsite.api.serializers import (
     FreeTextField,
@@ -26,25 +27,6 @@ from gradingsite.api.serializers import (
 from gradingsite.errors import NotAllowed
 
 
-@extend_schema_serializer(component_name="CourseTest")
-class CourseTestSerializer(serializers.Serializer):
-    """A test as it appears in its course (the same shape as ``/api/tests/{id}/``)."""
-
-    id = serializers.IntegerField(read_only=True)
-    course = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(read_only=True)
-    date = serializers.DateField(read_only=True)
-    max_score = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, read_only=True)
-    results_published = serializers.BooleanField(read_only=True)
-    category = serializers.IntegerField(read_only=True)
-    never_drop = serializers.BooleanField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
-    version = serializers.IntegerField(read_only=True)
-    results_version = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text="As in /api/tests/{id}/: null where the caller may not see it."
-    )
-
-
 class SchemeRowSerializer(serializers.Serializer):
     letter = serializers.CharField(max_length=20)
     min_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
@@ -55,7 +37,6 @@ class CourseSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     details = serializers.CharField(read_only=True)
     teachers = UserSummarySerializer(many=True, read_only=True)
-    tests = CourseTestSerializer(many=True, read_only=True)
     my_role = serializers.ChoiceField(choices=Role.choices, allow_null=True, read_only=True)
     weighting = serializers.ChoiceField(choices=Weighting.choices, read_only=True)
     grading_scheme = SchemeRowSerializer(many=True, allow_null=True, read_only=True)
@@ -63,6 +44,13 @@ class CourseSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         read_only=True, help_text="One more with every change; the ETag of the resource."
     )
+
+    def get_fields(self):
+        # After the teachers, each list an app above embeds (``courses.embeds``), as its serializer declares it.
+        fields = list(super().get_fields().items())
+        at = [key for key, _ in fields].index("teachers") + 1
+        embedded = [(e.key, e.serializer(many=True, read_only=True)) for e in embeds.values() if e.serializer]
+        return dict(fields[:at] + embedded + fields[at:])
 
 
 SCHEME_MAX_ROWS = 50

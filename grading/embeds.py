@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from courses import policy
 from courses.embeds import Embed
 from grading.models import ResultsVersion, Test
-from grading.serializers import TEST
+from grading.serializers import TEST, CourseTestSerializer
 from gradingsite.sql import JSONDateTime, JSONObject, json_datetime
 
 
@@ -64,4 +64,4 @@ def course_tests_sql(user, *, course: str, role: str) -> str:
         WHERE t.course_id = {course} ORDER BY t.date, t.id"""  # noqa: S608
 
 
-COURSE_TESTS = Embed(key="tests", rows=course_tests, rows_sql=course_tests_sql)
+COURSE_TESTS = Embed(key="tests", rows=course_tests, rows_sql=course_tests_sql, serializer=CourseTestSerializer)

@@ -11,6 +11,7 @@ through a plain loop with no query.
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
@@ -111,6 +112,25 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
 # The fast path of ``TestSerializer``: ``results_version`` depends on the caller, a column the query
 # computes by ``get_results_version``'s rule (``grading.views.CourseTestViewSet``).
 TEST = Output(TestSerializer, computed=("results_version",))
+
+# A field's arguments only writing uses, which ModelSerializer leaves out of ``read_only_fields`` (with
+# the queryset).
+_WRITING = {"required", "default", "allow_blank", "min_length", "max_length", "min_value", "max_value", "validators"}
+
+
+@extend_schema_serializer(component_name="CourseTest")
+class CourseTestSerializer(TestSerializer):
+    """A test as it appears in its course (the same shape as ``/api/tests/{id}/``)."""
+
+    def get_fields(self):
+        # TestSerializer's fields, only read (nothing is written through a course): each one a client
+        # writes is rebuilt without the arguments of writing, nor its help, which speaks of writing.
+        fields = super().get_fields()
+        for key, field in fields.items():
+            if not field.read_only:
+                kwargs = {k: v for k, v in field._kwargs.items() if k not in {*_WRITING, "queryset", "help_text"}}
+                fields[key] = type(field)(*field._args, read_only=True, **kwargs)
+        return fields
 
 
 class TestResultSerializer(serializers.ModelSerializer):

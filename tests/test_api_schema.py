@@ -156,6 +156,21 @@ def test_resources_have_the_contracts_fields(schema):
     }
 
 
+def test_a_courses_tests_are_described_as_a_test_is_only_read(schema):
+    components = schema["components"]["schemas"]
+    embedded, test = components["CourseTest"], components["Test"]["properties"]
+
+    def kind(prop):
+        return {key: prop.get(key) for key in ("type", "format", "nullable", "items", "$ref")}
+
+    assert list(embedded["properties"]) == list(test)
+    assert {key: kind(prop) for key, prop in embedded["properties"].items()} == {
+        key: kind(prop) for key, prop in test.items()
+    }
+    assert all(prop["readOnly"] for prop in embedded["properties"].values())
+    assert sorted(embedded["required"]) == sorted(test)
+
+
 def test_swagger_ui_is_served_with_its_own_assets(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
