@@ -248,13 +248,13 @@ class BulkItemSerializer(serializers.Serializer):
     excused = serializers.BooleanField(required=False)
 
 
-class BulkOutcomeSerializer(serializers.Serializer):
+class BulkOutcomeSerializer(ReportSerializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
 
 
-class BulkItemErrorSerializer(serializers.Serializer):
+class BulkItemErrorSerializer(ReportSerializer):
     index = serializers.IntegerField(allow_null=True, help_text="The bad item's position; null for the whole body.")
     field = serializers.CharField(
         allow_null=True, help_text='"student", "score" or "excused"; null for the whole item.'
@@ -262,7 +262,7 @@ class BulkItemErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class BulkErrorSerializer(serializers.Serializer):
+class BulkErrorSerializer(ReportSerializer):
     detail = serializers.CharField()
     errors = BulkItemErrorSerializer(many=True, required=False, help_text="Absent when the body isn't JSON at all.")
 

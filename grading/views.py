@@ -41,6 +41,7 @@ from grading.serializers import (
     TEST,
     BulkErrorSerializer,
     BulkInvalid,
+    BulkItemErrorSerializer,
     BulkItemSerializer,
     BulkOutcomeSerializer,
     GradeChangeSerializer,
@@ -360,12 +361,16 @@ class TestResultViewSet(ApiViewSet):
         if errors:
             return _bulk_error("Some items are invalid; nothing was saved.", errors)
         # The test's results version after this write: If-Match for the next one.
-        return Response(outcome.counts(), headers={"ETag": preconditions.etag(outcome.results_version)})
+        counts = BulkOutcomeSerializer.build(
+            created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged
+        )
+        return Response(counts, headers={"ETag": preconditions.etag(outcome.results_version)})
 
 
 def _bulk_error(detail: str, errors) -> Response:
     ordered = sorted(errors, key=lambda e: (e[0] if e[0] is not None else -1, e[1] or ""))
-    body = {"detail": detail, "errors": [{"index": i, "field": f, "message": m} for i, f, m in ordered]}
+    items = [BulkItemErrorSerializer.build(index=i, field=f, message=m) for i, f, m in ordered]
+    body = BulkErrorSerializer.build(detail=detail, errors=items)
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 

@@ -294,8 +294,27 @@ REPORTS = {
         csv_io.ImportRejected([csv_io.RowError(2, "email", "No student of this course has it.")]).detail,
         csv_io.ImportRejected([csv_io.RowError(row, "", "Bad.") for row in range(2, 103)]).detail,
     ],
+    # The bulk upsert's answers, as grading.views builds them.
+    "BulkOutcomeSerializer": lambda course, teacher: [
+        report_serializers()["BulkOutcomeSerializer"].build(created=1, updated=0, unchanged=2)
+    ],
+    "BulkErrorSerializer": lambda course, teacher: [
+        report_serializers()["BulkErrorSerializer"].build(
+            detail="Some items are invalid; nothing was saved.",
+            errors=[
+                report_serializers()["BulkItemErrorSerializer"].build(index=None, field=None, message="Not a list."),
+                report_serializers()["BulkItemErrorSerializer"].build(index=3, field="score", message="Too high."),
+            ],
+        )
+    ],
 }
-NESTED = {"StatsSerializer", "BucketSerializer", "CategoryGradeSerializer", "ImportErrorSerializer"}
+NESTED = {
+    "StatsSerializer",
+    "BulkItemErrorSerializer",
+    "BucketSerializer",
+    "CategoryGradeSerializer",
+    "ImportErrorSerializer",
+}
 NESTED |= {"GradebookCourseSerializer", "GradebookTestSerializer", "GradebookStudentSerializer"}
 
 
