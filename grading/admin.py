@@ -62,9 +62,13 @@ def _check_score_or_excused(form, *, required: bool) -> None:
 
 
 def _percent_cell(result) -> str:
+    """A result's percent as its row shows it; "-" while it has none (a form being corrected)."""
     if not result.pk:
         return "-"
-    return "excused" if result.excused else f"{result.percent:.1f} %"
+    if result.excused:
+        return "excused"
+    percent = result.percent
+    return "-" if percent is None else f"{percent:.1f} %"
 
 
 class DomainErrorsAsMessages:
