@@ -16,6 +16,7 @@ from django.http import Http404
 
 from courses import policy
 from courses.models import Course, Enrollment, Feedback, Role
+from gradingsite.admin_site import asked_once
 
 
 class CourseScopedAdmin(admin.ModelAdmin):
@@ -57,11 +58,11 @@ class CourseScopedAdmin(admin.ModelAdmin):
         if not teachers_may:
             return False
         if obj is None:
-            return policy.can_use_admin(user)
-        return policy.can_manage_course(user, self.course_id_of(obj))
+            return asked_once(request, policy.can_use_admin)
+        return asked_once(request, policy.can_manage_course, self.course_id_of(obj))
 
     def has_module_permission(self, request):
-        return policy.can_use_admin(request.user)
+        return asked_once(request, policy.can_use_admin)
 
     def has_view_permission(self, request, obj=None):
         return self._allowed(request, obj, True)
@@ -89,7 +90,7 @@ class ReadOnlyForTeachersInline(admin.TabularInline):
         return policy.is_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return policy.can_use_admin(request.user)
+        return asked_once(request, policy.can_use_admin)
 
 
 class EnrollmentInline(ReadOnlyForTeachersInline):

@@ -36,7 +36,7 @@ from courses.serializers import check_grading_scheme
 from grading import admin_grades, csv_io, grades, notices, reports, services
 from grading.admin_grades import SCORE_AND_EXCUSED
 from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Notice, Test, TestResult
-from gradingsite.admin_site import ReadOnlyAdmin
+from gradingsite.admin_site import ReadOnlyAdmin, asked_once
 from gradingsite.errors import DomainError
 from gradingsite.validators import time_zone_names
 
@@ -109,8 +109,8 @@ class _TeachersOfTheCourseInline(admin.TabularInline):
     def _teaches(self, request, obj):
         # Without an object (Django asks that too) the page's own scope decides.
         if obj is None:
-            return policy.can_use_admin(request.user)
-        return policy.can_manage_course(request.user, self._course_id(obj))
+            return asked_once(request, policy.can_use_admin)
+        return asked_once(request, policy.can_manage_course, self._course_id(obj))
 
     def has_view_permission(self, request, obj=None):
         return self._teaches(request, obj)
@@ -653,7 +653,7 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         course = self.get_object(request, object_id)  # a 404 outside the caller's courses
         context = {**(extra_context or {})}
-        if policy.can_manage_course(request.user, course):
+        if asked_once(request, policy.can_manage_course, course.pk):
             context["grade_report"] = CourseGradeReport(course)
         return super().change_view(request, object_id, form_url, context)
 

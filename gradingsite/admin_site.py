@@ -12,6 +12,20 @@ from django.views.decorators.cache import never_cache
 from courses import policy
 
 
+def asked_once(request, rule, *args):
+    """``rule(request.user, *args)`` (a predicate of ``courses.policy``), asked of the database once
+    per request.
+
+    One admin page asks the same question many times: the index asks every model whether the caller
+    may use the admin, a change form asks it of every inline and of every button. The answer stands
+    for the rest of the request."""
+    answers = request.__dict__.setdefault("_policy_answers", {})
+    key = (rule, request.user.pk, *args)  # a sign-in during the request asks again
+    if key not in answers:
+        answers[key] = rule(request.user, *args)
+    return answers[key]
+
+
 class ReadOnlyAdmin:
     """A ModelAdmin or inline of records kept by the software (history, notices): whoever may view
     them reads them; nobody adds, changes or deletes them in the admin, superusers included. Put it
@@ -55,4 +69,4 @@ class GradingAdminSite(admin.AdminSite):
         return policy.can_use_admin(user)
 
     def has_permission(self, request):
-        return self.may_enter(request.user)
+        return asked_once(request, policy.can_use_admin)
