@@ -93,6 +93,16 @@ class ReadOnlyForTeachersInline(admin.TabularInline):
         return asked_once(request, policy.can_use_admin)
 
 
+class CourseListFilter(admin.RelatedFieldListFilter):
+    """A list's filter by course offering the courses the caller teaches (every course, for an admin),
+    read from the courses: Django's ``RelatedOnlyFieldListFilter`` would gather them from every row of
+    the list (every result of every course) on each page."""
+
+    def field_choices(self, field, request, model_admin):
+        courses = policy.courses_taught_by(request.user).order_by("name", "id").values_list("pk", "name")
+        return list(courses)
+
+
 class EnrollmentInline(ReadOnlyForTeachersInline):
     model = Enrollment
     fields = ["user", "role", "created_at"]
@@ -125,7 +135,7 @@ class CourseAdmin(CourseScopedAdmin):
 @admin.register(Enrollment)
 class EnrollmentAdmin(CourseScopedAdmin):
     list_display = ["user", "course", "role", "created_at"]
-    list_filter = ["role", ("course", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["role", ("course", CourseListFilter)]
     search_fields = ["user__email", "user__last_name", "user__first_name", "course__name"]
     list_select_related = ["user", "course"]
     autocomplete_fields = ["user", "course"]
@@ -135,7 +145,7 @@ class EnrollmentAdmin(CourseScopedAdmin):
 @admin.register(Feedback)
 class FeedbackAdmin(CourseScopedAdmin):
     list_display = ["course", "student", "created_at"]
-    list_filter = [("course", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [("course", CourseListFilter)]
     search_fields = ["feedback", "student__email"]
     list_select_related = ["course", "student"]
     ordering = ["-created_at"]

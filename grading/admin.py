@@ -30,7 +30,7 @@ from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from courses import policy
 from courses import services as course_services
-from courses.admin import CourseAdmin, CourseScopedAdmin, ReadOnlyForTeachersInline
+from courses.admin import CourseAdmin, CourseListFilter, CourseScopedAdmin, ReadOnlyForTeachersInline
 from courses.models import Course
 from courses.serializers import check_grading_scheme
 from grading import admin_grades, csv_io, grades, notices, reports, services
@@ -185,6 +185,22 @@ class TestAdminForm(forms.ModelForm):
         return cleaned
 
 
+class TestListFilter(admin.RelatedFieldListFilter):
+    """A list's filter by test offering the tests of the caller's courses, or of the course chosen in
+    the list's course filter (``course_parameter``), read from the tests: not gathered from every row
+    of the list (every result, every line of history) as ``RelatedOnlyFieldListFilter`` would."""
+
+    course_parameter = "test__course__id__exact"
+
+    def field_choices(self, field, request, model_admin):
+        tests = Test.objects.filter(course__in=policy.courses_taught_by(request.user))
+        course = request.GET.get(self.course_parameter, "")
+        if course.isdigit():
+            tests = tests.filter(course_id=int(course))
+        tests = tests.order_by("course__name", "course_id", "date", "id").values_list("pk", "name", "course__name")
+        return [(pk, f"{course_name}: {name}") for pk, name, course_name in tests]
+
+
 # Result notices: read-only, for the course's teachers and admins ---------------------------------
 
 _NOTICE_FIELDS = ["created_at", "kind", "state", "send_after", "recipients", "sent", "failed", "reason"]
@@ -227,7 +243,7 @@ class NoticeAdmin(_NoticeCounts, ReadOnlyAdmin, CourseScopedAdmin):
 
     course_field = "test__course_id"
     list_display = ["created_at", "test", "kind", "state", "send_after", "recipients", "sent", "failed", "reason"]
-    list_filter = ["state", "kind", ("test__course", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["state", "kind", ("test__course", CourseListFilter)]
     search_fields = ["test__name", "test__course__name"]
     list_select_related = ["test"]
     fields = ["test", *_NOTICE_FIELDS, "finished_at"]
@@ -243,7 +259,7 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     form = TestAdminForm
     teachers_may_add = teachers_may_change = teachers_may_delete = True
     list_display = ["name", "course", "category", "date", "max_score", "results_published"]
-    list_filter = ["results_published", ("course", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["results_published", ("course", CourseListFilter)]
     search_fields = ["name", "course__name"]
     list_select_related = ["course", "category"]
     date_hierarchy = "date"
@@ -380,11 +396,8 @@ class TestResultAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     teachers_may_change = teachers_may_delete = True
     form = ResultForm
     list_display = ["test", "student", "score", "excused", "percent", "grader", "updated_at"]
-    list_filter = [
-        ("test__course", admin.RelatedOnlyFieldListFilter),
-        ("test", admin.RelatedOnlyFieldListFilter),
-        "excused",
-    ]
+    list_filter = [("test__course", CourseListFilter), ("test", TestListFilter), "excused"]
+    show_full_result_count = False  # a count of every result of the caller's courses, on each page
     search_fields = ["student__email", "student__last_name", "test__name"]
     list_select_related = ["test", "student", "grader"]
     ordering = ["test", "student__last_name", "student__first_name", "student__email"]
@@ -432,7 +445,8 @@ class GradeChangeAdmin(ReadOnlyAdmin, CourseScopedAdmin):
         "via",
         "result_link",
     ]
-    list_filter = ["via", "action", "excused", ("test", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["via", "action", "excused", ("test__course", CourseListFilter), ("test", TestListFilter)]
+    show_full_result_count = False  # a count of the whole history of the caller's courses, on each page
     search_fields = ["student__email", "student__last_name", "test__name"]
     list_select_related = ["test", "student", "changed_by"]
     ordering = ["-changed_at", "-id"]

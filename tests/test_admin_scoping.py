@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from courses.models import Enrollment, Feedback, Role
+from courses.models import Course, Enrollment, Feedback, Role
 from grading import services
 from grading.models import GradeChange, Test, TestResult
 
@@ -200,3 +200,49 @@ def test_gradebook_action_cannot_reach_another_course(teacher, mine, theirs, adm
     # The selection is filtered through the teacher's scope: nothing selected, back to the list.
     assert response.status_code == 302
     assert TestResult.objects.count() == 2
+
+
+def _filters(response) -> str:
+    """The list's filter panel (Django leaves out a filter with a single choice)."""
+    page = response.content.decode()
+    return page.split('id="changelist-filter"', 1)[1].split("</nav>", 1)[0]
+
+
+@pytest.fixture
+def second(teacher):
+    """A second course the teacher teaches, with two tests."""
+    course = Course.objects.create(name="Second course")
+    Enrollment.objects.create(user=teacher, course=course, role=Role.TEACHER)
+    for name in ("Second quiz", "Third quiz"):
+        Test.objects.create(course=course, name=name, date=date(2026, 6, 1))
+    return course
+
+
+@pytest.mark.parametrize("kind", ["result", "change", "enrollment", "feedback", "test"])
+def test_a_lists_filters_offer_only_the_teachers_courses_and_tests(
+    kind, teacher, mine, second, theirs, admin_client_for
+):
+    filters = _filters(admin_client_for(teacher).get(reverse(f"admin:{MODELS[kind]}_changelist")))
+
+    assert mine["course"].name in filters and second.name in filters
+    assert theirs["course"].name not in filters
+    assert theirs["test"].name not in filters
+
+
+def test_choosing_a_course_narrows_the_test_filter_to_its_tests(teacher, mine, second, admin_client_for):
+    client = admin_client_for(teacher)
+    url = reverse("admin:grading_testresult_changelist")
+
+    every = _filters(client.get(url))
+    narrowed = _filters(client.get(url + f"?test__course__id__exact={second.pk}"))
+
+    assert "CRUD with Django: Midterm" in every and "Second course: Second quiz" in every
+    assert "Second course: Second quiz" in narrowed and "Second course: Third quiz" in narrowed
+    assert "Midterm" not in narrowed
+
+
+def test_a_superuser_filters_by_any_course_and_test(admin_user, mine, theirs, admin_client_for):
+    filters = _filters(admin_client_for(admin_user).get(reverse("admin:grading_testresult_changelist")))
+
+    assert f"{mine['course'].name}: {mine['test'].name}" in filters
+    assert f"{theirs['course'].name}: {theirs['test'].name}" in filters
