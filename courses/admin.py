@@ -12,7 +12,10 @@ Who sees what (every check calls ``courses.policy``, as the API does):
 """
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.http import Http404
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from courses import policy
 from courses.models import Course, Enrollment, Feedback, Role
@@ -31,6 +34,16 @@ class CourseScopedAdmin(admin.ModelAdmin):
     teachers_may_change = False
     teachers_may_add = False
     teachers_may_delete = False
+
+    def action_checkbox(self, obj):
+        # Django's renders a checkbox widget through the form renderer's template, a quarter of a
+        # list's time at 100 rows; the same input, written directly.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
 
     def course_id_of(self, obj) -> int:
         value = obj

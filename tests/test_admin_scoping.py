@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
 
 from courses.models import Course, Enrollment, Feedback, Role
@@ -246,3 +247,13 @@ def test_a_superuser_filters_by_any_course_and_test(admin_user, mine, theirs, ad
 
     assert f"{mine['course'].name}: {mine['test'].name}" in filters
     assert f"{theirs['course'].name}: {theirs['test'].name}" in filters
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_a_lists_selection_checkboxes_are_djangos_own(kind, teacher, mine, admin_client_for):
+    # Written directly rather than through the widget's template: the same HTML, which the actions read.
+    response = admin_client_for(teacher).get(reverse(f"admin:{MODELS[kind]}_changelist"))
+    model_admin = response.context["cl"].model_admin
+    obj = mine[kind]
+
+    assert model_admin.action_checkbox(obj) == admin.ModelAdmin.action_checkbox(model_admin, obj)
