@@ -11,7 +11,8 @@ A result may be **excused** (a checkbox; an excused result has no score): excusi
 goes through the grade service, so the history records it.
 
 History (``GradeChange``) is read-only for everyone, superusers included. A course's page
-(``courses.admin.CourseAdmin``) gains here, for its teachers and admins: its grade categories
+(``courses.admin.CourseAdmin``: its name, details and how many teachers and students it has, linked
+to its enrollments) gains here, for its teachers and admins: its grade categories
 (edited inline, through the grade service: a category holding tests, or the course's last one, is
 not deleted), how its grade is computed (weighting, grading scheme, time zone), its tests, its
 gradebook (CSV), and its grades, read-only: a bar chart of letters (SVG drawn by the server) and
@@ -30,8 +31,8 @@ from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from courses import policy
 from courses import services as course_services
-from courses.admin import CourseAdmin, CourseListFilter, CourseScopedAdmin, ReadOnlyForTeachersInline
-from courses.models import Course
+from courses.admin import CourseAdmin, CourseListFilter, CourseScopedAdmin, ReadOnlyForTeachersInline, enrollments_url
+from courses.models import Course, Enrollment
 from courses.serializers import check_grading_scheme
 from grading import admin_grades, csv_io, grades, notices, reports, services
 from grading.admin_grades import SCORE_AND_EXCUSED
@@ -648,8 +649,8 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
 
     form = GradingCourseForm
     fields = [*CourseAdmin.fields, "weighting", "grading_scheme", "time_zone", "gradebook_link"]
-    readonly_fields = ["gradebook_link"]
-    inlines = [GradeCategoryInline, TestInline, *CourseAdmin.inlines]
+    readonly_fields = [*CourseAdmin.readonly_fields, "gradebook_link"]
+    inlines = [GradeCategoryInline, TestInline]
     actions = ["download_gradebook"]
     change_form_template = "admin/grading/course/change_form.html"
 
@@ -660,13 +661,18 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
         url = reverse("admin:courses_course_gradebook", args=[course.pk])
         return format_html('<a href="{}">Download the gradebook (CSV)</a>', url)
 
+    def enrollment_admin(self, request):
+        return self.admin_site.get_model_admin(Enrollment)
+
     def get_inlines(self, request, obj):
         # A new course gets its first category ("Tests") when it is created; edit them afterwards.
         return self.inlines if obj is not None else [i for i in self.inlines if i is not GradeCategoryInline]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         course = self.get_object(request, object_id)  # a 404 outside the caller's courses
-        context = {**(extra_context or {})}
+        context = {**(extra_context or {}), "enrollments_url": enrollments_url(course)}
+        if self.enrollment_admin(request).has_add_permission(request):
+            context["enroll_url"] = reverse("admin:courses_enrollment_add") + f"?course={course.pk}"
         if asked_once(request, policy.can_manage_course, course.pk):
             context["grade_report"] = CourseGradeReport(course)
         return super().change_view(request, object_id, form_url, context)

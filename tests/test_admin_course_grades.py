@@ -237,6 +237,51 @@ def test_a_position_above_the_apis_maximum_is_a_form_error(teacher, course, clie
     assert first_category(course).position == 0
 
 
+# The course's members: counted on its page, listed in the enrollments' list ----------------------
+
+
+def test_the_course_page_counts_its_members_and_links_to_their_list(teacher, course, classmate, client_as):
+    response = client_as(teacher).get(course_url(course))
+
+    page = response.content.decode()
+    enrollments = reverse("admin:courses_enrollment_changelist") + f"?course__id__exact={course.pk}"
+    members = page.split('id="course-members">', 1)[1].split("</a>", 1)[0]
+    assert members == "1 teacher, 2 students: the list of enrollments"
+    assert f'<a href="{enrollments}" id="course-members">' in page
+    assert "enrollments-TOTAL_FORMS" not in page  # no row per member
+    assert "Enroll someone" not in page  # teachers enroll people through the API
+
+    listed = client_as(teacher).get(enrollments)
+    assert {e.user.email for e in listed.context["cl"].result_list} == {
+        "teacher@example.com",
+        "student@example.com",
+        "classmate@example.com",
+    }
+
+
+def test_a_superuser_enrolls_someone_from_the_course_page(admin_user, course, make_user, client_as):
+    newcomer = make_user("newcomer@example.com")
+    client = client_as(admin_user)
+    page = client.get(course_url(course)).content.decode()
+    add_url = reverse("admin:courses_enrollment_add") + f"?course={course.pk}"
+    assert f'<a href="{add_url}">Enroll someone</a>' in page
+
+    form = read_form(client.get(add_url), "enrollment_form")
+    assert form.fields["course"] == str(course.pk)  # the course comes chosen
+    response = client.post(add_url, {**form.fields, "user": newcomer.pk, "role": Role.STUDENT})
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Enrollment.objects.get(user=newcomer).course == course
+
+
+def test_the_courses_list_names_the_teachers_and_counts_the_students(teacher, course, classmate, client_as):
+    response = client_as(teacher).get(reverse("admin:courses_course_changelist"))
+
+    row = response.content.decode().split(f"/admin/courses/course/{course.pk}/change/", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="field-teacher_list">teacher@example.com</td>' in row
+    assert '<td class="field-student_count">2</td>' in row
+
+
 # Grading settings on the course's page --------------------------------------------------------------
 
 
