@@ -15,8 +15,8 @@ History (``GradeChange``) is read-only for everyone, superusers included. A cour
 to its enrollments) gains here, for its teachers and admins: its grade categories
 (edited inline, through the grade service: a category holding tests, or the course's last one, is
 not deleted), how its grade is computed (weighting, grading scheme, time zone), its tests, its
-gradebook (CSV), and its grades, read-only: a bar chart of letters (SVG drawn by the server) and
-every student's current and final percent and letter.
+gradebook (CSV), and its grades, read-only: a bar chart of every student's letter (SVG drawn by the
+server) and the students' current and final percent and letter, 100 to a page.
 """
 
 import json
@@ -24,7 +24,8 @@ from functools import cache, cached_property
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import Http404, HttpResponseRedirect
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import ValidationError as DrfValidationError
@@ -608,15 +609,45 @@ class GradingCourseForm(forms.ModelForm):
             raise forms.ValidationError([str(message) for message in detail]) from None
 
 
-class CourseGradeReport:
-    """A course's grades as its page shows them, computed only if the page is drawn (not on a save)."""
+# Students per page of the course page's table of grades (``?grades_page=N``): the chart counts them all.
+GRADE_ROWS_PER_PAGE = 100
+GRADES_PAGE = "grades_page"
 
-    def __init__(self, course: Course):
+
+class CourseGradeReport:
+    """A course's grades as its page shows them, computed only if the page is drawn (not on a save):
+    every student's in the chart, a page of ``GRADE_ROWS_PER_PAGE`` students in the table.
+
+    ``query``: the page's query string (a ``QueryDict``), kept in the links to the table's other pages.
+    """
+
+    def __init__(self, course: Course, query=None):
         self.course = course
+        self.query = query if query is not None else QueryDict()
 
     @cached_property
     def rows(self) -> list[dict]:
-        return grades.course_grades(self.course)
+        return grades.course_grades(self.course, with_categories=False)
+
+    @cached_property
+    def page(self):
+        """The table's page (a number out of range or not a number: the nearest page, the first)."""
+        return Paginator(self.rows, GRADE_ROWS_PER_PAGE).get_page(self.query.get(GRADES_PAGE))
+
+    @cached_property
+    def page_links(self) -> list[dict]:
+        """The table's pages as links (``url`` None: the page shown, or an ellipsis)."""
+        if self.page.paginator.num_pages < 2:
+            return []
+        links = []
+        for number in self.page.paginator.get_elided_page_range(self.page.number, on_each_side=2, on_ends=1):
+            if number == self.page.number or number == Paginator.ELLIPSIS:
+                links.append({"label": number, "url": None})
+                continue
+            query = self.query.copy()
+            query[GRADES_PAGE] = number
+            links.append({"label": number, "url": f"?{query.urlencode()}#course-grade-report"})
+        return links
 
     @cached_property
     def has_scheme(self) -> bool:
@@ -674,7 +705,7 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
         if self.enrollment_admin(request).has_add_permission(request):
             context["enroll_url"] = reverse("admin:courses_enrollment_add") + f"?course={course.pk}"
         if asked_once(request, policy.can_manage_course, course.pk):
-            context["grade_report"] = CourseGradeReport(course)
+            context["grade_report"] = CourseGradeReport(course, request.GET)
         return super().change_view(request, object_id, form_url, context)
 
     # Writes through the services ----------------------------------------------------------------

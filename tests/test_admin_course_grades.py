@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.models import User
 from courses.models import Course, Enrollment, Role
 from grading import services
 from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Test
@@ -487,6 +488,53 @@ def test_the_course_page_charts_the_letters_and_lists_every_students_grade(teach
     assert '<td class="current">-</td>' in row
     assert '<td class="final">0.00</td>' in row
     assert '<td class="final-letter">F</td>' in row
+
+
+@pytest.fixture
+def large_course(course, teacher):
+    """205 students (with ``course``'s own), each with a result on one test: 60 or 95 percent."""
+    test = Test.objects.create(course=course, name="Final", date=date(2020, 1, 10), max_score=Decimal("100"))
+    people = User.objects.bulk_create(
+        User(email=f"p{i:03d}@example.com", first_name="P", last_name=f"{i:03d}") for i in range(204)
+    )
+    Enrollment.objects.bulk_create(Enrollment(user=p, course=course, role=Role.STUDENT) for p in people)
+    items = [
+        (s.pk, Decimal(60 if i % 2 else 95)) for i, s in enumerate(course.members.filter(enrollments__role="STUDENT"))
+    ]
+    services.results_upsert(test=test, items=items, by=teacher)
+    return course
+
+
+def test_the_grade_table_shows_a_page_of_students_and_the_chart_counts_them_all(teacher, large_course, client_as):
+    client = client_as(teacher)
+
+    first = client.get(course_url(large_course)).content.decode()
+    last = client.get(course_url(large_course) + "?grades_page=3").content.decode()
+
+    assert 'aria-label="Students by letter: A: 103, B: 0, C: 0, D: 102, F: 0, none: 0"' in first
+    assert first.count('<tr id="grade-') == 100
+    assert "Students 1 to 100 of 205" in first
+    assert '<a href="?grades_page=2#course-grade-report">2</a>' in first
+    assert last.count('<tr id="grade-') == 5
+    assert "Students 201 to 205 of 205" in last
+    gradebook = reverse("admin:courses_course_gradebook", args=[large_course.pk])
+    assert f'<a href="{gradebook}">the gradebook (CSV)</a>' in first
+
+
+@pytest.mark.parametrize("number", ["0", "99", "abc", "-1", "1e3", ""])
+def test_a_grade_page_out_of_range_or_not_a_number_shows_the_nearest(number, teacher, large_course, client_as):
+    response = client_as(teacher).get(course_url(large_course) + f"?grades_page={number}")
+
+    assert response.status_code == 200
+    assert response.content.decode().count('<tr id="grade-') in (100, 5)
+
+
+def test_the_grade_tables_page_links_keep_the_rest_of_the_query(teacher, large_course, client_as):
+    url = course_url(large_course) + "?_changelist_filters=q%3DCRUD&grades_page=2"
+
+    page = client_as(teacher).get(url).content.decode()
+
+    assert "?_changelist_filters=q%3DCRUD&amp;grades_page=3#course-grade-report" in page
 
 
 def test_the_grade_chart_counts_only_students_with_a_letter_so_far(teacher, course, test_, student, client_as):
