@@ -15,6 +15,7 @@ from courses.models import Course, Enrollment, Role
 from grading import services
 from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Test
 from gradingsite.errors import Conflict
+from gradingsite.validators import time_zone_names
 from tests.conftest import first_category
 from tests.test_admin_grading import FormReader
 
@@ -305,6 +306,15 @@ def test_a_teacher_sets_weighting_grading_scheme_and_time_zone(teacher, course, 
     assert (course.weighting, course.time_zone) == ("categories", "Europe/Paris")
     assert course.grading_scheme == [{"letter": "Pass", "min_percent": 50}, {"letter": "Fail", "min_percent": 0}]
     assert course.details == "Models, views, migrations."  # what wasn't touched stays
+
+
+def test_the_time_zone_select_offers_every_zone_with_the_courses_own_selected(teacher, course, client_as):
+    Course.objects.filter(pk=course.pk).update(time_zone="Asia/Tokyo")
+
+    form = read_form(client_as(teacher).get(course_url(course)), "course_form")
+
+    assert form.fields["time_zone"] == "Asia/Tokyo"
+    assert form.options["time_zone"] == ["", *sorted(time_zone_names())]
 
 
 def test_saving_the_course_page_unchanged_keeps_the_grading_scheme(teacher, course, client_as):
