@@ -18,6 +18,7 @@ gathered from every row of the list.
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -28,6 +29,14 @@ from django.utils.translation import gettext as _
 from courses import policy
 from courses.models import Course, Enrollment, Feedback, Role
 from gradingsite.admin_site import asked_once
+
+
+class IdAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete select, which shows a form sent back with text in an id field with its
+    error: Django's looks the text up as an id, and the ValueError is a 500."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if str(v).isdecimal()], attr)
 
 
 class CourseScopedAdmin(admin.ModelAdmin):
@@ -52,6 +61,11 @@ class CourseScopedAdmin(admin.ModelAdmin):
             obj.pk,
             format_html(_("Select this object for an action - {}"), str(obj)),
         )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = IdAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def course_id_of(self, obj) -> int:
         value = obj

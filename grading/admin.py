@@ -38,7 +38,7 @@ from courses.admin import CourseAdmin, CourseListFilter, CourseScopedAdmin, Read
 from courses.models import Course, Enrollment
 from courses.serializers import check_grading_scheme
 from grading import admin_grades, csv_io, grades, notices, reports, services
-from grading.admin_grades import SCORE_AND_EXCUSED
+from grading.admin_grades import SCORE_AND_EXCUSED, ScoreField
 from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Notice, Test, TestResult
 from gradingsite.admin_site import ReadOnlyAdmin, asked_once
 from gradingsite.errors import DomainError
@@ -153,7 +153,7 @@ class TestAdminForm(forms.ModelForm):
     class Meta:
         model = Test
         fields = ["course", "name", "date", "max_score", "category", "never_drop", "results_published"]
-        field_classes = {"category": CategoryChoiceField}
+        field_classes = {"category": CategoryChoiceField, "max_score": ScoreField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -378,6 +378,7 @@ class ResultForm(forms.ModelForm):
     class Meta:
         model = TestResult
         fields = ["score", "excused"]
+        field_classes = {"score": ScoreField}
 
     def clean_score(self):
         score = self.cleaned_data.get("score")

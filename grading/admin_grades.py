@@ -16,9 +16,10 @@ its sign-in page.
   history). A score and excused unticked on a student without a result records it; excused ticked,
   score blank, excuses; a blank score with excused unticked on a student who has a result deletes
   that result (the way to clear one).
-- **Validation** is the admin's: the score field of the result forms (a decimal number of at most
-  7 digits, 2 after the point) and the grade service's rules (``services.score_error`` against ``max_score``; a score or
-  excused, not both). Any error and nothing is written: the page comes back with what was typed
+- **Validation** is the admin's: the score field of the result forms (plain decimal digits, as
+  every score written as text, ``services.SCORE_TEXT``; at most 7 digits, 2 after the point) and
+  the grade service's rules (``services.score_error`` against ``max_score``; a score or excused,
+  not both). Any error and nothing is written: the page comes back with what was typed
   and each error by its row.
 - **Conflicts**: each write expects the version its row was read at (``expected_version``; for a
   row read without a result, ``result_record`` finds one there), checked under the result's lock
@@ -42,6 +43,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError, transaction
@@ -73,10 +75,21 @@ NOT_A_STUDENT = "This user is not a student of the course."
 CONCURRENT_WRITE = "another write to these grades at the same moment got in the way. Save again."
 
 
+class ScoreField(forms.DecimalField):
+    """A score typed in an admin form: plain decimal digits, as every score written as text
+    (``services.SCORE_TEXT``): "1e3", "+5", ".5" and "NaN" are not numbers here either."""
+
+    def to_python(self, value):
+        text = "" if value in self.empty_values else str(value).strip()
+        if text and not services.SCORE_TEXT.fullmatch(text):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 @cache
 def _score_field():
-    """The score field of the admin's result forms: the decimal formats they take, at most 2 places."""
-    return TestResult._meta.get_field("score").formfield()
+    """The score field of the admin's result forms: plain decimal digits, at most 2 places."""
+    return TestResult._meta.get_field("score").formfield(form_class=ScoreField)
 
 
 def score_text(score: Decimal | None) -> str:
