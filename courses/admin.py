@@ -6,9 +6,10 @@ Who sees what (every check calls ``courses.policy``, as the API does):
 - a teacher sees only the courses they teach and what belongs to them. Another course's page,
   by URL or otherwise, is a 404, as if it didn't exist. A teacher may rename and describe their
   courses (``grading.admin`` adds their tests and gradebook to the course's page); enrollments
-  and feedback are read-only here (a teacher
-  enrolls people through the API, which applies the enrollment rules). Creating and deleting
-  courses is for the API (where the creator becomes the teacher) or a superuser.
+  and feedback are read-only here (a teacher enrolls people through the API). Superusers enroll,
+  unenroll and change roles here through the same rules (``courses.services``: a course keeps a
+  teacher). Creating and deleting courses is for the API (where the creator becomes the teacher)
+  or a superuser.
 
 Every page takes as many queries for a class of 1,000 as for a class of 10: a course's page shows
 how many teachers and students it has, with a link to its enrollments (a paginated list), not a
@@ -16,19 +17,20 @@ row per member; the lists' course filters offer the caller's courses, read from 
 gathered from every row of the list.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from courses import policy
+from courses import policy, services
 from courses.models import Course, Enrollment, Feedback, Role
 from gradingsite.admin_site import asked_once
+from gradingsite.errors import Conflict
 
 
 class IdAutocompleteSelect(AutocompleteSelect):
@@ -198,12 +200,51 @@ class CourseAdmin(CourseScopedAdmin):
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(CourseScopedAdmin):
+    """Enrollments through the enrollment rules of ``courses.services``, as the API applies them: one
+    per user and course, and a course keeps a teacher (unenrolling or demoting its last one is
+    refused with a message). An enrollment stays its user's in its course; its role changes."""
+
     list_display = ["user", "course", "role", "created_at"]
     list_filter = ["role", ("course", CourseListFilter)]
     search_fields = ["user__email", "user__last_name", "user__first_name", "course__name"]
     list_select_related = ["user", "course"]
     autocomplete_fields = ["user", "course"]
     ordering = ["course__name", "role", "user__last_name", "user__first_name", "user__email"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "course", "created_at"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.refresh_from_db(fields=["role"])  # the service compares with the role as stored
+            services.change_role(enrollment=obj, role=form.cleaned_data["role"])
+            return
+        enrolled = services.enroll(user=obj.user, course=obj.course, role=obj.role)
+        obj.pk, obj.created_at = enrolled.pk, enrolled.created_at
+
+    def delete_model(self, request, obj):
+        services.unenroll(enrollment=obj)
+
+    def delete_queryset(self, request, queryset):
+        for enrollment in queryset.select_related("user", "course"):
+            try:
+                services.unenroll(enrollment=enrollment)
+            except Conflict as exc:
+                self.message_user(request, f"{enrollment} was kept: {exc.detail}", messages.ERROR)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Conflict as exc:  # the form ran in one transaction: nothing of it was saved
+            self.message_user(request, f"Nothing was saved: {exc.detail}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except Conflict as exc:
+            self.message_user(request, f"Nothing was deleted: {exc.detail}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:courses_enrollment_change", args=[object_id]))
 
 
 @admin.register(Feedback)

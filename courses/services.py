@@ -63,22 +63,34 @@ def enroll_by_email(*, email: str, course: Course, role: str) -> Enrollment:
     return enroll(user=user, course=course, role=role)
 
 
+def _keep_a_teacher(enrollment: Enrollment) -> None:
+    """``Conflict`` if the course has no teacher but ``enrollment``'s user. The course's teacher rows
+    are locked first, so two teachers leaving at once can't both pass the check."""
+    teacher_ids = list(
+        Enrollment.objects.select_for_update()
+        .filter(course_id=enrollment.course_id, role=Role.TEACHER)
+        .values_list("user_id", flat=True)
+    )
+    if [pk for pk in teacher_ids if pk != enrollment.user_id] == []:
+        raise Conflict(LAST_TEACHER)
+
+
 @transaction.atomic
 def unenroll(*, enrollment: Enrollment) -> None:
-    """Remove an enrollment. ``Conflict`` when it would leave the course with no teacher.
-
-    The course's teacher rows are locked first, so two teachers leaving at once can't both pass
-    the check.
-    """
+    """Remove an enrollment. ``Conflict`` when it would leave the course with no teacher."""
     if enrollment.role == Role.TEACHER:
-        teacher_ids = list(
-            Enrollment.objects.select_for_update()
-            .filter(course_id=enrollment.course_id, role=Role.TEACHER)
-            .values_list("user_id", flat=True)
-        )
-        if [pk for pk in teacher_ids if pk != enrollment.user_id] == []:
-            raise Conflict(LAST_TEACHER)
+        _keep_a_teacher(enrollment)
     enrollment.delete()
+
+
+@transaction.atomic
+def change_role(*, enrollment: Enrollment, role: str) -> Enrollment:
+    """Make an enrollment's user a teacher or a student of its course (``enrollment`` as stored).
+    ``Conflict`` when that would leave the course with no teacher."""
+    if enrollment.role == Role.TEACHER and role != Role.TEACHER:
+        _keep_a_teacher(enrollment)
+    model_update(instance=enrollment, fields=["role"], data={"role": role})
+    return enrollment
 
 
 def feedback_create(*, course: Course, student: User, feedback: str) -> Feedback:

@@ -276,6 +276,57 @@ def test_a_superuser_enrolls_someone_from_the_course_page(admin_user, course, ma
     assert Enrollment.objects.get(user=newcomer).course == course
 
 
+def test_a_superuser_cannot_unenroll_a_courses_last_teacher(admin_user, teacher, course, client_as):
+    enrollment = Enrollment.objects.get(user=teacher)
+    url = reverse("admin:courses_enrollment_delete", args=[enrollment.pk])
+
+    response = client_as(admin_user).post(url, {"post": "yes"}, follow=True)
+
+    assert "Nothing was deleted: This is the course&#x27;s last teacher" in response.content.decode()
+    assert Enrollment.objects.filter(pk=enrollment.pk).exists()
+
+
+def test_a_superuser_cannot_make_a_courses_last_teacher_a_student(admin_user, teacher, course, client_as):
+    enrollment = Enrollment.objects.get(user=teacher)
+    url = reverse("admin:courses_enrollment_change", args=[enrollment.pk])
+    client = client_as(admin_user)
+    form = read_form(client.get(url), "enrollment_form")
+
+    response = client.post(url, {**form.fields, "role": Role.STUDENT}, follow=True)
+
+    assert "Nothing was saved: This is the course&#x27;s last teacher" in response.content.decode()
+    enrollment.refresh_from_db()
+    assert enrollment.role == Role.TEACHER
+
+
+def test_a_superuser_makes_a_student_a_teacher_but_not_another_users_enrollment(
+    admin_user, student, stranger, course, other_course, client_as
+):
+    enrollment = Enrollment.objects.get(user=student)
+    url = reverse("admin:courses_enrollment_change", args=[enrollment.pk])
+    client = client_as(admin_user)
+    form = read_form(client.get(url), "enrollment_form")
+    assert set(form.fields) >= {"role"} and not {"user", "course"} & set(form.fields)  # shown, not editable
+
+    changes = {"role": Role.TEACHER, "user": stranger.pk, "course": other_course.pk}
+    response = client.post(url, {**form.fields, **changes})
+
+    assert response.status_code == 302
+    enrollment.refresh_from_db()
+    assert (enrollment.user, enrollment.course, enrollment.role) == (student, course, Role.TEACHER)
+
+
+def test_unenrolling_several_keeps_the_last_teacher_and_says_so(admin_user, teacher, course, classmate, client_as):
+    response = client_as(admin_user).post(
+        reverse("admin:courses_enrollment_changelist"),
+        {"action": "delete_selected", "post": "yes", "_selected_action": [e.pk for e in Enrollment.objects.all()]},
+        follow=True,
+    )
+
+    assert "was kept: This is the course&#x27;s last teacher" in response.content.decode()
+    assert list(Enrollment.objects.values_list("user", "role")) == [(teacher.pk, Role.TEACHER)]
+
+
 def test_the_courses_list_names_the_teachers_and_counts_the_students(teacher, course, classmate, client_as):
     response = client_as(teacher).get(reverse("admin:courses_course_changelist"))
 

@@ -345,8 +345,8 @@ def test_enrolling_someone_enrolled_already_is_refused(admin_user, course, stude
     assert _enrollments() == before
 
 
-@pytest.mark.parametrize(("field", "value"), ENROLLMENT_FIELDS)
-def test_the_enrollment_page_refuses_a_bad_field_and_changes_nothing(field, value, admin_user, course, client_as):
+@pytest.mark.parametrize(("field", "value"), cases("role", CHOICES, [("lower_case", "student")]))
+def test_the_enrollment_page_refuses_a_bad_role_and_changes_nothing(field, value, admin_user, course, client_as):
     enrollment = Enrollment.objects.get(role=Role.STUDENT)
     before = _enrollments()
     url = reverse("admin:courses_enrollment_change", args=[enrollment.pk])
