@@ -293,7 +293,7 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
         return self.inlines if obj is not None else []
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("course")
+        return super().get_queryset(request).select_related("course", "category")  # the list shows both
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         test = self.get_object(request, object_id)

@@ -145,6 +145,8 @@ def teacher_pages(c: Class) -> dict[str, str]:
         "results list, by course": _url("grading_testresult_changelist", query=f"test__course__id__exact={course.pk}"),
         "results list, by test": _url("grading_testresult_changelist", query=f"test__id__exact={test.pk}"),
         "results list, searched": _url("grading_testresult_changelist", query="q=Student"),
+        "grade entry": _url("grading_test_grades", test.pk),
+        "grade entry, page 2, missing": _url("grading_test_grades", test.pk, query="page=2&show=ungraded"),
         "result page": _url("grading_testresult_change", c.result.pk),
         "result delete page": _url("grading_testresult_delete", c.result.pk),
         "history list": _url("grading_gradechange_changelist"),
