@@ -18,6 +18,7 @@ from grading import services
 from grading.admin import NO_SCORE
 from grading.models import GradeCategory, GradeChange, Test, TestResult
 from tests.test_admin_course_grades import read_form
+from tests.test_admin_grade_entry import grades_url, read_grades, row_html
 
 HUGE = "1" + "0" * 40
 BEYOND_INT = str(2**31)
@@ -304,6 +305,19 @@ def test_a_results_page_saves_a_valid_score(teacher, scored_result, client_as):
     assert response.status_code == 302
     scored_result.refresh_from_db()
     assert scored_result.score == Decimal("99.5")
+
+
+@pytest.mark.parametrize("typed", ["1e1", "+5", ".5", "5.", "05", "\u0665"])
+def test_the_grade_entry_page_takes_scores_as_plain_decimal_digits_only(typed, teacher, student, test_, client_as):
+    client = client_as(teacher)
+    form = read_grades(client.get(grades_url(test_)))
+    form.fields[f"score-{student.pk}"] = typed
+
+    response = client.post(grades_url(test_), form.fields)
+
+    assert response.status_code == 200
+    assert "Enter a number." in row_html(response, student)
+    assert not TestResult.objects.exists()
 
 
 # Enrollments (superusers add and change them) -------------------------------------------------------
