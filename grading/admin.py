@@ -645,12 +645,12 @@ class CourseGradeReport:
     """A course's grades as its page shows them, computed only if the page is drawn (not on a save):
     every student's in the chart, a page of ``GRADE_ROWS_PER_PAGE`` students in the table.
 
-    ``query``: the page's query string (a ``QueryDict``), kept in the links to the table's other pages.
+    ``params``: the page's query string (a ``QueryDict``), kept in the links to the table's other pages.
     """
 
-    def __init__(self, course: Course, query=None):
+    def __init__(self, course: Course, params=None):
         self.course = course
-        self.query = query if query is not None else QueryDict()
+        self.params = params if params is not None else QueryDict()
 
     @cached_property
     def rows(self) -> list[dict]:
@@ -659,7 +659,7 @@ class CourseGradeReport:
     @cached_property
     def page(self):
         """The table's page (a number out of range or not a number: the nearest page, the first)."""
-        return Paginator(self.rows, GRADE_ROWS_PER_PAGE).get_page(self.query.get(GRADES_PAGE))
+        return Paginator(self.rows, GRADE_ROWS_PER_PAGE).get_page(self.params.get(GRADES_PAGE))
 
     @cached_property
     def page_links(self) -> list[dict]:
@@ -671,7 +671,7 @@ class CourseGradeReport:
             if number == self.page.number or number == Paginator.ELLIPSIS:
                 links.append({"label": number, "url": None})
                 continue
-            query = self.query.copy()
+            query = self.params.copy()
             query[GRADES_PAGE] = number
             links.append({"label": number, "url": f"?{query.urlencode()}#course-grade-report"})
         return links
