@@ -1,8 +1,46 @@
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from gradingsite.validators import validate_name, validate_text, validate_time_zone
 from gradingsite.versions import Versioned
+
+LATE_INTERVALS = ("hour", "day")
+_LATE_KEYS = {"deduction_percent", "interval", "minimum_percent"}
+
+
+def check_late_policy(value) -> dict | None:
+    """A late policy as a course stores it, or ``ValidationError`` saying what is wrong.
+
+    ``null`` (no deduction) or exactly ``{"deduction_percent": 0 < p ≤ 100, "interval": "hour" |
+    "day", "minimum_percent": 0 ≤ m ≤ 100}``, numbers with at most 2 decimals.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != _LATE_KEYS:
+        raise ValidationError(
+            "Expected null or exactly the keys deduction_percent, interval and minimum_percent.", code="invalid"
+        )
+    if value["interval"] not in LATE_INTERVALS:
+        raise ValidationError('interval must be "hour" or "day".', code="invalid")
+    policy = {"interval": value["interval"]}
+    for key, low_open in (("deduction_percent", True), ("minimum_percent", False)):
+        number = value[key]
+        if isinstance(number, bool) or not isinstance(number, int | float | Decimal):
+            raise ValidationError(f"{key} must be a number.", code="invalid")
+        exact = Decimal(str(number))
+        too_low = exact <= 0 if low_open else exact < 0
+        if not exact.is_finite() or too_low or exact > 100 or exact != exact.quantize(Decimal("0.01")):
+            bounds = "0 < deduction_percent ≤ 100" if low_open else "0 ≤ minimum_percent ≤ 100"
+            raise ValidationError(f"{key} must be a number with {bounds}, at most 2 decimals.", code="invalid")
+        policy[key] = int(exact) if exact == exact.to_integral() else float(exact)
+    return {key: policy[key] for key in ("deduction_percent", "interval", "minimum_percent")}
+
+
+def validate_late_policy(value) -> None:
+    check_late_policy(value)
 
 
 def default_grading_scheme() -> list[dict]:
@@ -45,6 +83,9 @@ class Course(Versioned):
     weighting = models.CharField(max_length=10, choices=Weighting.choices, default=Weighting.POINTS)
     grading_scheme = models.JSONField(null=True, blank=True, default=default_grading_scheme)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # What late work loses (``grading.submissions``): null, no deduction; else ``{"deduction_percent",
+    # "interval", "minimum_percent"}`` (``check_late_policy``).
+    late_policy = models.JSONField(null=True, blank=True, default=None, validators=[validate_late_policy])
 
     objects = CourseQuerySet.as_manager()
 

@@ -234,3 +234,44 @@ def can_manage_category(user, category) -> bool:
 def can_leave_feedback(user, course) -> bool:
     """Only the course's students leave feedback on it."""
     return _role(user, course, _course_id(course)) == Role.STUDENT
+
+
+# Submissions, extensions and comments (``grading.submissions``, ``grading.comments``).
+
+
+def can_submit(user, test) -> bool:
+    """Hand in work on a test: its course's students only (not its teachers, not admins)."""
+    return _role(user, test, test.course_id) == Role.STUDENT
+
+
+def submissions_scope(user, test) -> str | None:
+    """Which submissions of a test the user may read: "all" (its course's teachers, admins), "own"
+    (its students: their own attempts), or None."""
+    if is_admin(user):
+        return "all"
+    return {Role.TEACHER: "all", Role.STUDENT: "own"}.get(_role(user, test, test.course_id))
+
+
+def can_read_submissions(user, test) -> bool:
+    return submissions_scope(user, test) is not None
+
+
+def can_view_submission(user, submission) -> bool:
+    """Read one submission: the student who submitted it, its course's teachers, admins."""
+    if is_admin(user) or user.pk == submission.student_id:
+        return True
+    return _role(user, submission, submission.test.course_id) == Role.TEACHER
+
+
+def can_comment(user, thread) -> bool:
+    """Read and write the comments on one student's work on a test (``thread``: its ``test`` and
+    ``student_id``): that student, the course's teachers, admins."""
+    if is_admin(user) or user.pk == thread.student_id:
+        return True
+    return _role(user, thread.test, thread.test.course_id) == Role.TEACHER
+
+
+def sees_held_comments(user, thread) -> bool:
+    """See the comments held back while the test's results are hidden: everyone who may read the
+    thread but the student."""
+    return user.pk != thread.student_id or is_admin(user)

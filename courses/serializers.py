@@ -6,6 +6,7 @@ paths (``Output`` below builds the ``values_list()`` columns and the dicts from 
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -13,7 +14,7 @@ from accounts.models import User
 from accounts.serializers import UserSummarySerializer
 from courses import policy
 from courses.embeds import embeds
-from courses.models import Course, Enrollment, Feedback, Role, Weighting
+from courses.models import LATE_INTERVALS, Course, Enrollment, Feedback, Role, Weighting, check_late_policy
 from gradingsite.api.serializers import (
     FreeTextField,
     NameField,
@@ -32,6 +33,15 @@ class SchemeRowSerializer(serializers.Serializer):
     min_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
 
 
+class LatePolicySerializer(serializers.Serializer):
+    """What late work loses: ``deduction_percent`` of the max score per started ``interval`` late, never
+    below ``minimum_percent`` of the max score."""
+
+    deduction_percent = serializers.FloatField(help_text="0 < p ≤ 100, at most 2 decimals.")
+    interval = serializers.ChoiceField(choices=[(i, i) for i in LATE_INTERVALS])
+    minimum_percent = serializers.FloatField(help_text="0 ≤ m ≤ 100, at most 2 decimals.")
+
+
 class CourseSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
@@ -41,6 +51,7 @@ class CourseSerializer(serializers.Serializer):
     weighting = serializers.ChoiceField(choices=Weighting.choices, read_only=True)
     grading_scheme = SchemeRowSerializer(many=True, allow_null=True, read_only=True)
     time_zone = serializers.CharField(read_only=True)
+    late_policy = LatePolicySerializer(read_only=True, allow_null=True)
     version = serializers.IntegerField(
         read_only=True, help_text="One more with every change; the ETag of the resource."
     )
@@ -122,6 +133,29 @@ class GradingSchemeField(serializers.JSONField):
         return check_grading_scheme(data)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "deduction_percent": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 100},
+            "interval": {"type": "string", "enum": list(LATE_INTERVALS)},
+            "minimum_percent": {"type": "number", "minimum": 0, "maximum": 100},
+        },
+        "required": ["deduction_percent", "interval", "minimum_percent"],
+        "additionalProperties": False,
+    }
+)
+class LatePolicyField(serializers.JSONField):
+    """A late policy (``courses.models.check_late_policy``), or null for no deduction."""
+
+    def to_internal_value(self, data):
+        try:
+            return check_late_policy(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
 @extend_schema_serializer(component_name="CourseInput")
 class CourseInputSerializer(StrictInputMixin, serializers.Serializer):
     ignored_fields = ("id", "teachers", "tests", "my_role", "version")
@@ -140,6 +174,11 @@ class CourseInputSerializer(StrictInputMixin, serializers.Serializer):
     )
     time_zone = TimeZoneField(
         required=False, help_text="An IANA time zone: a test is due once its date is before today there."
+    )
+    late_policy = LatePolicyField(
+        required=False,
+        allow_null=True,
+        help_text="null: no deduction; else {deduction_percent, interval, minimum_percent}.",
     )
 
 

@@ -9,12 +9,12 @@ from django.db import IntegrityError, transaction
 from accounts import user_services
 from accounts.models import User, normalize_email
 from courses.models import Course, Enrollment, Feedback, Role
-from courses.signals import course_deleting
+from courses.signals import course_deleting, late_policy_changed
 from gradingsite.errors import Conflict
 from gradingsite.services import model_update
 
 # What ``course_update`` changes.
-COURSE_SETTINGS = ("name", "details", "weighting", "grading_scheme", "time_zone")
+COURSE_SETTINGS = ("name", "details", "weighting", "grading_scheme", "time_zone", "late_policy")
 ALREADY_ENROLLED = "This user is already enrolled in this course."
 LAST_TEACHER = "This is the course's last teacher; enroll another teacher first."
 
@@ -28,9 +28,20 @@ def course_create(*, name: str, details: str = "", by: User, **settings) -> Cour
 
 
 @transaction.atomic
-def course_update(*, course: Course, **changes) -> Course:
-    """Change a course's settings; only those that differ are written (``model_update``)."""
+def course_update(*, course: Course, by: User | None = None, **changes) -> Course:
+    """Change a course's settings; only those that differ are written (``model_update``).
+
+    A new ``late_policy`` is announced (``late_policy_changed``) in the same transaction, the
+    course's row locked first: ``grading`` recomputes the late deductions it governs."""
+    if "late_policy" in changes:
+        locked = Course.objects.select_for_update(no_key=True).filter(pk=course.pk).values_list("late_policy")
+        row = locked.first()
+        if row is not None:
+            course.late_policy = row[0]
+    before = course.late_policy
     model_update(instance=course, fields=COURSE_SETTINGS, data=changes)
+    if course.late_policy != before:
+        late_policy_changed.send(sender=Course, course=course, by=by)
     return course
 
 

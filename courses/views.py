@@ -150,6 +150,7 @@ WHERE c.id = %(pk)s"""  # noqa: S608
 # results version), so admins have their own.
 _COURSE_PAGE = {admin: _course_page_sql(admin) for admin in (False, True)}
 _GRADING_SCHEME = Course._meta.get_field("grading_scheme")
+_LATE_POLICY = Course._meta.get_field("late_policy")
 
 
 def course_detail(user, pk: int) -> dict:
@@ -159,6 +160,7 @@ def course_detail(user, pk: int) -> dict:
         raise Course.DoesNotExist
     row = dict(zip(COURSE_FIELDS, rows[0], strict=True))
     row["grading_scheme"] = _GRADING_SCHEME.from_db_value(row["grading_scheme"], None, connection)
+    row["late_policy"] = _LATE_POLICY.from_db_value(row["late_policy"], None, connection)
     return course_data(row)
 
 
@@ -225,7 +227,7 @@ class CourseViewSet(VersionedWrites, ApiViewSet):
         self.check_version(course)
         serializer = CourseInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        services.course_update(course=course, **serializer.validated_data)
+        services.course_update(course=course, by=request.user, **serializer.validated_data)
         return Response(course_detail(request.user, course.pk))
 
     @extend_schema(request=CourseInputSerializer)

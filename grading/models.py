@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from courses.models import Course
 from gradingsite.validators import validate_name
@@ -58,6 +59,11 @@ class GradeCategory(Versioned):
         return self.name
 
 
+class SubmissionType(models.TextChoices):
+    NONE = "none", "None (results only)"
+    ONLINE = "online", "Online"
+
+
 class Test(Versioned):
     """An exam of a course. Deleting a course deletes its tests, unless results protect them."""
 
@@ -68,6 +74,14 @@ class Test(Versioned):
     max_score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, default=Decimal("100"))
     results_published = models.BooleanField(default=True)
     never_drop = models.BooleanField(default=False, help_text="Drop rules never drop this test.")
+    # Submissions (``grading.submissions``): "none", results only; "online", students hand in work.
+    submission_type = models.CharField(max_length=6, choices=SubmissionType.choices, default=SubmissionType.NONE)
+    unlock_at = models.DateTimeField(null=True, blank=True, help_text="Submissions open at this time.")
+    due_at = models.DateTimeField(null=True, blank=True, help_text="Work submitted after this time is late.")
+    lock_at = models.DateTimeField(null=True, blank=True, help_text="Submissions close at this time.")
+    allowed_attempts = models.PositiveIntegerField(
+        null=True, blank=True, default=1, help_text="Attempts per student; empty for unlimited."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +89,31 @@ class Test(Versioned):
         ordering = ["date", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(max_score__gt=0), name="test_max_score_positive"),
+            models.CheckConstraint(
+                condition=models.Q(submission_type__in=SubmissionType.values), name="test_submission_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(allowed_attempts__isnull=True) | models.Q(allowed_attempts__gte=1),
+                name="test_allowed_attempts_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unlock_at__isnull=True)
+                | models.Q(due_at__isnull=True)
+                | models.Q(unlock_at__lte=models.F("due_at")),
+                name="test_unlock_before_due",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(due_at__isnull=True)
+                | models.Q(lock_at__isnull=True)
+                | models.Q(due_at__lte=models.F("lock_at")),
+                name="test_due_before_lock",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unlock_at__isnull=True)
+                | models.Q(lock_at__isnull=True)
+                | models.Q(unlock_at__lte=models.F("lock_at")),
+                name="test_unlock_before_lock",
+            ),
         ]
         indexes = [models.Index(fields=["course", "date"], name="test_course_date")]
 
@@ -100,9 +139,16 @@ class TestResult(Versioned):
     grader = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="graded_results"
     )
-    # An excused result has no score and counts nowhere; every other result has a score.
+    # An excused result has no score and counts nowhere; every other result has a score: the score a
+    # teacher entered less the course's late deduction (``grading.submissions.late_score``).
     score = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, null=True, blank=True)
     excused = models.BooleanField(default=False)
+    # What the late policy took off the entered score (``entered_score``): 0 without a late attempt.
+    late_deduction = models.DecimalField(max_digits=SCORE_DIGITS, decimal_places=SCORE_PLACES, default=Decimal(0))
+    late_waived = models.BooleanField(default=False, help_text="No late deduction for this result.")
+    # When a person last wrote the result (its score, its excuse, its waiver): an attempt submitted
+    # up to then is graded. A recompute by the late policy leaves it.
+    graded_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -115,6 +161,10 @@ class TestResult(Versioned):
                 condition=models.Q(excused=True, score__isnull=True) | models.Q(excused=False, score__isnull=False),
                 name="result_score_or_excused",
             ),
+            models.CheckConstraint(
+                condition=models.Q(late_deduction__gte=0) & (models.Q(excused=False) | models.Q(late_deduction=0)),
+                name="result_late_deduction_valid",
+            ),
         ]
         indexes = [models.Index(fields=["student", "test"], name="result_student_test")]
 
@@ -124,6 +174,11 @@ class TestResult(Versioned):
     @property
     def percent(self) -> float | None:
         return None if self.score is None else percent_of(self.score, self.test.max_score)
+
+    @property
+    def entered_score(self) -> Decimal | None:
+        """The score as the teacher entered it: the stored one plus the late deduction (None: excused)."""
+        return None if self.score is None else self.score + self.late_deduction
 
 
 class GradeChange(models.Model):
@@ -144,6 +199,8 @@ class GradeChange(models.Model):
         API = "api"
         ADMIN = "admin"
         IMPORT = "import"
+        # The late deduction recomputed: a new attempt, an extension, the course's late policy, a waiver.
+        POLICY = "policy"
 
     result = models.ForeignKey(TestResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="history")
     test = models.ForeignKey(
@@ -175,7 +232,7 @@ class GradeChange(models.Model):
                 condition=models.Q(action__in=["created", "updated", "deleted"]), name="gradechange_action_valid"
             ),
             models.CheckConstraint(
-                condition=models.Q(via__in=["api", "admin", "import"]), name="gradechange_via_valid"
+                condition=models.Q(via__in=["api", "admin", "import", "policy"]), name="gradechange_via_valid"
             ),
         ]
         indexes = [
@@ -297,3 +354,105 @@ def results_version(test_ref="pk"):
     """
     counter = ResultsVersion.objects.filter(test_id=models.OuterRef(test_ref)).values("version")[:1]
     return Coalesce(models.Subquery(counter), models.Value(0))
+
+
+class Extension(models.Model):
+    """One student's own due and lock times and extra attempts on a test; at most one per test and student.
+
+    A null time falls back to the test's (``grading.submissions``: the student's effective times).
+    """
+
+    test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="extensions")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extensions")
+    due_at = models.DateTimeField(null=True, blank=True)
+    lock_at = models.DateTimeField(null=True, blank=True)
+    extra_attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["test", "student"], name="extension_one_per_test_student"),
+            models.CheckConstraint(
+                condition=models.Q(due_at__isnull=True)
+                | models.Q(lock_at__isnull=True)
+                | models.Q(due_at__lte=models.F("lock_at")),
+                name="extension_due_before_lock",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.student} on {self.test}"
+
+
+class Submission(models.Model):
+    """An attempt a student handed in: ``attempt`` counts from 1 per test and student.
+
+    ``submitted_at`` is the server's clock. How late it is depends on the student's effective due
+    time now (an extension granted afterwards makes it on time), so it is computed when read
+    (``grading.submissions``), not stored. ``body`` may be empty only where files carry the work.
+    """
+
+    test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="submissions")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    attempt = models.PositiveIntegerField()
+    submitted_at = models.DateTimeField()
+    body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["test", "student", "attempt"], name="submission_one_per_attempt"),
+            models.CheckConstraint(condition=models.Q(attempt__gte=1), name="submission_attempt_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["test", "-submitted_at"], name="submission_test_latest"),
+            models.Index(fields=["student", "test", "-attempt"], name="submission_student_test"),
+        ]
+
+    def __str__(self):
+        return f"{self.student} on {self.test}, attempt {self.attempt}"
+
+
+class Comment(models.Model):
+    """A comment on one student's work on a test, by that student or a teacher (or an admin).
+
+    A comment by someone else than the student is emailed to the student by the worker
+    (``grading.comments``): ``email_state`` says where that stands.
+    """
+
+    class EmailState(models.TextChoices):
+        NONE = "none"  # the student's own comment: nobody is emailed
+        HELD = "held"  # the test's results are hidden: neither shown to the student nor emailed
+        QUEUED = "queued"  # waits for the worker's job
+        SENT = "sent"
+        SKIPPED = "skipped"  # notifications off, no longer a student, account inactive
+        FAILED = "failed"
+
+    test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="comments")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments_about")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="comments_written"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    email_state = models.CharField(max_length=7, choices=EmailState.choices, default=EmailState.NONE)
+    send_after = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email_state__in=["none", "held", "queued", "sent", "skipped", "failed"]),
+                name="comment_email_state_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["test", "student", "created_at"], name="comment_thread"),
+            models.Index(fields=["test", "email_state"], name="comment_email_state"),
+        ]
+
+    def __str__(self):
+        return f"{self.author} on {self.student}'s {self.test}"

@@ -26,6 +26,7 @@ from grading.models import (
     GradeCategory,
     GradeChange,
     Notice,
+    SubmissionType,
     Test,
     TestResult,
     results_version,
@@ -36,6 +37,7 @@ from gradingsite.api.serializers import (
     Output,
     ReportSerializer,
     StrictBooleanField,
+    StrictDateTimeField,
     StrictDecimalField,
     StrictInputMixin,
     StrictIntegerField,
@@ -76,6 +78,24 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
         help_text="A grade category of the test's course; default: the course's first.",
     )
     never_drop = StrictBooleanField(required=False, help_text="Drop rules never drop this test.")
+    submission_type = serializers.ChoiceField(
+        choices=SubmissionType.choices,
+        required=False,
+        help_text='"none" (default): results only; "online": students submit through the API. Back to "none" '
+        "while submissions exist is a 409.",
+    )
+    unlock_at = StrictDateTimeField(required=False, allow_null=True, help_text="Submissions open; null: at once.")
+    due_at = StrictDateTimeField(
+        required=False, allow_null=True, help_text="Later submissions are late; null: never late."
+    )
+    lock_at = StrictDateTimeField(required=False, allow_null=True, help_text="Submissions close; null: never.")
+    allowed_attempts = StrictIntegerField(
+        min_value=1,
+        max_value=1_000_000,
+        required=False,
+        allow_null=True,
+        help_text="Attempts per student (plus an extension's extra ones); null: unlimited. Default 1.",
+    )
     results_version = serializers.SerializerMethodField(
         help_text="The test's own count of changes to its results (0 before any grade): If-Match for the bulk "
         "upsert (PUT results). Null for a caller who can't read the test's results (a student while they are "
@@ -93,6 +113,11 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
             "results_published",
             "category",
             "never_drop",
+            "submission_type",
+            "unlock_at",
+            "due_at",
+            "lock_at",
+            "allowed_attempts",
             "updated_at",
             "version",
             "results_version",
@@ -136,9 +161,14 @@ class CourseTestSerializer(TestSerializer):
 class TestResultSerializer(serializers.ModelSerializer):
     """A student's result. ``percent`` = 100 · score / max_score, 1 decimal; both null when excused."""
 
-    score = _score_field(allow_null=True)
+    score = _score_field(allow_null=True, help_text="The score kept: the entered score less the late deduction.")
     percent = serializers.FloatField(read_only=True, allow_null=True)
     excused = serializers.BooleanField(help_text="Excused: no score, and it counts nowhere.")
+    entered_score = _score_field(allow_null=True, help_text="The score as the teacher entered it (null when excused).")
+    late_deduction = _score_field(
+        read_only=True, help_text="entered_score - score: what the course's late policy took off."
+    )
+    late_waived = serializers.BooleanField(help_text="true: no late deduction for this result.")
 
     class Meta:
         model = TestResult
@@ -150,6 +180,9 @@ class TestResultSerializer(serializers.ModelSerializer):
             "score",
             "percent",
             "excused",
+            "entered_score",
+            "late_deduction",
+            "late_waived",
             "created_at",
             "updated_at",
             "version",
@@ -158,7 +191,7 @@ class TestResultSerializer(serializers.ModelSerializer):
 
 
 # What a client read and may send back: ignored, not refused.
-_RESULT_READ_ONLY = ("id", "test", "percent", "created_at", "updated_at", "version")
+_RESULT_READ_ONLY = ("id", "test", "percent", "entered_score", "late_deduction", "created_at", "updated_at", "version")
 
 
 # The fast path of ``TestResultSerializer`` (``gradingsite.api.serializers.Output``): ``percent`` is
@@ -185,6 +218,9 @@ class _ScoreOrExcused(StrictInputMixin, serializers.Serializer):
     )
     grader = StrictPrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, help_text="Admins only: another teacher of the course."
+    )
+    late_waived = StrictBooleanField(
+        required=False, help_text="true: no late deduction (default false on create; left out: unchanged)."
     )
 
     # Whether a score (or ``excused: true``) must be given: on create and on a full update.
@@ -246,6 +282,7 @@ class BulkItemSerializer(serializers.Serializer):
     student = StrictIntegerField(min_value=1, max_value=MAX_ID)
     score = _score_field(required=False, allow_null=True)
     excused = serializers.BooleanField(required=False)
+    late_waived = serializers.BooleanField(required=False, help_text="Left out: unchanged (false for a new result).")
 
 
 class BulkOutcomeSerializer(ReportSerializer):
@@ -277,6 +314,7 @@ class BulkInvalid(Exception):
 
 def parse_bulk_items(
     data,
+    waived: dict | None = None,
 ) -> tuple[list[tuple[int, tuple[int, Decimal | None]]], list[tuple[int, str | None, str]]]:
     """Check the types of the bulk upsert's items without touching the database.
 
@@ -284,20 +322,27 @@ def parse_bulk_items(
     ``(index, field, message)``. Raises ``BulkInvalid`` when the body is not a list of at most
     ``BULK_MAX_ITEMS`` items. Ids are JSON integers and scores JSON numbers, as the single endpoint
     takes them (a string is a type error); a score's range against ``max_score`` is the grade
-    service's business.
+    service's business. Each item's ``late_waived``, when given, goes into ``waived`` (student → bool).
     """
+    waived = {} if waived is None else waived
     if not isinstance(data, list):
         raise BulkInvalid("Expected a JSON array of {student, score} (or {student, excused: true}) objects.")
     if len(data) > BULK_MAX_ITEMS:
         raise BulkInvalid(f"At most {BULK_MAX_ITEMS} items per request; got {len(data)}.")
     items = []
     errors = []
+    waived.clear()
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             errors.append((index, None, "Expected an object with student and score."))
             continue
         errors.extend((index, str(key), "Unknown field.") for key in item if key not in _ITEM_KEYS)
         student = _parse_student(item, index, errors)
+        if "late_waived" in item:
+            if not isinstance(item["late_waived"], bool):
+                errors.append((index, "late_waived", "Must be a valid boolean."))
+            elif student is not None:
+                waived[student] = item["late_waived"]
         excused = _parse_excused(item, index, errors)
         if excused is None:
             continue
@@ -313,7 +358,7 @@ def parse_bulk_items(
     return items, errors
 
 
-_ITEM_KEYS = {"student", "score", "excused"}
+_ITEM_KEYS = {"student", "score", "excused", "late_waived"}
 
 
 def _parse_excused(item: dict, index: int, errors: list) -> bool | None:

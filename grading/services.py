@@ -19,17 +19,17 @@ results being published) opens or joins the test's result notice in the same tra
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from courses import policy
 from courses.models import Course, Enrollment, Role
-from grading import notices
+from grading import comments, lateness, notices
 from grading.models import (
     CATEGORIES_PER_COURSE,
     CATEGORY_MAX_POSITION,
@@ -39,6 +39,7 @@ from grading.models import (
     GradeCategory,
     GradeChange,
     ResultsVersion,
+    SubmissionType,
     Test,
     TestResult,
     results_version,
@@ -111,11 +112,18 @@ def _check_score(score: Decimal | None, test: Test, field_name: str = "score") -
 
 def _lock_test(test: Test) -> Test:
     """Lock the test's row exclusively: for changes to the test itself and for bulk writes of its grades."""
-    locked = Test.objects.select_for_update().filter(pk=test.pk).first()
+    locked = (
+        Test.objects.select_for_update(of=("self",))
+        .annotate(course_late_policy=F("course__late_policy"))
+        .filter(pk=test.pk)
+        .first()
+    )
     if locked is None:
         raise Conflict("This test was deleted meanwhile.")
     test.max_score = locked.max_score
     test.results_published = locked.results_published
+    test.submission_type = locked.submission_type
+    test.course_late_policy = locked.course_late_policy
     return locked
 
 
@@ -148,9 +156,12 @@ def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
             " AND e.role = %s AND e.user_id = %s)"
         )
         params = [Role.STUDENT.value, student_id, test.pk]
+    courses = connection.ops.quote_name(Course._meta.db_table)
+    policy_sql = f"(SELECT c.late_policy FROM {courses} c WHERE c.id = {table}.course_id)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT max_score, results_published, {enrolled} FROM {table} WHERE id = %s FOR SHARE",  # noqa: S608
+            f"SELECT max_score, results_published, {enrolled}, submission_type, {policy_sql} "  # noqa: S608
+            f"FROM {table} WHERE id = %s FOR SHARE",
             params,
         )
         row = cursor.fetchone()
@@ -158,7 +169,37 @@ def _share_lock_test(test: Test, *, student_id: int | None = None) -> bool:
         raise Conflict("This test was deleted meanwhile.")
     test.max_score = Decimal(str(row[0])).quantize(_QUANTUM)
     test.results_published = bool(row[1])
+    test.submission_type = row[3]
+    test.course_late_policy = _LATE_POLICY.from_db_value(row[4], None, connection)
     return bool(row[2])
+
+
+_LATE_POLICY = Course._meta.get_field("late_policy")
+
+
+def _late_seconds(test: Test, student_ids: Iterable[int]) -> dict[int, int]:
+    """How late each student's latest attempt is (absent: none), when the test's results can lose
+    points at all (``lateness.applies``; read by the test's lock); else no query, every one on time."""
+    if not lateness.applies(submission_type=test.submission_type, policy=test.course_late_policy):
+        return {}
+    return lateness.latest_seconds_late(test.pk, student_ids)
+
+
+def _kept(test: Test, entered: Decimal | None, *, waived: bool, seconds_late: int) -> Decimal | None:
+    """The score stored for ``entered`` (None: excused) on ``test``, as ``lateness.late_score`` keeps it."""
+    if entered is None or waived:
+        return entered
+    return lateness.late_score(
+        entered=entered, max_score=test.max_score, seconds_late=seconds_late, policy=test.course_late_policy
+    )
+
+
+def _set_scores(result: TestResult, entered: Decimal | None, kept: Decimal | None, waived: bool) -> None:
+    """Store ``kept`` of ``entered`` on ``result`` (its ``entered_score`` is the sum of the two columns)."""
+    result.score = kept
+    result.excused = entered is None
+    result.late_deduction = Decimal(0) if entered is None else entered - kept
+    result.late_waived = waived
 
 
 def _student_ids_enrolled(test: Test, student_ids: Iterable[int]) -> set[int]:
@@ -199,9 +240,18 @@ def _history(result: TestResult, action: str, *, old, new, by, via) -> GradeChan
 
 @transaction.atomic
 def result_record(
-    *, test: Test, student, score: Decimal | None, by, via: str = Via.API, grader=None, excused: bool = False
+    *,
+    test: Test,
+    student,
+    score: Decimal | None,
+    by,
+    via: str = Via.API,
+    grader=None,
+    excused: bool = False,
+    late_waived: bool = False,
 ) -> TestResult:
-    """Record a new result: a score, or ``excused`` (no score). ``Conflict`` if the student already has one."""
+    """Record a new result: a score as entered, or ``excused`` (no score). ``Conflict`` if the student
+    already has one. The score stored is the entered one less the late deduction (``lateness``)."""
     if excused:
         score = None
     enrolled = _share_lock_test(test, student_id=student.pk)
@@ -209,14 +259,18 @@ def result_record(
     if not enrolled:
         raise Invalid({"student": ["This user is not enrolled as a student in the test's course."]})
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
+    entered = score
+    if entered is not None and not late_waived:
+        late = _late_seconds(test, [student.pk]).get(student.pk, 0)
+        score = _kept(test, entered, waived=late_waived, seconds_late=late)
     # "Graded already?" is the unique constraint's answer: one query less than asking first, and
     # the only answer that holds when two graders record the same student at the same moment. No
     # savepoint is needed around the insert: this function's own atomic block rolls back to where
     # it began.
     try:
-        result = TestResult.objects.create(
-            test=test, student_id=student.pk, grader_id=grader_id, score=score, excused=score is None
-        )
+        result = TestResult(test=test, student_id=student.pk, grader_id=grader_id)
+        _set_scores(result, entered, score, late_waived)
+        result.save(force_insert=True)
     except IntegrityError:
         raise StaleResult("This student already has a result for this test.") from None
     _history(result, Action.CREATED, old=None, new=score, by=by, via=via).save()
@@ -235,12 +289,15 @@ def result_update(
     grader=None,
     excused: bool = False,
     expected_version: int | None = None,
+    late_waived: bool | None = None,
 ) -> TestResult:
-    """Change a result's score (and grader), or excuse it (``excused``: the score is cleared).
+    """Change a result's entered score (and grader), or excuse it (``excused``: the score is cleared);
+    ``late_waived`` None keeps the waiver as it is. The stored score follows (``lateness``).
 
-    A change to the same score (or excusing an excused result) writes no history. With
-    ``expected_version`` (the version the caller read), the result must still be at that version
-    when it is locked (``StaleResult`` otherwise, nothing written).
+    A change that leaves the stored score as it was writes no history; a change of the waiver alone
+    that moves the stored score writes its line ``via: "policy"``. With ``expected_version`` (the
+    version the caller read), the result must still be at that version when it is locked
+    (``StaleResult`` otherwise, nothing written).
     """
     if excused:
         score = None
@@ -250,18 +307,33 @@ def result_update(
     grader_id = _resolve_grader(test=test, by=by, grader=grader)
     current = _lock_result(result, expected_version)
     old = current.score
-    if old == score and current.grader_id == grader_id:
-        result.score, result.excused = old, old is None
+    waived = current.late_waived if late_waived is None else late_waived
+    entered = score
+    if entered is not None and not waived:
+        late = _late_seconds(test, [result.student_id]).get(result.student_id, 0)
+        score = _kept(test, entered, waived=waived, seconds_late=late)
+    if (
+        current.entered_score == entered
+        and current.score == score
+        and current.late_waived == waived
+        and current.grader_id == grader_id
+    ):
+        _set_scores(result, entered, score, waived)
         return result
-    result.score = score
-    result.excused = score is None
+    if old != score and entered == current.entered_score and current.excused == (entered is None):
+        via = Via.POLICY  # only the waiver changed: the late policy's line
+    _set_scores(result, entered, score, waived)
     result.grader_id = grader_id
-    result.save(update_fields=["score", "excused", "grader", "updated_at"])
+    result.graded_at = timezone.now()
+    result.save(update_fields=[*_SCORE_FIELDS, "grader", "graded_at", "updated_at"])
     if old != score:
         _history(result, Action.UPDATED, old=old, new=score, by=by, via=via).save()
         bump_results_versions([test.pk])
         _tell_students(test, [result.student_id])
     return result
+
+
+_SCORE_FIELDS = ("score", "excused", "late_deduction", "late_waived")
 
 
 @transaction.atomic
@@ -319,7 +391,7 @@ def _lock_result(result: TestResult, expected_version: int | None = None) -> Tes
     current = (
         TestResult.objects.select_for_update()
         .filter(pk=result.pk)
-        .only("score", "excused", "grader", "version")
+        .only("score", "excused", "grader", "version", "late_deduction", "late_waived")
         .first()
     )
     if current is None:
@@ -352,10 +424,14 @@ def results_upsert(
     dry_run: bool = False,
     notify: bool = True,
     expected_results_versions: Collection[int] | None = None,
+    waived: Mapping[int, bool] | None = None,
 ) -> UpsertOutcome:
     """Create or update many results of one test: all or nothing, in a constant number of queries.
 
-    ``items`` are ``(student_id, score)`` pairs; a score of None excuses the student. Every bad item
+    ``items`` are ``(student_id, score)`` pairs, each score as entered (the stored one less the late
+    deduction, ``lateness``); a score of None excuses the student. ``waived`` sets ``late_waived`` by
+    student (a student not in it keeps theirs; a new result is not waived). Through the CSV import, a
+    cell equal to the stored score keeps the result as it is (the export read back). Every bad item
     is reported (its index, field and message) and then nothing is written. With ``dry_run`` the
     outcome is computed and nothing is written either. ``notify=False`` (demo and load-test data)
     tells no student. With ``expected_results_versions`` (a bulk ``If-Match``), the test's results
@@ -374,7 +450,7 @@ def results_upsert(
                         "current": {"results_version": current},
                     }
                 )
-        outcome = _results_upsert(test=test, items=items, by=by, via=via, notify=notify)
+        outcome = _results_upsert(test=test, items=items, by=by, via=via, notify=notify, waived=waived)
         if outcome.errors or dry_run:
             transaction.set_rollback(True)
         elif not (outcome.created or outcome.updated):
@@ -386,8 +462,9 @@ def _results_version(test: Test) -> int:
     return Test.objects.filter(pk=test.pk).values_list(results_version(), flat=True).get()
 
 
-def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
+def _results_upsert(*, test, items, by, via, notify, waived=None) -> UpsertOutcome:
     outcome = UpsertOutcome()
+    waived = waived or {}
     student_ids = {student_id for student_id, _ in items}
     enrolled = _student_ids_enrolled(test, student_ids)
     seen: set[int] = set()
@@ -406,22 +483,34 @@ def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
     existing = {
         r.student_id: r for r in TestResult.objects.select_for_update().filter(test=test, student_id__in=student_ids)
     }
+    late = _late_seconds(test, student_ids)
     to_create: list[TestResult] = []
     to_update: list[TestResult] = []
     changes: list[GradeChange] = []
     for student_id, score in items:
-        score = None if score is None else score.quantize(_QUANTUM)
+        entered = None if score is None else score.quantize(_QUANTUM)
         current = existing.get(student_id)
+        is_waived = waived.get(student_id, current.late_waived if current is not None else False)
+        if (
+            via == Via.IMPORT
+            and current is not None
+            and entered is not None
+            and entered == current.score
+            and student_id not in waived
+        ):
+            # A cell holding the stored score is the export read back: it changes nothing.
+            entered = current.entered_score
+        kept = _kept(test, entered, waived=is_waived, seconds_late=late.get(student_id, 0))
         if current is None:
-            to_create.append(
-                TestResult(test=test, student_id=student_id, grader_id=by.pk, score=score, excused=score is None)
-            )
-        elif current.score == score:
+            result = TestResult(test=test, student_id=student_id, grader_id=by.pk)
+            _set_scores(result, entered, kept, is_waived)
+            to_create.append(result)
+        elif (current.entered_score, current.score, current.late_waived) == (entered, kept, is_waived):
             outcome.unchanged += 1
         else:
-            changes.append(_history(current, Action.UPDATED, old=current.score, new=score, by=by, via=via))
-            current.score = score
-            current.excused = score is None
+            if current.score != kept:
+                changes.append(_history(current, Action.UPDATED, old=current.score, new=kept, by=by, via=via))
+            _set_scores(current, entered, kept, is_waived)
             current.grader_id = by.pk
             current.version = bump()
             to_update.append(current)
@@ -432,19 +521,61 @@ def _results_upsert(*, test, items, by, via, notify) -> UpsertOutcome:
     if to_update:
         now = timezone.now()
         for result in to_update:
-            result.updated_at = now
+            result.updated_at = result.graded_at = now
         TestResult.objects.bulk_update(
-            to_update, ["score", "excused", "grader", "updated_at", "version"], batch_size=1000
+            to_update, [*_SCORE_FIELDS, "grader", "graded_at", "updated_at", "version"], batch_size=1000
         )
     changes.extend(_history(r, Action.CREATED, old=None, new=r.score, by=by, via=via) for r in created)
     GradeChange.objects.bulk_create(changes, batch_size=1000)
-    if changes:
+    if changes or to_update:
         outcome.results_version = bump_results_versions([test.pk])[test.pk]
     if notify:
         _tell_students(test, [r.student_id for r in created] + [r.student_id for r in to_update])
     outcome.created = len(created)
     outcome.updated = len(to_update)
     return outcome
+
+
+def recompute_late(*, test: Test, student_ids: Iterable[int] | None = None, by=None) -> int:
+    """One of the late deduction's inputs changed (an attempt, an extension, the course's
+    ``late_policy`` or the test's own settings): bring the stored scores of the test's results (of
+    these students; None: all) back to the rule, each change with its history line ``via:
+    "policy"``. In the caller's transaction, after it locked the test (shared or exclusive). How
+    many results changed. Three queries when none did (the results, how late, nothing else).
+    """
+    results = TestResult.objects.select_for_update().filter(test_id=test.pk, excused=False)
+    if student_ids is not None:
+        results = results.filter(student_id__in=list(student_ids))
+    rows = list(results.only("student_id", "score", "late_deduction", "late_waived", "test_id"))
+    if not rows:
+        return 0
+    late = _late_seconds(test, None if student_ids is None else [r.student_id for r in rows])
+    changed: list[TestResult] = []
+    changes: list[GradeChange] = []
+    for result in rows:
+        kept = _kept(test, result.entered_score, waived=result.late_waived, seconds_late=late.get(result.student_id, 0))
+        if kept == result.score:
+            continue
+        changes.append(_history(result, Action.UPDATED, old=result.score, new=kept, by=by, via=Via.POLICY))
+        _set_scores(result, result.entered_score, kept, result.late_waived)
+        result.version = bump()
+        result.updated_at = timezone.now()
+        changed.append(result)
+    if not changed:
+        return 0
+    TestResult.objects.bulk_update(changed, [*_SCORE_FIELDS, "updated_at", "version"], batch_size=1000)
+    GradeChange.objects.bulk_create(changes, batch_size=1000)
+    bump_results_versions([test.pk])
+    _tell_students(test, [r.student_id for r in changed])
+    return len(changed)
+
+
+def after_late_policy_change(*, course: Course, by=None, **signal) -> None:
+    """A course's ``late_policy`` changed (``courses.signals.late_policy_changed``): recompute the
+    results of its online tests, each test locked exclusively, in id order."""
+    for test in Test.objects.filter(course_id=course.pk, submission_type=SubmissionType.ONLINE).order_by("pk"):
+        _lock_test(test)
+        recompute_late(test=test, by=by)
 
 
 def _check_category(category: GradeCategory | None, course_id: int) -> None:
@@ -463,19 +594,44 @@ def test_create(
 ) -> Test:
     """Add a test to a course (``max_score`` defaults to 100, ``category`` to the course's first)."""
     _check_category(category, course.pk)
+    check_schedule(fields, fields)
     if max_score is not None:
         fields["max_score"] = max_score
     return Test.objects.create(course=course, name=name, date=date, category=category, **fields)
 
 
 def max_recorded_score(test: Test) -> Decimal | None:
-    return TestResult.objects.filter(test=test).aggregate(m=Max("score"))["m"]
+    """The highest score recorded as entered (a stored score is at most its entered one)."""
+    return TestResult.objects.filter(test=test).aggregate(m=Max(F("score") + F("late_deduction")))["m"]
+
+
+SCHEDULE = ("unlock_at", "due_at", "lock_at")
+
+
+def check_schedule(times: Mapping, changes: Mapping) -> None:
+    """Where set, ``unlock_at ≤ due_at ≤ lock_at`` (``times`` has each, or lacks it when unset);
+    ``Invalid`` naming the field that breaks it: of two out of order, the later one when it is among
+    ``changes``, else the earlier."""
+    for index, earlier in enumerate(SCHEDULE):
+        for later in SCHEDULE[index + 1 :]:
+            a, b = times.get(earlier), times.get(later)
+            if a is not None and b is not None and a > b:
+                name = later if later in changes else earlier
+                raise Invalid({name: [f"{earlier} must not be after {later}."]})
+
+
+def _has_submissions(test: Test) -> bool:
+    from grading.models import Submission
+
+    return Submission.objects.filter(test_id=test.pk).exists()
 
 
 @transaction.atomic
-def test_update(*, test: Test, **changes) -> Test:
+def test_update(*, test: Test, by=None, **changes) -> Test:
     """Change a test's fields (only those that differ are written: ``model_update``). ``max_score``
-    can't go below a score already recorded."""
+    can't go below a score already recorded; ``unlock_at ≤ due_at ≤ lock_at`` where set; an online
+    test with submissions stays online. A change of what the late deduction reads (the type, the due
+    time, the max score) recomputes the stored scores (``recompute_late``)."""
     locked = _lock_test(test)
     if "category" in changes:
         _check_category(changes["category"], test.course_id)
@@ -484,12 +640,26 @@ def test_update(*, test: Test, **changes) -> Test:
         highest = max_recorded_score(test)
         if highest is not None and new_max < highest:
             raise Invalid({"max_score": [f"A score of {highest:f} is already recorded; max_score can't be lower."]})
+    times = {name: changes.get(name, getattr(locked, name)) for name in SCHEDULE}
+    check_schedule(times, changes)
+    if (
+        changes.get("submission_type") == SubmissionType.NONE
+        and locked.submission_type != SubmissionType.NONE
+        and _has_submissions(test)
+    ):
+        raise Conflict('This test has submissions; its submission_type can\'t go back to "none".')
     was_published = locked.results_published
+    late_inputs = (locked.submission_type, locked.due_at, locked.max_score)
     model_update(instance=test, fields=changes, data=changes)
+    test.course_late_policy = locked.course_late_policy
+    if (test.submission_type, test.due_at, test.max_score) != late_inputs:
+        recompute_late(test=test, by=by)
     if test.results_published and not was_published:
         notices.results_published(test)
+        comments.results_published(test)
     elif was_published and not test.results_published:
         notices.results_hidden(test)
+        comments.results_hidden(test)
     return test
 
 

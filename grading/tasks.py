@@ -3,6 +3,8 @@
 - ``deliver_notice``: sends a result notice (``grading.notices.deliver``), deferred by the grade
   service in the transaction of the change. SendGrid's 429/5xx/timeouts retry it with exponential
   backoff, ``NOTIFY_MAX_ATTEMPTS`` attempts in all; the last attempt fails the notice instead.
+- ``deliver_comments``: emails a test's students the comments written on their work
+  (``grading.comments.deliver``), deferred with the first comment queued; retried as above.
 - ``retry_stalled_jobs``: every 5 seconds, jobs held by a worker that stopped sending heartbeats
   (killed, its machine gone) are queued again, so a crashed worker's notice is finished by another.
 - ``delete_expired_idempotency_keys``: every hour, the stored answers of ``Idempotency-Key`` writes
@@ -17,7 +19,7 @@ from procrastinate.contrib.django import app
 from procrastinate.retry import BaseRetryStrategy
 
 from accounts.email import EmailRetryLater
-from grading import notices
+from grading import comments, notices
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ class SendGridBackoff(BaseRetryStrategy):
 @app.task(name="deliver_notice", queue="notices", retry=SendGridBackoff(), pass_context=True)
 def deliver_notice(context, notice_id: int) -> None:
     notices.deliver(notice_id, last_attempt=context.job.attempts + 1 >= settings.NOTIFY_MAX_ATTEMPTS)
+
+
+@app.task(name="deliver_comments", queue="notices", retry=SendGridBackoff(), pass_context=True)
+def deliver_comments(context, test_id: int) -> None:
+    comments.deliver(test_id, last_attempt=context.job.attempts + 1 >= settings.NOTIFY_MAX_ATTEMPTS)
 
 
 @app.periodic(cron="* * * * * */5", periodic_id="retry_stalled_jobs")

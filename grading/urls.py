@@ -1,6 +1,6 @@
 """The routes of ``grading``: tests, results, reports, and the parts of courses and users that are grades."""
 
-from grading import grade_views, report_views, views
+from grading import grade_views, report_views, submission_views, views
 from gradingsite.api.routers import Router
 
 router = Router()
@@ -13,5 +13,13 @@ router.register("tests", views.TestViewSet, basename="test")
 router.register(r"tests/(?P<pk>[^/]+)/results", views.TestResultViewSet, basename="test-results")
 router.register("test-results", views.ResultViewSet, basename="testresult")
 router.register("users", views.StudentResultViewSet, basename="user")
+router.register(r"tests/(?P<pk>[^/]+)/submissions", submission_views.TestSubmissionViewSet, basename="test-submissions")
+router.register("submissions", submission_views.SubmissionViewSet, basename="submission")
+router.register(r"tests/(?P<pk>[^/]+)/extensions", submission_views.ExtensionViewSet, basename="test-extensions")
+router.register(
+    r"tests/(?P<pk>[^/]+)/students/(?P<student_id>[^/]+)/comments",
+    submission_views.CommentViewSet,
+    basename="test-student-comments",
+)
 
 routers = [router]

@@ -145,7 +145,9 @@ class TestViewSet(
         return policy.with_caller_role(Test.objects.annotate(results_version=results_version()), self.request.user)
 
     def perform_update(self, serializer):
-        serializer.instance = services.test_update(test=serializer.instance, **serializer.validated_data)
+        serializer.instance = services.test_update(
+            test=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         services.test_delete(test=instance, force=query_flag(self.request, "force"), by=self.request.user)
@@ -201,11 +203,15 @@ def result_rows(rows) -> list[dict]:
 # max_score, 1 decimal, half up) exactly in ``numeric``.
 _RESULT_EXPRESSIONS = {
     "score": "r.score::double precision AS score_float",
+    "entered_score": "(r.score + r.late_deduction)::double precision AS entered_score",
+    "late_deduction": "r.late_deduction::double precision AS late_deduction",
     "percent": "ROUND(r.score * 100 / %(max_score)s, 1)::double precision AS percent",
 }
 _RESULT_SELECT = ", ".join(_RESULT_EXPRESSIONS.get(column, f"r.{column}") for column in RESULT.columns)
 # The same columns through the ORM (``with_row_columns``).
-_ROW_COLUMNS = tuple("score_float" if column == "score" else column for column in RESULT.columns)
+_ROW_COLUMNS = tuple(
+    {"score": "score_float", "late_deduction": "late_deduction_float"}.get(column, column) for column in RESULT.columns
+)
 
 
 def with_row_columns(queryset, max_score):
@@ -214,7 +220,12 @@ def with_row_columns(queryset, max_score):
     PostgreSQL computes ``percent`` exactly in ``numeric``.
     """
     percent = Round(F("score") * Value(100) / Value(max_score), 1)
-    return queryset.annotate(percent=Cast(percent, FloatField()), score_float=Cast("score", FloatField()))
+    return queryset.annotate(
+        percent=Cast(percent, FloatField()),
+        score_float=Cast("score", FloatField()),
+        entered_score=Cast(F("score") + F("late_deduction"), FloatField()),
+        late_deduction_float=Cast("late_deduction", FloatField()),
+    )
 
 
 # A test's results page: ``with_row_columns`` and ``_ROW_COLUMNS`` written as SQL, one text per filter
@@ -335,6 +346,7 @@ class TestResultViewSet(ApiViewSet):
             by=request.user,
             via=GradeChange.Via.API,
             grader=data.get("grader"),
+            late_waived=data.get("late_waived", False),
         )
         return Response(result_data(result), status=status.HTTP_201_CREATED)
 
@@ -344,8 +356,9 @@ class TestResultViewSet(ApiViewSet):
         responses={200: BulkOutcomeSerializer, 400: BulkErrorSerializer},
     )
     def bulk_update(self, request, pk):
+        waived: dict[int, bool] = {}
         try:
-            typed, errors = parse_bulk_items(request.data)
+            typed, errors = parse_bulk_items(request.data, waived)
         except BulkInvalid as exc:
             return _bulk_error(exc.message, [(None, None, exc.message)])
         outcome = services.results_upsert(
@@ -356,6 +369,7 @@ class TestResultViewSet(ApiViewSet):
             # With type errors the rest is still checked (to report every bad item), never written.
             dry_run=bool(errors),
             expected_results_versions=preconditions.if_match_versions(request),
+            waived=waived,
         )
         errors.extend((typed[i][0], field, message) for i, field, message in outcome.errors)
         if errors:
@@ -420,8 +434,8 @@ class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
             excused = False
         elif excused is False and result.excused:
             raise Invalid({"score": ["A score is required to un-excuse this result."]})
-        else:  # only the grader changes (or excused: false on a scored result)
-            score, excused = result.score, result.excused
+        else:  # only the grader or the waiver changes (or excused: false on a scored result)
+            score, excused = result.entered_score, result.excused
         result = services.result_update(
             result=result,
             score=score,
@@ -429,6 +443,7 @@ class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
             by=request.user,
             via=GradeChange.Via.API,
             grader=data.get("grader"),
+            late_waived=data.get("late_waived"),
         )
         return Response(result_data(result))
 

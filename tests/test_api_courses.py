@@ -44,6 +44,11 @@ def test_course_detail_has_teachers_tests_and_my_role(client_for, student, teach
                 "results_published": True,
                 "category": test_.category_id,
                 "never_drop": False,
+                "submission_type": "none",
+                "unlock_at": None,
+                "due_at": None,
+                "lock_at": None,
+                "allowed_attempts": 1,
                 "updated_at": test_.updated_at.isoformat().replace("+00:00", "Z"),
                 "version": 1,
                 "results_version": 0,
@@ -53,6 +58,7 @@ def test_course_detail_has_teachers_tests_and_my_role(client_for, student, teach
         "weighting": "points",
         "grading_scheme": DEFAULT_SCHEME,
         "time_zone": "UTC",
+        "late_policy": None,
         "version": 1,
     }
 
@@ -123,6 +129,7 @@ def test_creating_a_course_makes_the_creator_its_teacher(client_for, stranger):
         "weighting": "points",
         "grading_scheme": DEFAULT_SCHEME,
         "time_zone": "UTC",
+        "late_policy": None,
         "version": 1,
     }
     assert Enrollment.objects.get(course=course).role == Role.TEACHER

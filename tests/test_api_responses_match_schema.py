@@ -11,16 +11,19 @@ gains or loses a key, or changes a type, fails here until the schema says so too
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import yaml
+from django.utils import timezone
 
 from accounts.codes import issue_code
 from accounts.tokens import issue_tokens
 from courses.models import Enrollment, Role
 from grading import services as grading
+from grading import submissions
+from grading.models import Comment, Extension, Test, TestResult
 from tests import test_authorization_matrix as matrix
 from tests.api_routes import api_routes
 
@@ -91,7 +94,16 @@ def full_world(world, teacher, make_user):
     world["student"].social = {"github": "shakuntala", "website": "https://example.com/devi"}
     world["student"].save(update_fields=["social"])
     spare = grading.category_create(course=course, name="Extra credit", weight=0)
-    return {**world, "spare_category": spare}
+    # A late policy and a late attempt: the student's result keeps less than was entered.
+    course.late_policy = {"deduction_percent": 10, "interval": "day", "minimum_percent": 0}
+    course.save(update_fields=["late_policy"])
+    Test.objects.filter(pk=test.pk).update(due_at=timezone.now() - timedelta(days=1))
+    Extension.objects.filter(test=test).update(lock_at=timezone.now() + timedelta(days=1))
+    late = submissions.submit(test=Test.objects.get(pk=test.pk), student=world["student"], body="Second draft.")
+    assert TestResult.objects.get(pk=world["result"].pk).late_deduction > 0
+    Comment.objects.create(test=test, student=world["student"], author=teacher, body="Cite your sources.")
+    Comment.objects.create(test=test, student=world["student"], author=None, body="From a deleted account.")
+    return {**world, "spare_category": spare, "late_submission": late}
 
 
 def _fill(path, w):
@@ -102,6 +114,7 @@ def _fill(path, w):
         result=w["result"].pk,
         category=w["category"].pk,
         spare_category=w["spare_category"].pk,
+        submission=w["submission"].pk,
     )
 
 

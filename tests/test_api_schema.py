@@ -136,6 +136,7 @@ def test_resources_have_the_contracts_fields(schema):
         "weighting",
         "grading_scheme",
         "time_zone",
+        "late_policy",
         "version",
     }
     assert fields("UserSummary") == {"id", "email", "first_name", "last_name"}
@@ -150,6 +151,11 @@ def test_resources_have_the_contracts_fields(schema):
         "results_published",
         "category",
         "never_drop",
+        "submission_type",
+        "unlock_at",
+        "due_at",
+        "lock_at",
+        "allowed_attempts",
         "updated_at",
         "version",
         "results_version",
@@ -280,6 +286,14 @@ OPERATION_IDS = {
     ("DELETE", "/api/users/{id}/courses/{course_id}/"): "users_courses_destroy",
     ("GET", "/api/users/{id}/test-results/"): "users_test_results_list",
     ("GET", "/healthz"): "healthz",
+    ("GET", "/api/submissions/{id}/"): "submissions_retrieve",
+    ("GET", "/api/tests/{id}/extensions/"): "tests_extensions_list",
+    ("PUT", "/api/tests/{id}/extensions/{student_id}/"): "tests_extensions_update",
+    ("DELETE", "/api/tests/{id}/extensions/{student_id}/"): "tests_extensions_destroy",
+    ("GET", "/api/tests/{id}/students/{student_id}/comments/"): "tests_students_comments_list",
+    ("POST", "/api/tests/{id}/students/{student_id}/comments/"): "tests_students_comments_create",
+    ("GET", "/api/tests/{id}/submissions/"): "tests_submissions_list",
+    ("POST", "/api/tests/{id}/submissions/"): "tests_submissions_create",
 }
 
 

@@ -8,19 +8,20 @@ teacher, an admin. Every refused write (any 4xx to POST/PUT/PATCH/DELETE) must l
 database exactly as it was.
 
 The paths name the standing world below: ``{user}`` is the student, ``{course}`` the course,
-``{test}`` its test, ``{result}`` the student's result on it.
+``{test}`` its test (online), ``{result}`` the student's result on it, ``{submission}`` their attempt.
 """
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import services as grading
-from grading.models import GradeCategory, GradeChange, Test, TestResult
+from grading.models import Comment, Extension, GradeCategory, GradeChange, Submission, Test, TestResult
 from tests.api_routes import METHODS, NOT_OPERATIONS, api_routes, api_url_names
 
 ROLES = ("anonymous", "stranger", "student", "other_teacher", "teacher", "admin")
@@ -157,6 +158,27 @@ MATRIX = {
     ("category-detail", "PUT"): ("/api/categories/{category}/", {"name": "Exams", "weight": 60}, course_staff(200)),
     ("category-detail", "PATCH"): ("/api/categories/{category}/", {"drop_lowest": 1}, course_staff(200)),
     ("category-detail", "DELETE"): ("/api/categories/{category}/", None, course_staff(409)),  # it holds the test
+    # Submissions (the test is online), extensions, comments.
+    ("test-submissions-list", "GET"): ("/api/tests/{test}/submissions/", None, MEMBERS),  # a student: their own
+    ("test-submissions-list", "POST"): (
+        "/api/tests/{test}/submissions/",
+        {"body": "My essay."},
+        by_role(401, 403, 201, 403, 403, 403),
+    ),
+    ("submission-detail", "GET"): ("/api/submissions/{submission}/", None, MEMBERS),  # the student submitted it
+    ("test-extensions-list", "GET"): ("/api/tests/{test}/extensions/", None, course_staff(200)),
+    ("test-extensions-detail", "PUT"): (
+        "/api/tests/{test}/extensions/{user}/",
+        {"extra_attempts": 2},
+        course_staff(200),
+    ),
+    ("test-extensions-detail", "DELETE"): ("/api/tests/{test}/extensions/{user}/", None, course_staff(204)),
+    ("test-student-comments-list", "GET"): ("/api/tests/{test}/students/{user}/comments/", None, MEMBERS),
+    ("test-student-comments-list", "POST"): (
+        "/api/tests/{test}/students/{user}/comments/",
+        {"body": "Well argued."},
+        by_role(401, 403, 201, 403, 201, 201),
+    ),
 }
 
 # Routes open to anyone: a method they don't take is a 405 even without a token.
@@ -198,6 +220,11 @@ def world(teacher, student, other_teacher, stranger, admin_user, course, other_c
     classmate = make_user("classmate@example.com")
     Enrollment.objects.create(user=classmate, course=course, role=Role.STUDENT)
     result = grading.result_record(test=test_, student=student, score=Decimal("42"), by=teacher)
+    Test.objects.filter(pk=test_.pk).update(submission_type="online", allowed_attempts=None)
+    submission = Submission.objects.create(
+        test=test_, student=student, attempt=1, submitted_at=timezone.now(), body="First draft."
+    )
+    Extension.objects.create(test=test_, student=student, extra_attempts=1)
     Feedback.objects.create(course=course, student=student, feedback="Good course.")
     Test.objects.create(course=other_course, name="Halting", date=date(2026, 11, 30))
     return {
@@ -216,6 +243,7 @@ def world(teacher, student, other_teacher, stranger, admin_user, course, other_c
         "test": test_,
         "result": result,
         "category": test_.category,
+        "submission": submission,
     }
 
 
@@ -244,6 +272,11 @@ def snapshot():
             TestResult.objects.order_by("pk").values_list("pk", "test_id", "student_id", "score", "excused")
         ),
         "history": GradeChange.objects.count(),
+        "submissions": list(Submission.objects.order_by("pk").values_list("pk", "student_id", "attempt", "body")),
+        "extensions": list(
+            Extension.objects.order_by("pk").values_list("pk", "student_id", "due_at", "lock_at", "extra_attempts")
+        ),
+        "comments": list(Comment.objects.order_by("pk").values_list("pk", "student_id", "author_id", "body")),
     }
 
 
@@ -265,6 +298,7 @@ def _fill(path, world):
         test=world["test"].pk,
         result=world["result"].pk,
         category=world["category"].pk,
+        submission=world["submission"].pk,
     )
 
 
@@ -311,7 +345,7 @@ def test_matrix_paths_match_the_urlconf():
     from django.urls import resolve
 
     for (name, _), (path, _, _) in MATRIX.items():
-        filled = path.format(user=1, course=2, test=3, result=4, category=5)
+        filled = path.format(user=1, course=2, test=3, result=4, category=5, submission=6)
         assert resolve(filled).url_name == name, path
 
 

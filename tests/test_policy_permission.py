@@ -142,7 +142,7 @@ def _paths_naming_an_object():
 @pytest.mark.parametrize(("path", "method"), list(_paths_naming_an_object()))
 def test_an_unknown_id_is_a_404_before_any_rule_refuses(client_for, stranger, path, method):
     """A stranger, whom every rule about an object refuses, learns first that the object doesn't exist."""
-    filled = path.replace("{id}", "999999999").replace("{course_id}", "999999999")
+    filled = path.replace("{id}", "999999999").replace("{course_id}", "999999999").replace("{student_id}", "999999999")
     assert "{" not in filled, path
     response = client_for(stranger).generic(method, filled, b"{}", content_type="application/json")
     assert response.status_code == 404, (method, filled, response.content[:200])

@@ -91,6 +91,24 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class StrictDateTimeField(serializers.DateTimeField):
+    """A time as an ISO 8601 string with its time zone (``2026-12-01T17:00:00Z``): a number, or a
+    time without a zone, is a 400. Answered in UTC."""
+
+    default_error_messages = {"naive": "Give the time zone (Z or an offset such as +01:00)."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", format="ISO 8601")
+        value = super().to_internal_value(data)
+        return value
+
+    def enforce_timezone(self, value):
+        if value.tzinfo is None:
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
 class StrictIntegerField(serializers.IntegerField):
     """Only JSON integers (not ``"5"``, ``5.0`` or ``true``)."""
 
