@@ -5,7 +5,9 @@ The rules (the README's "Course grades" lists them for API clients too):
 - A result **counts** unless it is excused; for a student reading their own grade, only results of
   tests whose results are published count (and only those tests exist for them).
 - A test is **due** once its date is before today in the course's time zone. A student with no
-  result (and not excused) on a due test whose results are published is **missing** it.
+  result (and not excused) on a due test whose results are published is **missing** it. On an
+  ``online`` test instead: once the time is past the student's effective ``due_at`` (their
+  extension's, else the test's; never without one) and they have no attempt, no result and no excuse.
 - **current** ignores tests with no result; **final** counts every missing test as 0 of its max score.
 - **Drops**, per student and category, after excusing: the ``drop_lowest`` results with the lowest
   percent, then the ``drop_highest`` with the highest among the rest; ties go to the earlier date,
@@ -42,7 +44,7 @@ from django.db import connections, router
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY
 from courses.models import Course, Enrollment, Role, Weighting
-from grading.models import GradeCategory, Test, TestResult
+from grading.models import Extension, GradeCategory, Submission, SubmissionType, Test, TestResult
 from grading.serializers import CategoryGradeSerializer, CourseGradeSerializer
 
 STUDENT_ORDER = ("last_name", "first_name", "email")
@@ -62,13 +64,15 @@ def _q(connection, model, column: str | None = None) -> str:
 
 
 def _statement(connection, *, one_student: bool, published_only: bool) -> str:
-    """The per (mode, student, category) sums and drops. Parameters: course, [student], course, today."""
+    """The per (mode, student, category) sums and drops. Parameters: course, [student], now, today, course."""
     ids = "string_agg(CAST({} AS TEXT), ',')"
-    enrollment, test, result, category = (
+    enrollment, test, result, category, submission, extension = (
         _q(connection, Enrollment),
         _q(connection, Test),
         _q(connection, TestResult),
         _q(connection, GradeCategory),
+        _q(connection, Submission),
+        _q(connection, Extension),
     )
     student_filter = "AND e.user_id = %s" if one_student else ""
     published_filter = "AND t.results_published" if published_only else ""
@@ -83,10 +87,15 @@ WITH students AS (
     SELECT s.student_id, t.id AS test_id, t.category_id, t.date, t.never_drop,
            CAST(ROUND(t.max_score * 100) AS BIGINT) AS max_cents,
            CAST(ROUND(r.score * 100) AS BIGINT) AS score_cents,
-           CASE WHEN r.id IS NULL AND t.results_published AND t.date < %s THEN 1 ELSE 0 END AS missing
+           CASE WHEN r.id IS NULL AND CASE WHEN t.submission_type = '{SubmissionType.ONLINE.value}'
+               THEN COALESCE(x.due_at, t.due_at) < %s AND NOT EXISTS (
+                   SELECT 1 FROM {submission} sub WHERE sub.test_id = t.id AND sub.student_id = s.student_id)
+               ELSE t.results_published AND t.date < %s END
+           THEN 1 ELSE 0 END AS missing
     FROM students s
     CROSS JOIN {test} t
     LEFT JOIN {result} r ON r.test_id = t.id AND r.student_id = s.student_id
+    LEFT JOIN {extension} x ON x.test_id = t.id AND x.student_id = s.student_id
     WHERE t.course_id = %s {published_filter} AND (r.id IS NULL OR NOT r.excused)
 ), gaps AS (
     -- The final grade differs from the current one only where something is missing.
@@ -194,6 +203,7 @@ def course_grades(
     student_id: int | None = None,
     published_only: bool = False,
     today: date | None = None,
+    now: datetime | None = None,
     students: list[dict] | None = None,
     with_categories: bool = True,
 ) -> list[dict]:
@@ -220,7 +230,7 @@ def course_grades(
     params: list = [course.pk]
     if student_id is not None:
         params.append(student_id)
-    params += [today, course.pk]
+    params += [now or datetime.now(tz=ZoneInfo("UTC")), today, course.pk]
     sums: dict[tuple[int, int, int], _Sums] = {}
     missing: dict[int, list[int]] = {}
     with connection.cursor() as cursor:

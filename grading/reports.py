@@ -35,8 +35,8 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThan, LessThanOrEqu
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY
 from courses.models import Course, Role
-from grading import grades, serializers
-from grading.models import Test, TestResult
+from grading import grades, serializers, submissions
+from grading.models import Submission, Test, TestResult
 
 BUCKETS = 10
 
@@ -149,6 +149,25 @@ def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
+def latest_attempts(course_id: int) -> dict[tuple[int, int], tuple]:
+    """Each student's latest attempt on each test of the course: ``(student, test) → (submitted_at,
+    seconds_late)``. One query."""
+    rows = submissions.with_lateness(submissions.latest_only(Submission.objects.filter(test__course_id=course_id)))
+    return {
+        (student_id, test_id): (submitted_at, seconds_late)
+        for student_id, test_id, submitted_at, seconds_late in rows.values_list(
+            "student_id", "test_id", "submitted_at", "seconds_late"
+        )
+    }
+
+
+def _cell(attempt: tuple | None, missing: bool) -> dict:
+    """A gradebook cell's submission: the latest attempt's time, whether it is late, whether the work is missing."""
+    if attempt is None:
+        return {"submitted_at": None, "late": False, "missing": missing}
+    return {"submitted_at": attempt[0], "late": attempt[1] > 0, "missing": missing}
+
+
 def grades_by_student(course: Course) -> dict[int, dict]:
     """Each student's course grade by student id (``grading.grades``)."""
     return {row["student"]["id"]: row for row in grades.course_grades(course, with_categories=False)}
@@ -158,8 +177,9 @@ def gradebook(course: Course) -> dict:
     """The course's gradebook (see the API contract), in a fixed number of queries whatever its size.
 
     Queries: the tests; the students; every result of the course; the per-test statistics; the
-    course grades (two: the categories and the grades statement). Scores are JSON numbers, or null
-    where a student has no score for a test (no result, or excused: ``excused`` lists those tests).
+    course grades (two: the categories and the grades statement); each student's latest attempts.
+    Scores are JSON numbers, or null where a student has no score for a test (no result, or excused:
+    ``excused`` lists those tests). ``cells`` has each test's latest attempt and whether it is missing.
     """
     tests = course_tests(course.pk)
     students = USER_SUMMARY.rows(course_students(course.pk).values_list(*USER_SUMMARY.columns))
@@ -182,10 +202,12 @@ def gradebook(course: Course) -> dict:
     stats = course_test_stats(course.pk) if tests else {}
     # A grade for every student, in their order.
     course_grades = grades.course_grades(course, students=students, with_categories=False)
+    latest = latest_attempts(course.pk) if tests else {}
     rows = []
     for student, grade in zip(students, course_grades, strict=True):
         sid = student["id"]
         mine = scores.get(sid, {})
+        missed = set(grade["missing"])
         rows.append(
             serializers.GradebookStudentSerializer.build(
                 **student,
@@ -196,6 +218,12 @@ def gradebook(course: Course) -> dict:
                 current_percent=_number(grade["current_percent"]),
                 final_percent=_number(grade["final_percent"]),
                 letter=grade["letter"],
+                cells={
+                    key: serializers.GradebookCellSerializer.build(
+                        **_cell(latest.get((sid, test_id)), test_id in missed)
+                    )
+                    for key, test_id in zip(keys, test_ids, strict=True)
+                },
             )
         )
     headers = [

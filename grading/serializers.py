@@ -471,6 +471,12 @@ class GradebookTestSerializer(ReportSerializer):
     stats = StatsSerializer()
 
 
+class GradebookCellSerializer(ReportSerializer):
+    submitted_at = serializers.DateTimeField(allow_null=True, help_text="The latest attempt's; null without one.")
+    late = serializers.BooleanField(help_text="The latest attempt is late.")
+    missing = serializers.BooleanField(help_text="The work is missing (see the missing list's rule).")
+
+
 class GradebookStudentSerializer(ReportSerializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
@@ -487,11 +493,17 @@ class GradebookStudentSerializer(ReportSerializer):
         child=serializers.IntegerField(), help_text="Tests on which the student is excused."
     )
     missing = serializers.ListField(
-        child=serializers.IntegerField(), help_text="Due, published tests with no result (and not excused)."
+        child=serializers.IntegerField(),
+        help_text="Due, published tests with no result (and not excused); online tests: past the student's "
+        "effective due_at with no attempt, no result and no excuse.",
     )
     current_percent = serializers.FloatField(allow_null=True, help_text="The course grade over results so far.")
     final_percent = serializers.FloatField(allow_null=True, help_text="The course grade counting missing results as 0.")
     letter = serializers.CharField(allow_null=True, help_text="The scheme's letter for current_percent.")
+    cells = serializers.DictField(
+        child=GradebookCellSerializer(),
+        help_text="Test id → the student's submission on it: every test of the course.",
+    )
 
 
 class GradebookCourseSerializer(ReportSerializer):

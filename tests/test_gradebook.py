@@ -63,6 +63,7 @@ def test_gradebook_lists_every_student_with_a_score_or_null_per_test(
             "current_percent": 85.0,  # 127.5 of 150 points
             "final_percent": 85.0,
             "letter": "B",
+            "cells": {str(t): {"submitted_at": None, "late": False, "missing": False} for t in (test_.pk, final.pk)},
         },
         {
             "id": newcomer.pk,
@@ -76,6 +77,10 @@ def test_gradebook_lists_every_student_with_a_score_or_null_per_test(
             "current_percent": 50.0,
             "final_percent": 16.67,  # 25 of 150 points, the missing midterm counting 0
             "letter": "F",
+            "cells": {
+                str(test_.pk): {"submitted_at": None, "late": False, "missing": True},
+                str(final.pk): {"submitted_at": None, "late": False, "missing": False},
+            },
         },
     ]
 
@@ -155,8 +160,9 @@ def test_gradebook_query_count_is_the_same_for_5_and_200_students(course, teache
     assert len(small) == len(large)
     with CaptureQueriesContext(connection) as selector:
         reports.gradebook(course)
-    # tests, students, results, per-test statistics; the grades: categories, the grades statement
-    assert len(selector) == 6
+    # tests, students, results, per-test statistics; the grades: categories, the grades statement;
+    # the latest attempts
+    assert len(selector) == 7
 
 
 def test_admin_reads_any_gradebook(admin_user, course, client_for):
