@@ -12,9 +12,16 @@ import time
 from client import AuthenticatedClient, Client
 from client import models as m
 from client.api.auth import auth_authenticate_create, auth_login_create, auth_refresh_create
-from client.api.courses import courses_create, courses_members_create, courses_retrieve, courses_tests_create
+from client.api.courses import (
+    courses_create,
+    courses_members_create,
+    courses_partial_update,
+    courses_retrieve,
+    courses_tests_create,
+)
 from client.api.profile import profile_retrieve
 from client.api.reports import courses_gradebook, test_results_history, tests_notices, tests_stats
+from client.api.submissions import submissions_retrieve
 from client.api.test_results import test_results_partial_update, test_results_retrieve
 from client.api.tests import (
     tests_partial_update,
@@ -22,6 +29,10 @@ from client.api.tests import (
     tests_results_list,
     tests_results_update,
     tests_retrieve,
+    tests_students_comments_create,
+    tests_students_comments_list,
+    tests_submissions_create,
+    tests_submissions_list,
 )
 from client.api.users import users_test_results_list
 
@@ -106,9 +117,57 @@ while True:
     time.sleep(0.3)
 assert (latest.kind, latest.state, latest.recipients, latest.sent) == (m.NoticeKind.PUBLISHED, m.NoticeState.SENT, 1, 1)
 
+# Submissions: an online test due an hour ago in a course that takes 10 % a day off late work. The
+# student submits, the teacher finds it in the grading queue and grades it: the score kept is the
+# entered one less the deduction; waiving it gives the entered score back.
+policy = m.PatchedCourseInputRequest(
+    late_policy=m.PatchedCourseInputRequestLatePolicyType0(
+        deduction_percent=10, interval=m.PatchedCourseInputRequestLatePolicyType0Interval.DAY, minimum_percent=0
+    )
+)
+assert courses_partial_update.sync(client=teacher, id=course.id, body=policy).late_policy.deduction_percent == 10
+due = datetime.datetime.now(tz=datetime.UTC) - datetime.timedelta(hours=1)
+essay = courses_tests_create.sync(
+    client=teacher,
+    id=course.id,
+    body=m.TestRequest(
+        name="Essay", date=datetime.date(2026, 12, 8), submission_type=m.TestSubmissionTypeEnum.ONLINE, due_at=due
+    ),
+)
+submitted = tests_submissions_create.sync(
+    client=student, id=essay.id, body=m.SubmissionInputRequest(body="My essay."), idempotency_key="flow-submit-1"
+)
+assert (submitted.attempt, submitted.late) == (1, True) and submitted.seconds_late >= 3600
+refused = tests_submissions_create.sync_detailed(client=student, id=essay.id, body=m.SubmissionInputRequest(body="x"))
+assert refused.status_code == 409, refused  # one attempt allowed
+queue = tests_submissions_list.sync(
+    client=teacher,
+    id=essay.id,
+    latest=m.TestsSubmissionsListLatest.TRUE,
+    graded=m.TestsSubmissionsListGraded.FALSE,
+)
+assert [row.id for row in queue.results] == [submitted.id]
+assert submissions_retrieve.sync(client=student, id=submitted.id).body == "My essay."
+late_grade = tests_results_create.sync(client=teacher, id=essay.id, body=m.ResultCreateRequest(student=me.id, score=90))
+assert (late_grade.entered_score, late_grade.late_deduction, late_grade.score) == (90, 10, 80)
+queue = tests_submissions_list.sync(
+    client=teacher, id=essay.id, latest=m.TestsSubmissionsListLatest.TRUE, graded=m.TestsSubmissionsListGraded.FALSE
+)
+assert queue.count == 0
+waived = test_results_partial_update.sync(
+    client=teacher, id=late_grade.id, body=m.PatchedResultUpdateRequest(late_waived=True)
+)
+assert (waived.score, waived.late_deduction, waived.late_waived) == (90, 0, True)
+assert [c.via.value for c in test_results_history.sync(client=teacher, id=late_grade.id).results] == ["api", "policy"]
+comment = tests_students_comments_create.sync(
+    client=teacher, id=essay.id, student_id=me.id, body=m.CommentInputRequest(body="Well argued.")
+)
+thread = tests_students_comments_list.sync(client=student, id=essay.id, student_id=me.id)
+assert [c.id for c in thread.results] == [comment.id] and thread.results[0].author.id == comment.author.id
+
 refreshed = auth_refresh_create.sync(client=anon, body=m.RefreshRequest(refresh=teacher_tokens.refresh))
 assert refreshed.access and refreshed.refresh != teacher_tokens.refresh
 print(
     "client flow: sign-in, course, enrollment, test, grading, bulk, stats, history, gradebook, publishing, "
-    "notices, If-Match, Idempotency-Key: ok"
+    "notices, If-Match, Idempotency-Key, submit, grading queue, late deduction, waiver, comments: ok"
 )
