@@ -16,7 +16,7 @@ from accounts.models import IdempotencyKey, User
 from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import csv_io
-from grading.models import GradeCategory, GradeChange, Test, TestResult
+from grading.models import Comment, Extension, GradeCategory, GradeChange, Submission, Test, TestResult
 from grading.report_views import CSVUploadParser
 from gradingsite.api import idempotency
 from gradingsite.wsgi import application
@@ -160,6 +160,15 @@ def _new_course(ctx):
 
 def _result(ctx):
     return TestResult.objects.create(test=ctx.test_, student=ctx.student, score=Decimal(50))
+
+
+def _online(ctx):
+    Test.objects.filter(pk=ctx.test_.pk).update(submission_type="online")
+    return ctx.test_
+
+
+def _extension(ctx):
+    return Extension.objects.create(test=ctx.test_, student=ctx.student, extra_attempts=2)
 
 
 def _category(ctx):
@@ -324,6 +333,34 @@ WRITES = {
         None,
         None,
     ),
+    ("/api/tests/{id}/submissions/", "POST"): lambda c: (
+        c.student,
+        "POST",
+        f"/api/tests/{_online(c).pk}/submissions/",
+        {"body": "My essay."},
+        None,
+    ),
+    ("/api/tests/{id}/extensions/{student_id}/", "PUT"): lambda c: (
+        c.teacher,
+        "PUT",
+        f"/api/tests/{c.test_.pk}/extensions/{c.student.pk}/",
+        {"extra_attempts": 1},
+        None,
+    ),
+    ("/api/tests/{id}/extensions/{student_id}/", "DELETE"): lambda c: (
+        c.teacher,
+        "DELETE",
+        f"/api/tests/{_extension(c).test_id}/extensions/{c.student.pk}/",
+        None,
+        None,
+    ),
+    ("/api/tests/{id}/students/{student_id}/comments/", "POST"): lambda c: (
+        c.teacher,
+        "POST",
+        f"/api/tests/{c.test_.pk}/students/{c.student.pk}/comments/",
+        {"body": "Well argued."},
+        None,
+    ),
 }
 # Open to anyone: a key belongs to a caller, and these have none → 400.
 OPEN_WRITES = {("/api/auth/login/", "POST"), ("/api/auth/authenticate/", "POST"), ("/api/auth/refresh/", "POST")}
@@ -395,7 +432,19 @@ def test_a_keyed_write_is_applied_once_and_its_replay_is_the_first_answer(ctx, w
 
 
 def _counts() -> dict:
-    models = [User, Course, Enrollment, Feedback, Test, GradeCategory, TestResult, GradeChange]
+    models = [
+        User,
+        Course,
+        Enrollment,
+        Feedback,
+        Test,
+        GradeCategory,
+        TestResult,
+        GradeChange,
+        Submission,
+        Extension,
+        Comment,
+    ]
     return {model.__name__: model.objects.count() for model in models} | {
         "versions": sorted(Course.objects.values_list("version", flat=True))
         + sorted(Test.objects.values_list("version", flat=True))
