@@ -315,7 +315,12 @@ NESTED = {
     "CategoryGradeSerializer",
     "ImportErrorSerializer",
 }
-NESTED |= {"GradebookCourseSerializer", "GradebookTestSerializer", "GradebookStudentSerializer"}
+NESTED |= {
+    "GradebookCourseSerializer",
+    "GradebookTestSerializer",
+    "GradebookStudentSerializer",
+    "GradebookCellSerializer",
+}
 
 
 def test_every_report_serializer_is_checked():
