@@ -418,6 +418,22 @@ class StudentResultSerializer(serializers.Serializer):
     )
     percent = serializers.FloatField(read_only=True, allow_null=True)
     excused = serializers.BooleanField(read_only=True)
+    entered_score = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        coerce_to_string=False,
+        read_only=True,
+        allow_null=True,
+        help_text="The score as the teacher entered it (null when excused).",
+    )
+    late_deduction = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        coerce_to_string=False,
+        read_only=True,
+        help_text="entered_score - score: what the course's late policy took off.",
+    )
+    late_waived = serializers.BooleanField(read_only=True, help_text="true: no late deduction for this result.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     test_name = serializers.CharField(source="test.name", read_only=True)

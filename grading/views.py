@@ -513,11 +513,14 @@ class StudentResultViewSet(ApiViewSet):
 # ``STUDENT_RESULT``'s columns as ``StudentResultViewSet`` reads them: the score and ``percent``
 # (``reports.percent_expression``, computed exactly in ``numeric``) as floats, which orjson writes
 # without a Python call.
-_STUDENT_RESULT_COLUMNS = tuple("score_float" if column == "score" else column for column in STUDENT_RESULT.columns)
+_AS_FLOAT = {"score": "score_float", "entered_score": "entered_float", "late_deduction": "deduction_float"}
+_STUDENT_RESULT_COLUMNS = tuple(_AS_FLOAT.get(column, column) for column in STUDENT_RESULT.columns)
 # The rows' query, its columns resolved once: each request only narrows it to one student.
 _STUDENT_RESULT_ROWS = TestResult.objects.annotate(
     test_name=F("test__name"),
     test_date=F("test__date"),
     percent=Cast(reports.percent_expression(), FloatField()),
     score_float=Cast("score", FloatField()),
+    entered_float=Cast(F("score") + F("late_deduction"), FloatField()),
+    deduction_float=Cast("late_deduction", FloatField()),
 ).values_list(*_STUDENT_RESULT_COLUMNS)

@@ -100,6 +100,17 @@ def test_grading_a_late_attempt_stores_the_deducted_score(client_for, teacher, s
     assert (change.new_score, change.via) == (Decimal("80"), "api")
 
 
+def test_the_students_own_results_show_what_was_entered_and_taken_off(client_for, teacher, student, late_world):
+    client_for(teacher).post(results_url(late_world), {"student": student.pk, "score": 90}, format="json")
+    Test.objects.filter(pk=late_world.pk).update(results_published=True)
+
+    rows = client_for(student).get(f"/api/users/{student.pk}/test-results/").json()["results"]
+
+    assert [(r["score"], r["entered_score"], r["late_deduction"], r["late_waived"]) for r in rows] == [
+        (80, 90, 10, False)
+    ]
+
+
 def test_a_waived_result_keeps_what_was_entered(client_for, teacher, student, late_world):
     body = (
         client_for(teacher)
