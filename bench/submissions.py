@@ -10,7 +10,8 @@ What it does (nothing outside this machine is touched):
    with a late policy, and gives every student one attempt after the results were written (so all
    1,000 are in the queue), and every fifth an extension;
 2. starts gunicorn as production runs it (DEBUG off, gunicorn.conf.py), one worker;
-3. times, one request at a time, to the last byte, ``--repeat`` requests each after a warm-up:
+3. times, one request at a time, to the last byte, ``--repeat`` requests each after a warm-up, the
+   two requests of each comparison taking turns:
    ``GET /api/tests/{id}/submissions/?latest=true&graded=false&page_size=1000`` (the queue) and
    ``GET /api/tests/{id}/results/?page_size=1000``; ``POST /api/tests/{id}/submissions/`` (a
    student's next attempt; the seeded student's, attempts unlimited) and ``POST
@@ -85,20 +86,23 @@ def main() -> int:
         queue = f"/api/tests/{test}/submissions/?latest=true&graded=false&page_size=1000"
         results = f"/api/tests/{test}/results/?page_size=1000"
         fresh = iter(world["students"][1:])
-        measured = {
-            "queue": _timed(args.repeat, lambda: _call(port, "GET", queue, teacher, expect=200, count=1000)),
-            "results": _timed(args.repeat, lambda: _call(port, "GET", results, teacher, expect=200, count=1000)),
-            "submit": _timed(
-                args.repeat,
-                lambda: _call(port, "POST", f"/api/tests/{test}/submissions/", student, {"body": "Again."}, 201),
-            ),
-            "grade": _timed(
-                args.repeat,
-                lambda: _call(
+        measured = _timed(
+            args.repeat,
+            {
+                "queue": lambda: _call(port, "GET", queue, teacher, expect=200, count=1000),
+                "results": lambda: _call(port, "GET", results, teacher, expect=200, count=1000),
+            },
+        ) | _timed(
+            args.repeat,
+            {
+                "submit": lambda: _call(
+                    port, "POST", f"/api/tests/{test}/submissions/", student, {"body": "Again."}, 201
+                ),
+                "grade": lambda: _call(
                     port, "POST", f"/api/tests/{other}/results/", teacher, {"student": next(fresh), "score": 7}, 201
                 ),
-            ),
-        }
+            },
+        )
         _report(measured, args.repeat)
     finally:
         if gunicorn is not None:
@@ -125,14 +129,18 @@ def _call(port: int, method: str, path: str, token: str, body=None, expect: int 
     return len(content)
 
 
-def _timed(repeat: int, call) -> list[float]:
-    for _ in range(3):  # warm-up
-        call()
-    times = []
+def _timed(repeat: int, calls: dict) -> dict[str, list[float]]:
+    """``repeat`` timings (ms) of each call after a warm-up, the calls taking turns request by request
+    (so a busy moment of the machine falls on both sides of a comparison)."""
+    for call in calls.values():
+        for _ in range(3):
+            call()
+    times: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
+        for key, call in calls.items():
+            started = time.perf_counter()
+            call()
+            times[key].append((time.perf_counter() - started) * 1000)
     return times
 
 

@@ -33,6 +33,7 @@ from grading.submission_serializers import (
 )
 from gradingsite.api.permissions import Rule
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, path_id, swagger_fake
+from gradingsite.sql import JSONDateTime
 
 User = get_user_model()
 
@@ -40,6 +41,10 @@ TEACHERS_ONLY = "Only a teacher of this course or an admin may do this."
 STUDENTS_SUBMIT = "Only a student of this course submits work to its tests."
 NOT_YOURS = "Only the student who submitted it, the course's teachers and admins may read this."
 THREAD = "Only that student, the course's teachers and admins may read or write these comments."
+
+
+# ``SUBMISSION``'s columns as a list of submissions reads them (``TestSubmissionViewSet.list``).
+_LIST_COLUMNS = tuple("submitted_at_text" if column == "submitted_at" else column for column in SUBMISSION.columns)
 
 
 class _OfTest:
@@ -88,7 +93,10 @@ class TestSubmissionViewSet(_OfTest, ApiViewSet):
 
     def list(self, request, pk):
         queryset = self.filter_queryset(self.get_queryset()).order_by("-submitted_at", "-id")
-        page = self.paginate_queryset(queryset.values_list(*SUBMISSION.columns))
+        # ``submitted_at`` written by the database as the API writes it: a page of 1,000 rows costs
+        # half as much without Django's Python time zone loader called once a row.
+        queryset = queryset.annotate(submitted_at_text=JSONDateTime("submitted_at"))
+        page = self.paginate_queryset(queryset.values_list(*_LIST_COLUMNS))
         return self.get_paginated_response(SUBMISSION.rows(page))
 
     def create(self, request, pk):

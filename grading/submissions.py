@@ -204,9 +204,12 @@ def _recompute(test: Test, student_id: int, by) -> None:
 def _seconds_late_column():
     """A submission's ``seconds_late`` now (``lateness.seconds_late_sql``'s rule, as an expression):
     whole seconds past the student's effective due time, 0 without one (``GREATEST`` skips a null)."""
-    extension_due = Extension.objects.filter(test_id=OuterRef("test_id"), student_id=OuterRef("student_id")).values(
-        "due_at"
-    )[:1]
+    # One extension per student and test (a unique constraint): no ordering to sort by.
+    extension_due = (
+        Extension.objects.filter(test_id=OuterRef("test_id"), student_id=OuterRef("student_id"))
+        .order_by()
+        .values("due_at")[:1]
+    )
     due = Coalesce(Subquery(extension_due), F("test__due_at"))
     elapsed = ExpressionWrapper(F("submitted_at") - due, output_field=DurationField())
     seconds = Floor(Func(elapsed, template="EXTRACT(EPOCH FROM %(expressions)s)", output_field=FloatField()))
