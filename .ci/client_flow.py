@@ -131,7 +131,7 @@ essay = courses_tests_create.sync(
     client=teacher,
     id=course.id,
     body=m.TestRequest(
-        name="Essay", date=datetime.date(2026, 12, 8), submission_type=m.TestSubmissionTypeEnum.ONLINE, due_at=due
+        name="Essay", date=datetime.date(2026, 12, 8), submission_type=m.SubmissionType.ONLINE, due_at=due
     ),
 )
 submitted = tests_submissions_create.sync(

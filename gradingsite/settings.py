@@ -363,6 +363,7 @@ SPECTACULAR_SETTINGS = {
         "Role": "courses.models.Role",
         "NoticeKind": "grading.models.Notice.Kind",
         "NoticeState": "grading.models.Notice.State",
+        "SubmissionType": "grading.models.SubmissionType",
     },
 }
 
