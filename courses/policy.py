@@ -275,3 +275,16 @@ def sees_held_comments(user, thread) -> bool:
     """See the comments held back while the test's results are hidden: everyone who may read the
     thread but the student."""
     return user.pk != thread.student_id or is_admin(user)
+
+
+def can_read_file(user, upload) -> bool:
+    """Download a file handed in with a submission (an upload attached to one): the student who
+    handed it in, the course's teachers, admins."""
+    if is_admin(user) or user.pk == upload.student_id:
+        return True
+    return _role(user, upload, upload.test.course_id) == Role.TEACHER
+
+
+def can_download_submissions(user, test) -> bool:
+    """Download every student's latest attempt on a test, files and all: its course's teachers, admins."""
+    return can_manage_test(user, test)

@@ -1,7 +1,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -29,6 +29,9 @@ CATEGORIES_PER_COURSE = 50
 # The largest position a category takes, given or automatic (``services.category_create``), so that
 # what the API shows it takes back.
 CATEGORY_MAX_POSITION = 1_000_000
+# Files a submission may carry: ``max_files`` of each test, at most this many.
+MAX_FILES_LIMIT = 100
+DEFAULT_MAX_FILES = 10
 
 
 class GradeCategory(Versioned):
@@ -82,6 +85,16 @@ class Test(Versioned):
     allowed_attempts = models.PositiveIntegerField(
         null=True, blank=True, default=1, help_text="Attempts per student; empty for unlimited."
     )
+    # Files handed in with a submission (``grading.uploads``): how many one submission carries, and the
+    # endings of their names (``["pdf", "docx"]``, lower case, without the dot; null: any).
+    max_files = models.PositiveIntegerField(
+        default=DEFAULT_MAX_FILES,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_FILES_LIMIT)],
+        help_text="Files one submission may carry.",
+    )
+    allowed_extensions = models.JSONField(
+        null=True, blank=True, default=None, help_text="The file name endings taken (pdf, docx); empty for any."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -89,6 +102,9 @@ class Test(Versioned):
         ordering = ["date", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(max_score__gt=0), name="test_max_score_positive"),
+            models.CheckConstraint(
+                condition=models.Q(max_files__gte=1, max_files__lte=MAX_FILES_LIMIT), name="test_max_files_in_range"
+            ),
             models.CheckConstraint(
                 condition=models.Q(submission_type__in=SubmissionType.values), name="test_submission_type_valid"
             ),
@@ -456,3 +472,73 @@ class Comment(models.Model):
 
     def __str__(self):
         return f"{self.author} on {self.student}'s {self.test}"
+
+
+class Upload(models.Model):
+    """A file a student hands in with a submission, kept in the file store (``gradingsite.files``) at ``key``.
+
+    Asked for by the student (``grading.uploads.upload_create``, which answers where to send it), sent
+    by the client straight to the store, then attached to one of their submissions on that test, once:
+    attached (``submission`` and ``uploaded_at`` set), it is one of the submission's files, which the
+    API calls a File. One never attached is deleted after ``uploads.UNATTACHED_HOURS``. Whenever a row
+    goes, by any path (a test, course or account deleted with it), the database records its key in
+    ``DeletedObject`` in the same transaction, and the worker deletes the object.
+
+    ``key`` is generated; ``name`` is the name the student gave, cleaned for display
+    (``files.display_name``) and never used as a path.
+    """
+
+    test = models.ForeignKey(Test, on_delete=models.CASCADE, related_name="uploads")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, null=True, blank=True, related_name="files")
+    # The file's place among its submission's files: the order the student gave them in.
+    position = models.PositiveSmallIntegerField(default=0)
+    key = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the store was found to hold the file as declared, and it was attached.
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submission", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(submission__isnull=True, uploaded_at__isnull=True)
+                | models.Q(submission__isnull=False, uploaded_at__isnull=False),
+                name="upload_attached_with_its_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["submission", "position"], name="upload_submission_files"),
+            models.Index(fields=["test", "student", "created_at"], name="upload_student_recent"),
+            # The periodic sweep of uploads never attached.
+            models.Index(fields=["created_at"], condition=models.Q(submission__isnull=True), name="upload_unattached"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class DeletedObject(models.Model):
+    """An object of the file store whose ``Upload`` row is gone: the worker deletes it, then this row.
+
+    Written by the database itself (a trigger on the uploads table, migration 0013) in the
+    transaction that deletes the upload, whatever deleted it: a rolled-back deletion leaves both the
+    row and the object, a committed one can't lose its object. ``grading.uploads.delete_objects``
+    deletes the objects due (``retry_at``); one the store refuses now waits longer each time.
+    """
+
+    key = models.CharField(max_length=100)
+    deleted_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["retry_at", "id"]
+        indexes = [models.Index(fields=["retry_at"], name="deletedobject_due")]
+
+    def __str__(self):
+        return self.key

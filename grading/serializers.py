@@ -16,9 +16,11 @@ from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
 from courses import policy
-from grading import services
+from grading import services, uploads
 from grading.models import (
     CATEGORY_MAX_POSITION,
+    DEFAULT_MAX_FILES,
+    MAX_FILES_LIMIT,
     SCORE_DIGITS,
     SCORE_PLACES,
     WEIGHT_DIGITS,
@@ -37,6 +39,7 @@ from gradingsite.api.serializers import (
     Output,
     ReportSerializer,
     StrictBooleanField,
+    StrictCharField,
     StrictDateTimeField,
     StrictDecimalField,
     StrictInputMixin,
@@ -96,6 +99,19 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
         allow_null=True,
         help_text="Attempts per student (plus an extension's extra ones); null: unlimited. Default 1.",
     )
+    max_files = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_FILES_LIMIT,
+        required=False,
+        help_text=f"Files one submission may carry, 1 to {MAX_FILES_LIMIT}; default {DEFAULT_MAX_FILES}.",
+    )
+    allowed_extensions = serializers.ListField(
+        child=StrictCharField(max_length=64),
+        required=False,
+        allow_null=True,
+        help_text='The endings a file\'s name may have (`["pdf", "docx"]`; stored lower case, without the '
+        "dot); null (default): any file.",
+    )
     results_version = serializers.SerializerMethodField(
         help_text="The test's own count of changes to its results (0 before any grade): If-Match for the bulk "
         "upsert (PUT results). Null for a caller who can't read the test's results (a student while they are "
@@ -118,11 +134,16 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
             "due_at",
             "lock_at",
             "allowed_attempts",
+            "max_files",
+            "allowed_extensions",
             "updated_at",
             "version",
             "results_version",
         ]
         read_only_fields = ["id", "course", "updated_at", "version", "results_version"]
+
+    def validate_allowed_extensions(self, value):
+        return uploads.normalize_extensions(value)
 
     def get_results_version(self, test) -> int | None:
         request = self.context.get("request")
@@ -154,6 +175,8 @@ class CourseTestSerializer(TestSerializer):
         for key, field in fields.items():
             if not field.read_only:
                 kwargs = {k: v for k, v in field._kwargs.items() if k not in {*_WRITING, "queryset", "help_text"}}
+                if "child" in kwargs:  # a list's items: a fresh field, the declared one is bound to the list
+                    kwargs["child"] = type(kwargs["child"])(*kwargs["child"]._args, **kwargs["child"]._kwargs)
                 fields[key] = type(field)(*field._args, read_only=True, **kwargs)
         return fields
 

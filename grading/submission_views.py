@@ -11,18 +11,20 @@ from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.serializers import USER_SUMMARY
 from courses import policy
 from courses.models import Enrollment, Role
-from grading import comments, submissions
+from grading import comments, submissions, uploads
 from grading.filters import SubmissionFilter
-from grading.models import Comment, Extension, Submission, Test
+from grading.models import Comment, Extension, Submission, Test, Upload
 from grading.submission_serializers import (
     EXTENSION,
+    FILE_COLUMNS,
     SUBMISSION,
     CommentInputSerializer,
     CommentSerializer,
@@ -30,7 +32,11 @@ from grading.submission_serializers import (
     ExtensionSerializer,
     SubmissionInputSerializer,
     SubmissionSerializer,
+    UploadInputSerializer,
+    UploadSerializer,
 )
+from gradingsite import files
+from gradingsite.api.negotiation import OnlyRepresentation
 from gradingsite.api.permissions import Rule
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, path_id, swagger_fake
 from gradingsite.sql import JSONDateTime
@@ -89,7 +95,7 @@ class TestSubmissionViewSet(_OfTest, ApiViewSet):
         queryset = Submission.objects.filter(test_id=self.test.pk)
         if policy.submissions_scope(self.request.user, self.test) == "own":
             queryset = queryset.filter(student_id=self.request.user.pk)
-        return submissions.with_lateness(queryset)
+        return with_files(submissions.with_lateness(queryset))
 
     def list(self, request, pk):
         queryset = self.filter_queryset(self.get_queryset()).order_by("-submitted_at", "-id")
@@ -102,7 +108,19 @@ class TestSubmissionViewSet(_OfTest, ApiViewSet):
     def create(self, request, pk):
         serializer = SubmissionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        submission = submissions.submit(test=self.test, student=request.user, body=serializer.validated_data["body"])
+        data = serializer.validated_data
+        attach = None
+        if data["files"]:
+            attach = uploads.Attachment(test=self.test, student=request.user, ids=data["files"])
+        submission = submissions.submit(test=self.test, student=request.user, body=data["body"], attach=attach)
+        if attach is None:
+            submission.files_json = "[]"
+        else:
+            submission.files_json = (
+                Submission.objects.filter(pk=submission.pk)
+                .values_list(uploads.files_json(FILE_COLUMNS), flat=True)
+                .get()
+            )
         return Response(SUBMISSION.of(submission), status=status.HTTP_201_CREATED)
 
 
@@ -116,11 +134,79 @@ class SubmissionViewSet(ApiViewSet):
     def get_queryset(self):
         if swagger_fake(self):
             return Submission.objects.none()
-        queryset = submissions.with_lateness(Submission.objects.select_related("test"))
+        queryset = with_files(submissions.with_lateness(Submission.objects.select_related("test")))
         return policy.with_caller_role(queryset, self.request.user, "test__course_id")
 
     def retrieve(self, request, pk):
         return Response(SUBMISSION.of(self.get_object()))
+
+
+def with_files(queryset):
+    """Submissions with their files as JSON text (``files_json``), for ``SUBMISSION``."""
+    return queryset.annotate(files_json=uploads.files_json(FILE_COLUMNS))
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Ask to upload a file for a submission",
+        description="By a student who may submit now (409 naming the rule otherwise, as submitting). The answer "
+        "says where to send the file: a multipart POST of `upload_fields`, then the file as the field `file`, to "
+        "`upload_url` (the bucket, or this app without one) within 15 minutes; then submit with "
+        "`files: [id, ...]`. A 400 names the limit a file is over: `size` (FILE_MAX_BYTES), `name` "
+        "(allowed_extensions), or max_files uploads asked for in the last 15 minutes and not submitted yet.",
+        request=UploadInputSerializer,
+        responses={201: UploadSerializer},
+    ),
+)
+class TestUploadViewSet(_OfTest, ApiViewSet):
+    """A test's uploads (``/api/tests/{id}/uploads/``): a student asks where to send a file."""
+
+    serializer_class = UploadSerializer
+    rule = {"create": Rule(write=policy.can_submit, message=STUDENTS_SUBMIT)}
+    filter_backends = []
+    schema_errors = {"POST": ["409"]}
+
+    def get_queryset(self):
+        return Upload.objects.none()
+
+    def create(self, request, pk):
+        serializer = UploadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = uploads.upload_create(test=self.test, student=request.user, request=request, **serializer.validated_data)
+        body = {"id": new.upload.pk, "upload_url": new.url, "upload_fields": new.fields, "expires_at": new.expires_at}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Download a file of a submission",
+        description="The student who handed it in, the course's teachers and admins. With object storage: 302 to "
+        "a signed URL of the store, valid for 5 minutes, that serves the file as an attachment under its name. "
+        "Without: the file itself, as an attachment, with `X-Content-Type-Options: nosniff`.",
+        responses={
+            (200, "*/*"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The file, of its own content type (local storage)."
+            ),
+            302: OpenApiResponse(description="To the store's signed URL, in `Location`."),
+        },
+    ),
+)
+class FileViewSet(ApiViewSet):
+    """A file of a submission (``/api/files/{id}/``): its student, the course's teachers, admins."""
+
+    rule = Rule(read=policy.can_read_file, message=NOT_YOURS)
+    content_negotiation_class = OnlyRepresentation  # a file whatever Accept says; errors are JSON
+    filter_backends = []
+
+    def get_queryset(self):
+        if swagger_fake(self):
+            return Upload.objects.none()
+        queryset = Upload.objects.filter(submission__isnull=False).select_related("test")
+        return policy.with_caller_role(queryset, self.request.user, "test__course_id")
+
+    def retrieve(self, request, pk):
+        upload = self.get_object()
+        return files.store().download(upload.key, name=upload.name, content_type=upload.content_type)
 
 
 @extend_schema_view(

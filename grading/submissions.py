@@ -45,6 +45,7 @@ from gradingsite.errors import Conflict, Invalid
 
 BODY_MAX = 100_000
 _LATE_POLICY = Course._meta.get_field("late_policy")
+_ALLOWED_EXTENSIONS = Test._meta.get_field("allowed_extensions")
 
 
 def _q(model) -> str:
@@ -80,8 +81,11 @@ class Window:
             self.max_score,
             self.results_published,
             policy,
+            self.max_files,
+            extensions,
         ) = row
         self.late_policy = _LATE_POLICY.from_db_value(policy, None, connection)
+        self.allowed_extensions = _ALLOWED_EXTENSIONS.from_db_value(extensions, None, connection)
 
     @property
     def attempts(self) -> int | None:
@@ -109,7 +113,7 @@ def _window(test: Test, student_id: int) -> Window:
                t.allowed_attempts, COALESCE(x.extra_attempts, 0),
                (SELECT COALESCE(MAX(s.attempt), 0) FROM {_q(Submission)} s
                 WHERE s.test_id = t.id AND s.student_id = %(student)s),
-               t.max_score, t.results_published, c.late_policy
+               t.max_score, t.results_published, c.late_policy, t.max_files, t.allowed_extensions
         FROM {_q(Test)} t JOIN {_q(Course)} c ON c.id = t.course_id
         LEFT JOIN {_q(Extension)} x ON x.test_id = t.id AND x.student_id = %(student)s
         WHERE t.id = %(test)s
@@ -122,14 +126,14 @@ def _window(test: Test, student_id: int) -> Window:
 NOT_ONLINE = 'This test takes no submissions: its submission_type is "none".'
 
 
-@transaction.atomic
-def submit(*, test: Test, student, body: str) -> Submission:
-    """Hand in the student's next attempt (the caller checked that they are a student of the course
-    and that the body is 1 to ``BODY_MAX`` characters after trimming). ``Conflict`` naming the rule
-    when the test is not online, not open yet, locked for the student, or their attempts are used."""
-    if not _lock_student(test, student.pk):
+def open_for(test: Test, student_id: int) -> tuple[Window, datetime]:
+    """The student's window on the test, and the time now, once the student may hand in work now: the
+    rules of submitting, which asking for an upload follows too. Inside a transaction: locks as
+    ``_lock_student``. ``Conflict`` naming the rule when the test is not online, not open yet, locked
+    for the student, or their attempts are used."""
+    if not _lock_student(test, student_id):
         raise Conflict("Only a student of this course submits to its tests.")
-    window = _window(test, student.pk)
+    window = _window(test, student_id)
     now = timezone.now()
     if window.submission_type != SubmissionType.ONLINE:
         raise Conflict(NOT_ONLINE)
@@ -139,9 +143,22 @@ def submit(*, test: Test, student, body: str) -> Submission:
         raise Conflict(f"Submissions closed at {_iso(window.lock_at)} (lock_at).")
     if window.attempts is not None and window.attempts_used >= window.attempts:
         raise Conflict(f"All {window.attempts} attempts allowed are used (allowed_attempts).")
+    return window, now
+
+
+@transaction.atomic
+def submit(*, test: Test, student, body: str, attach=None) -> Submission:
+    """Hand in the student's next attempt (the caller checked that they are a student of the course
+    and the body: 1 to ``BODY_MAX`` characters after trimming, or empty with files). ``Conflict``
+    naming the rule when the test is not online, not open yet, locked for the student, or their
+    attempts are used. ``attach(window, submission)``, when given, attaches the submission's files
+    (``grading.uploads``) in the same transaction, before the stored score follows."""
+    window, now = open_for(test, student.pk)
     submission = Submission.objects.create(
         test=test, student_id=student.pk, attempt=window.attempts_used + 1, submitted_at=now, body=body
     )
+    if attach is not None:
+        attach(window, submission)
     submission.seconds_late = window.seconds_late(now)
     submission.late = submission.seconds_late > 0
     if lateness.applies(submission_type=window.submission_type, policy=window.late_policy):

@@ -15,6 +15,8 @@ router.register("test-results", views.ResultViewSet, basename="testresult")
 router.register("users", views.StudentResultViewSet, basename="user")
 router.register(r"tests/(?P<pk>[^/]+)/submissions", submission_views.TestSubmissionViewSet, basename="test-submissions")
 router.register("submissions", submission_views.SubmissionViewSet, basename="submission")
+router.register(r"tests/(?P<pk>[^/]+)/uploads", submission_views.TestUploadViewSet, basename="test-uploads")
+router.register("files", submission_views.FileViewSet, basename="file")
 router.register(r"tests/(?P<pk>[^/]+)/extensions", submission_views.ExtensionViewSet, basename="test-extensions")
 router.register(
     r"tests/(?P<pk>[^/]+)/students/(?P<student_id>[^/]+)/comments",

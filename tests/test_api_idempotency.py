@@ -16,7 +16,7 @@ from accounts.models import IdempotencyKey, User
 from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import csv_io
-from grading.models import Comment, Extension, GradeCategory, GradeChange, Submission, Test, TestResult
+from grading.models import Comment, Extension, GradeCategory, GradeChange, Submission, Test, TestResult, Upload
 from grading.report_views import CSVUploadParser
 from gradingsite.api import idempotency
 from gradingsite.wsgi import application
@@ -340,6 +340,13 @@ WRITES = {
         {"body": "My essay."},
         None,
     ),
+    ("/api/tests/{id}/uploads/", "POST"): lambda c: (
+        c.student,
+        "POST",
+        f"/api/tests/{_online(c).pk}/uploads/",
+        {"name": "essay.pdf", "size": 1000, "content_type": "application/pdf"},
+        None,
+    ),
     ("/api/tests/{id}/extensions/{student_id}/", "PUT"): lambda c: (
         c.teacher,
         "PUT",
@@ -375,7 +382,7 @@ class Fixtures:
 
 
 @pytest.fixture
-def ctx(teacher, student, classmate, stranger, admin_user, course, test_):
+def ctx(teacher, student, classmate, stranger, admin_user, course, test_, local_files):
     return Fixtures(
         teacher=teacher,
         student=student,
@@ -444,6 +451,7 @@ def _counts() -> dict:
         Submission,
         Extension,
         Comment,
+        Upload,
     ]
     return {model.__name__: model.objects.count() for model in models} | {
         "versions": sorted(Course.objects.values_list("version", flat=True))

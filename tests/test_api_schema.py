@@ -156,6 +156,8 @@ def test_resources_have_the_contracts_fields(schema):
         "due_at",
         "lock_at",
         "allowed_attempts",
+        "max_files",
+        "allowed_extensions",
         "updated_at",
         "version",
         "results_version",
@@ -294,6 +296,8 @@ OPERATION_IDS = {
     ("POST", "/api/tests/{id}/students/{student_id}/comments/"): "tests_students_comments_create",
     ("GET", "/api/tests/{id}/submissions/"): "tests_submissions_list",
     ("POST", "/api/tests/{id}/submissions/"): "tests_submissions_create",
+    ("POST", "/api/tests/{id}/uploads/"): "tests_uploads_create",
+    ("GET", "/api/files/{id}/"): "files_retrieve",
 }
 
 

@@ -49,6 +49,7 @@ def test_a_student_submits_their_first_attempt(client_for, student, online):
         "body": "My essay.",
         "late": False,
         "seconds_late": 0,
+        "files": [],
     }
     assert before <= submission.submitted_at <= timezone.now()
 

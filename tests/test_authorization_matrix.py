@@ -8,7 +8,8 @@ teacher, an admin. Every refused write (any 4xx to POST/PUT/PATCH/DELETE) must l
 database exactly as it was.
 
 The paths name the standing world below: ``{user}`` is the student, ``{course}`` the course,
-``{test}`` its test (online), ``{result}`` the student's result on it, ``{submission}`` their attempt.
+``{test}`` its test (online), ``{result}`` the student's result on it, ``{submission}`` their attempt,
+``{file}`` a file of that attempt (on the local disk).
 """
 
 from datetime import date
@@ -21,7 +22,8 @@ from accounts.models import User
 from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import services as grading
-from grading.models import Comment, Extension, GradeCategory, GradeChange, Submission, Test, TestResult
+from grading.models import Comment, Extension, GradeCategory, GradeChange, Submission, Test, TestResult, Upload
+from gradingsite import files
 from tests.api_routes import METHODS, NOT_OPERATIONS, api_routes, api_url_names
 
 ROLES = ("anonymous", "stranger", "student", "other_teacher", "teacher", "admin")
@@ -166,6 +168,12 @@ MATRIX = {
         by_role(401, 403, 201, 403, 403, 403),
     ),
     ("submission-detail", "GET"): ("/api/submissions/{submission}/", None, MEMBERS),  # the student submitted it
+    ("test-uploads-list", "POST"): (
+        "/api/tests/{test}/uploads/",
+        {"name": "essay.pdf", "size": 1000, "content_type": "application/pdf"},
+        by_role(401, 403, 201, 403, 403, 403),
+    ),
+    ("file-detail", "GET"): ("/api/files/{file}/", None, MEMBERS),  # a file of the student's submission
     ("test-extensions-list", "GET"): ("/api/tests/{test}/extensions/", None, course_staff(200)),
     ("test-extensions-detail", "PUT"): (
         "/api/tests/{test}/extensions/{user}/",
@@ -216,7 +224,7 @@ def _path_of(name):
 
 
 @pytest.fixture
-def world(teacher, student, other_teacher, stranger, admin_user, course, other_course, test_, make_user):
+def world(teacher, student, other_teacher, stranger, admin_user, course, other_course, test_, make_user, local_files):
     classmate = make_user("classmate@example.com")
     Enrollment.objects.create(user=classmate, course=course, role=Role.STUDENT)
     result = grading.result_record(test=test_, student=student, score=Decimal("42"), by=teacher)
@@ -225,6 +233,18 @@ def world(teacher, student, other_teacher, stranger, admin_user, course, other_c
         test=test_, student=student, attempt=1, submitted_at=timezone.now(), body="First draft."
     )
     Extension.objects.create(test=test_, student=student, extra_attempts=1)
+    handed_in = Upload.objects.create(
+        test=test_,
+        student=student,
+        submission=submission,
+        key=files.new_key(),
+        name="essay.pdf",
+        size=9,
+        content_type="application/pdf",
+        uploaded_at=submission.submitted_at,
+    )
+    (local_files / handed_in.key).parent.mkdir(parents=True, exist_ok=True)
+    (local_files / handed_in.key).write_bytes(b"An essay.")
     Feedback.objects.create(course=course, student=student, feedback="Good course.")
     Test.objects.create(course=other_course, name="Halting", date=date(2026, 11, 30))
     return {
@@ -244,6 +264,7 @@ def world(teacher, student, other_teacher, stranger, admin_user, course, other_c
         "result": result,
         "category": test_.category,
         "submission": submission,
+        "file": handed_in,
     }
 
 
@@ -277,6 +298,7 @@ def snapshot():
             Extension.objects.order_by("pk").values_list("pk", "student_id", "due_at", "lock_at", "extra_attempts")
         ),
         "comments": list(Comment.objects.order_by("pk").values_list("pk", "student_id", "author_id", "body")),
+        "uploads": list(Upload.objects.order_by("pk").values_list("pk", "student_id", "submission_id", "key")),
     }
 
 
@@ -299,6 +321,7 @@ def _fill(path, world):
         result=world["result"].pk,
         category=world["category"].pk,
         submission=world["submission"].pk,
+        file=world["file"].pk,
     )
 
 
@@ -345,7 +368,7 @@ def test_matrix_paths_match_the_urlconf():
     from django.urls import resolve
 
     for (name, _), (path, _, _) in MATRIX.items():
-        filled = path.format(user=1, course=2, test=3, result=4, category=5, submission=6)
+        filled = path.format(user=1, course=2, test=3, result=4, category=5, submission=6, file=7)
         assert resolve(filled).url_name == name, path
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.core.exceptions import FieldDoesNotExist
 from rest_framework import serializers
 
+from gradingsite.sql import fragment
 from gradingsite.validators import validate_name, validate_text, validate_time_zone
 
 
@@ -176,6 +177,7 @@ _AS_STORED = (
     serializers.FloatField,
     serializers.DecimalField,
     serializers.PrimaryKeyRelatedField,
+    serializers.ListField,  # of a JSON column holding a list of such values (a test's allowed_extensions)
 )
 
 
@@ -199,21 +201,28 @@ class Output:
     of the field's name, which ``row`` and ``rows`` read. Such a representation has no ``of`` (None):
     an object alone doesn't say who is asking.
 
+    ``json_lists`` names list fields (``many=True`` serializers) that the database writes as JSON
+    text (``gradingsite.sql.JSONList``) in a column, or an attribute of an object, named
+    ``<key>_json``: embedded as they are (``fragment``), no Python object per element.
+
     These are specialised functions built once (a dict display, no per-field loop), so a long list
     costs what a hand-written one would; ``tests/test_representation.py`` checks that the rendered
     bytes equal DRF's own ``serializer.data`` for every declaration. A field this can't read as the
     database gives it (a ``SerializerMethodField``, a decimal as a string) is a ``TypeError`` here.
     """
 
-    def __init__(self, serializer_class, *, model=None, computed: tuple[str, ...] = ()):
+    def __init__(
+        self, serializer_class, *, model=None, computed: tuple[str, ...] = (), json_lists: tuple[str, ...] = ()
+    ):
         self.serializer_class = serializer_class
         self.model = model or serializer_class.Meta.model
         self.keys = tuple(serializer_class().fields)
         self.computed = tuple(computed)
-        if unknown := set(self.computed) - set(self.keys):
+        self.json_lists = tuple(json_lists)
+        if unknown := set(self.computed + self.json_lists) - set(self.keys):
             raise TypeError(f"{serializer_class.__name__} has no fields {sorted(unknown)}")
         columns: list[str] = []
-        row_display = self._display(serializer_class, self.model, "", (), columns, namespace := {})
+        row_display = self._display(serializer_class, self.model, "", (), columns, namespace := {"_fragment": fragment})
         self.columns = tuple(columns)
         self.row = _compile("r", row_display[0], namespace)
         self.rows = _compile("rows", f"[{row_display[0]} for r in rows]", namespace)
@@ -226,6 +235,13 @@ class Output:
             if not prefix and key in self.computed:
                 row_items.append(f"{key!r}: r[{len(columns)}]")
                 columns.append(key)
+                continue
+            if not prefix and key in self.json_lists:
+                if not isinstance(field, serializers.ListSerializer):
+                    raise TypeError(f"{serializer_class.__name__}.{key}: only a list is written as JSON text")
+                row_items.append(f"{key!r}: _fragment(r[{len(columns)}])")
+                object_items.append(f"{key!r}: _fragment(o.{key}_json)")
+                columns.append(f"{key}_json")
                 continue
             names = field.source.split(".")
             model_field, path = _model_field(model, names)
