@@ -694,30 +694,44 @@ def results_delete(*, results, by, via: str = Via.API) -> int:
 
 @transaction.atomic
 def test_delete(*, test: Test, force: bool = False, by=None, via: str = Via.API) -> None:
-    """Delete a test. With results recorded, only when forced: they are deleted too, and their history kept."""
+    """Delete a test. With results recorded, only when forced: they are deleted too, and their history kept.
+    Its uploads go with it; their objects are deleted by the worker after the commit."""
+    from grading import uploads
+    from grading.models import Upload
+
     _lock_test(test)
     results = TestResult.objects.filter(test=test)
     if results.exists():
         if not force:
             raise Conflict("This test has recorded results; pass ?force=true to delete it with them.")
         results_delete(results=results, by=by, via=via)
+    uploads.delete_after_commit(Upload.objects.filter(test_id=test.pk))
     test.delete()
 
 
 def before_course_delete(*, course: Course, force: bool, by=None, via: str = Via.API, **signal) -> None:
     """A course is being deleted (``courses.signals.course_deleting``): with results recorded in it,
-    refuse unless forced, as for a test; when forced, delete them, writing their history."""
+    refuse unless forced, as for a test; when forced, delete them, writing their history. Its uploads
+    go with its tests; their objects are deleted by the worker after the commit."""
+    from grading import uploads
+    from grading.models import Upload
+
     results = TestResult.objects.filter(test__course=course)
     if results.exists():
         if not force:
             raise Conflict("This course has recorded results; pass ?force=true to delete it with them.")
         results_delete(results=results, by=by, via=via)
+    uploads.delete_after_commit(Upload.objects.filter(test__course_id=course.pk))
 
 
 def before_user_delete(*, user, by=None, via: str = Via.API, **signal) -> None:
     """An account is being deleted (``accounts.signals.user_deleting``): its results as a student go
-    with it, each leaving a "deleted" history line."""
+    with it, each leaving a "deleted" history line; its uploads go too, their objects by the worker."""
+    from grading import uploads
+    from grading.models import Upload
+
     results_delete(results=TestResult.objects.filter(student_id=user.pk), by=by, via=via)
+    uploads.delete_after_commit(Upload.objects.filter(student_id=user.pk))
 
 
 # Grade categories ---------------------------------------------------------------------------------

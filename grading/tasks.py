@@ -9,6 +9,12 @@
   (killed, its machine gone) are queued again, so a crashed worker's notice is finished by another.
 - ``delete_expired_idempotency_keys``: every hour, the stored answers of ``Idempotency-Key`` writes
   older than 24 hours are removed (``gradingsite.api.idempotency``).
+- ``delete_file_objects``: deletes the file store's objects of uploads deleted (``grading.uploads``),
+  deferred in the transaction that deletes a test, a course or an account holding uploads, so it
+  runs after the commit; one the store fails is tried again after ``FILE_DELETE_RETRY_SECONDS``,
+  doubling up to an hour, until it succeeds.
+- ``sweep_uploads``: every 10 minutes, uploads never attached to a submission within 24 hours are
+  deleted, and every object still to delete is tried (``grading.uploads.sweep``).
 """
 
 import logging
@@ -19,7 +25,7 @@ from procrastinate.contrib.django import app
 from procrastinate.retry import BaseRetryStrategy
 
 from accounts.email import EmailRetryLater
-from grading import comments, notices
+from grading import comments, notices, uploads
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,17 @@ class SendGridBackoff(BaseRetryStrategy):
         if not isinstance(exception, EmailRetryLater) or job.attempts + 1 >= settings.NOTIFY_MAX_ATTEMPTS:
             return None
         wait = min(MAX_BACKOFF_SECONDS, settings.NOTIFY_RETRY_BASE_SECONDS * 2**job.attempts)
+        return RetryDecision(retry_in={"seconds": wait})
+
+
+class StoreBackoff(BaseRetryStrategy):
+    """Retry deleting objects the store failed, waiting base · 2^(attempt - 1) seconds (capped), for as
+    long as it takes: the objects stay queued (``DeletedObject``) meanwhile."""
+
+    def get_retry_decision(self, *, exception, job):
+        if not isinstance(exception, uploads.ObjectsNotDeleted):
+            return None
+        wait = min(MAX_BACKOFF_SECONDS, settings.FILE_DELETE_RETRY_SECONDS * 2**job.attempts)
         return RetryDecision(retry_in={"seconds": wait})
 
 
@@ -63,3 +80,18 @@ def delete_expired_idempotency_keys(timestamp: int) -> None:
     deleted = idempotency.delete_expired()
     if deleted:
         logger.info("Deleted %s expired idempotency keys", deleted)
+
+
+@app.task(name="delete_file_objects", queue="files", retry=StoreBackoff(), queueing_lock="delete_file_objects")
+def delete_file_objects() -> None:
+    deleted = uploads.delete_objects()
+    if deleted:
+        logger.info("Deleted %s objects of deleted uploads from the file store", deleted)
+
+
+@app.periodic(cron="*/10 * * * *", periodic_id="sweep_uploads")
+@app.task(name="sweep_uploads", queue="files", queueing_lock="sweep_uploads")
+def sweep_uploads(timestamp: int) -> None:
+    stale, deleted = uploads.sweep()
+    if stale or deleted:
+        logger.info("Deleted %s uploads never submitted and %s objects from the file store", stale, deleted)

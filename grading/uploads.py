@@ -38,7 +38,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from grading import submissions
-from grading.models import Submission, Test, Upload
+from grading.models import DeletedObject, Submission, Test, Upload
 from gradingsite import files
 from gradingsite.errors import Invalid
 from gradingsite.sql import JSONDateTime, JSONList, JSONObject
@@ -215,3 +215,80 @@ def files_json(file_columns: dict[str, str]):
     }
     rows = Upload.objects.filter(submission_id=OuterRef("pk")).order_by("position", "id")
     return JSONList(rows.values(json=JSONObject(**values)))
+
+
+# Deleting: the objects of uploads gone, by the worker.
+
+
+class ObjectsNotDeleted(Exception):
+    """The store refused or couldn't be reached for some objects: they stay queued, and the job is tried again."""
+
+
+def delete_after_commit(uploads) -> None:
+    """The ``uploads`` (a queryset) are about to be deleted in the caller's transaction: when there are
+    any, the worker's job that deletes their objects is queued in that transaction, to run once it
+    commits (its keys are recorded by the database as the rows go). At most one such job waits at a
+    time; it takes every object due when it runs."""
+    if uploads.exists():
+        defer_deletion()
+
+
+def defer_deletion() -> None:
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    from grading.tasks import delete_file_objects
+
+    try:
+        with transaction.atomic():  # a savepoint: a job already waiting is a refused insert
+            delete_file_objects.defer()
+    except AlreadyEnqueued:
+        pass  # the waiting job will take these too
+
+
+DELETE_BATCH = 500
+
+
+def delete_objects() -> int:
+    """Delete the store's objects of the uploads deleted (``DeletedObject``), each tried once, in
+    batches of ``DELETE_BATCH``: each batch's rows are locked (rows another worker holds are skipped),
+    their objects deleted, and the rows of those the store deleted removed, in one transaction. The
+    number deleted; ``ObjectsNotDeleted`` when the store refused some (their rows stay, with the
+    attempt counted and the reason)."""
+    store = files.store()
+    deleted, refused, last = 0, {}, 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                DeletedObject.objects.select_for_update(skip_locked=True)
+                .filter(pk__gt=last)
+                .order_by("pk")[:DELETE_BATCH]
+            )
+            if not batch:
+                break
+            last = batch[-1].pk
+            try:
+                failed = store.delete_many([row.key for row in batch])
+            except Exception as error:  # the store unreachable, credentials refused: every one stays
+                logger.warning("The file store failed to delete %s objects: %s", len(batch), error)
+                failed = {row.key: f"{type(error).__name__}: {error}" for row in batch}
+            gone = [row.pk for row in batch if row.key not in failed]
+            DeletedObject.objects.filter(pk__in=gone).delete()
+            kept = [row for row in batch if row.key in failed]
+            for row in kept:
+                row.attempts += 1
+                row.error = failed[row.key][:1000]
+            DeletedObject.objects.bulk_update(kept, ["attempts", "error"])
+            deleted += len(gone)
+            refused |= {row.key: failed[row.key] for row in kept}
+    if refused:
+        key, reason = next(iter(refused.items()))
+        raise ObjectsNotDeleted(f"{len(refused)} objects not deleted, such as {key}: {reason}")
+    return deleted
+
+
+def sweep() -> tuple[int, int]:
+    """The periodic clean-up: uploads never attached within ``UNATTACHED_HOURS`` are deleted (their
+    objects follow), then every object still to delete is tried. (uploads deleted, objects deleted)."""
+    oldest = timezone.now() - timedelta(hours=UNATTACHED_HOURS)
+    stale, _ = Upload.objects.filter(submission__isnull=True, created_at__lt=oldest).delete()
+    return stale, delete_objects()

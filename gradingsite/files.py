@@ -48,6 +48,8 @@ DOWNLOAD_SECONDS = 5 * 60
 # Room for the form fields, boundaries and part headers around the file in a local upload's body.
 MULTIPART_OVERHEAD = 16 * 1024
 CHUNK_BYTES = 64 * 1024
+# Keys per DeleteObjects request: S3's limit.
+DELETE_BATCH = 1000
 MAX_NAME_BYTES = 255
 FALLBACK_NAME = "file"
 
@@ -149,6 +151,19 @@ class S3Store:
         """Deletes the object; nothing happens if there is none."""
         self._client.delete_object(Bucket=self.storage.bucket_name, Key=key)
 
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        """Deletes the objects (one request per 1,000, S3's limit; one that isn't there is fine): the keys
+        the store refused, each with its reason. A store that can't be reached raises."""
+        refused: dict[str, str] = {}
+        for start in range(0, len(keys), DELETE_BATCH):
+            objects = [{"Key": key} for key in keys[start : start + DELETE_BATCH]]
+            answer = self._client.delete_objects(
+                Bucket=self.storage.bucket_name, Delete={"Objects": objects, "Quiet": True}
+            )
+            for error in answer.get("Errors", []):
+                refused[error["Key"]] = f"{error.get('Code', '')}: {error.get('Message', '')}".strip(": ")
+        return refused
+
 
 class LocalStore:
     """Files on the local file system, under the storage's folder (``MEDIA_ROOT``).
@@ -212,6 +227,16 @@ class LocalStore:
         """Deletes the file and its content type; nothing happens if there is none."""
         for path in (self.path(key), self._type_path(key)):
             path.unlink(missing_ok=True)
+
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        """Deletes the files: the keys that couldn't be, each with its reason."""
+        refused: dict[str, str] = {}
+        for key in keys:
+            try:
+                self.delete(key)
+            except OSError as error:
+                refused[key] = str(error)
+        return refused
 
     def incoming(self) -> Path:
         folder = self.root / ".incoming"

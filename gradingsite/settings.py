@@ -227,6 +227,9 @@ AWS_S3_FILE_OVERWRITE = False
 MEDIA_ROOT = BASE_DIR / env_str("MEDIA_ROOT", ".files")
 # The largest file a student may upload, in bytes.
 FILE_MAX_BYTES = env_int("FILE_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
+# An object of a deleted upload the store failed to delete is tried again after this many seconds,
+# twice as long each time up to an hour (grading.tasks).
+FILE_DELETE_RETRY_SECONDS = env_int("FILE_DELETE_RETRY_SECONDS", 60, minimum=1)
 STORAGES = {
     "default": {"BACKEND": "storages.backends.s3.S3Storage"}
     if AWS_STORAGE_BUCKET_NAME

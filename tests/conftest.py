@@ -16,7 +16,7 @@ from accounts.tokens import issue_tokens
 from courses.models import Course, Enrollment, Role
 from grading.models import GradeCategory, Test
 
-pytest_plugins = ["tests.fakes", "tests.servers", "tests.s3"]
+pytest_plugins = ["tests.fakes", "tests.servers", "tests.s3", "tests.files", "tests.workers"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -49,8 +49,9 @@ class S3Server:
         self.endpoint_url = f"http://127.0.0.1:{port}"
 
     @classmethod
-    def start(cls) -> S3Server:
-        port = free_port()
+    def start(cls, port: int | None = None) -> S3Server:
+        """A new server, on ``port`` (one of its own by default): an empty store."""
+        port = port or free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "--host", "127.0.0.1", "--port", str(port)],
             stdout=subprocess.DEVNULL,
@@ -82,6 +83,16 @@ class S3Server:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
         )
+
+    def environment(self, bucket: str) -> dict[str, str]:
+        """The environment that points the app (another process of it: a worker) at ``bucket`` here."""
+        return {
+            "AWS_STORAGE_BUCKET_NAME": bucket,
+            "AWS_S3_ENDPOINT_URL": self.endpoint_url,
+            "AWS_S3_REGION_NAME": REGION,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        }
 
     def storage_options(self, bucket: str) -> dict:
         """``STORAGES`` options of django-storages' ``S3Storage`` for ``bucket`` on this server."""
