@@ -13,13 +13,14 @@ from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import renderers, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.serializers import USER_SUMMARY
 from courses import policy
 from courses.models import Enrollment, Role
-from grading import comments, submissions, uploads
+from grading import archive, comments, submissions, uploads
 from grading.filters import SubmissionFilter
 from grading.models import Comment, Extension, Submission, Test, Upload
 from grading.submission_serializers import (
@@ -38,6 +39,7 @@ from grading.submission_serializers import (
 from gradingsite import files
 from gradingsite.api.negotiation import OnlyRepresentation
 from gradingsite.api.permissions import Rule
+from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.viewsets import ApiViewSet, get_or_404, path_id, swagger_fake
 from gradingsite.sql import JSONDateTime
 
@@ -139,6 +141,61 @@ class SubmissionViewSet(ApiViewSet):
 
     def retrieve(self, request, pk):
         return Response(SUBMISSION.of(self.get_object()))
+
+
+class ZipRenderer(renderers.BaseRenderer):
+    """Lets content negotiation answer a zip; the view streams it itself."""
+
+    media_type = "application/zip"
+    format = "zip"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return b""
+
+
+ZIP_DESCRIPTION = (
+    "Every student's latest attempt, as `Lastname_Firstname_<student id>/attempt-<N>/` holding the attempt's "
+    "files under their names (two of one name: `name (2).ext`) and its text as `body.txt` (none when empty); "
+    "students by last name, first name. Names are cleaned (no path separators, `..` or control characters), so "
+    "nothing unpacks outside its folder. Streamed as it is built: no Content-Length."
+)
+
+
+class SubmissionZipViewSet(ApiViewSet):
+    """A test's submissions as a zip (``/api/tests/{id}/submissions.zip``; registered beside
+    ``grading.views.TestViewSet``): its course's teachers and admins."""
+
+    rule = {"submissions_zip": Rule(read=policy.can_download_submissions, message=TEACHERS_ONLY)}
+
+    def get_queryset(self):
+        if swagger_fake(self):
+            return Test.objects.none()
+        return policy.with_caller_role(Test.objects.all(), self.request.user)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON, as everywhere in the API.
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer = FastJSONRenderer()
+            request.accepted_media_type = FastJSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="tests_submissions_zip",
+        summary="Download a test's submissions as one zip",
+        description=ZIP_DESCRIPTION,
+        responses={
+            (200, "application/zip"): OpenApiResponse(response=OpenApiTypes.BINARY, description=ZIP_DESCRIPTION)
+        },
+    )
+    @action(
+        detail=True,
+        url_path=r"submissions\.zip",
+        url_name="submissions-zip",
+        renderer_classes=[ZipRenderer],
+        content_negotiation_class=OnlyRepresentation,
+    )
+    def submissions_zip(self, request, pk):
+        return archive.zip_response(self.get_object())
 
 
 def with_files(queryset):

@@ -24,4 +24,9 @@ router.register(
     basename="test-student-comments",
 )
 
-routers = [router]
+# A test's submissions as a zip, beside the test's own routes (``test-submissions-zip``): a router of
+# its own, as one router takes one viewset per basename.
+archives = Router()
+archives.register("tests", submission_views.SubmissionZipViewSet, basename="test")
+
+routers = [router, archives]

@@ -298,6 +298,7 @@ OPERATION_IDS = {
     ("POST", "/api/tests/{id}/submissions/"): "tests_submissions_create",
     ("POST", "/api/tests/{id}/uploads/"): "tests_uploads_create",
     ("GET", "/api/files/{id}/"): "files_retrieve",
+    ("GET", "/api/tests/{id}/submissions.zip"): "tests_submissions_zip",
 }
 
 

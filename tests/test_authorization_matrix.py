@@ -174,6 +174,7 @@ MATRIX = {
         by_role(401, 403, 201, 403, 403, 403),
     ),
     ("file-detail", "GET"): ("/api/files/{file}/", None, MEMBERS),  # a file of the student's submission
+    ("test-submissions-zip", "GET"): ("/api/tests/{test}/submissions.zip", None, course_staff(200)),
     ("test-extensions-list", "GET"): ("/api/tests/{test}/extensions/", None, course_staff(200)),
     ("test-extensions-detail", "PUT"): (
         "/api/tests/{test}/extensions/{user}/",
