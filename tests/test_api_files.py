@@ -13,6 +13,7 @@ from django.utils import timezone
 from courses.models import Enrollment, Role
 from grading.models import Submission, Test, Upload
 from gradingsite import files
+from tests.concurrency import run_at_once
 from tests.files import ESSAY, PDF, Store, ask, asked_ago, fetch, iso, submissions_url, uploaded, uploads_url
 
 pytestmark = pytest.mark.django_db
@@ -562,3 +563,19 @@ def test_asking_for_an_upload_runs_the_same_queries_whatever_was_uploaded_before
     _hand_in(online, student, files_each=5, attempts=3)
 
     assert _count(client, "post", uploads_url(online), {"name": "a.pdf", "size": 10, "content_type": PDF}) == small
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_upload_sent_in_two_submissions_at_once_is_attached_to_one(client_for, student, online, local_files):
+    file_id = uploaded(client_for(student), Store("local", folder=local_files), online)
+    clients = [client_for(student), client_for(student)]
+
+    outcomes = run_at_once(
+        *(lambda c=c: c.post(submissions_url(online), {"files": [file_id]}, format="json") for c in clients)
+    )
+
+    assert sorted(response.status_code for response in outcomes) == [201, 400]
+    refused = next(response for response in outcomes if response.status_code == 400)
+    assert "attached to a submission already" in refused.json()["files"][0]
+    assert Submission.objects.count() == 1
+    assert Upload.objects.get().submission_id == Submission.objects.get().pk
