@@ -5,10 +5,14 @@ from the server's log (email is off there, so codes are logged). Any deviation r
 """
 
 import datetime
+import io
 import re
 import sys
 import time
+import zipfile
+from urllib.parse import urlsplit
 
+import httpx
 from client import AuthenticatedClient, Client
 from client import models as m
 from client.api.auth import auth_authenticate_create, auth_login_create, auth_refresh_create
@@ -33,6 +37,7 @@ from client.api.tests import (
     tests_students_comments_list,
     tests_submissions_create,
     tests_submissions_list,
+    tests_uploads_create,
 )
 from client.api.users import users_test_results_list
 
@@ -165,9 +170,58 @@ comment = tests_students_comments_create.sync(
 thread = tests_students_comments_list.sync(client=student, id=essay.id, student_id=me.id)
 assert [c.id for c in thread.results] == [comment.id] and thread.results[0].author.id == comment.author.id
 
+# Files: an online test taking text files; the student asks for an upload, sends the file to the
+# upload_url it was given (without a bucket, the app itself: behind Heroku's router that is the
+# app's public address, reached here at BASE), and submits it without a body. The teacher downloads
+# the file and the test's zip.
+portfolio = courses_tests_create.sync(
+    client=teacher,
+    id=course.id,
+    body=m.TestRequest(
+        name="Portfolio",
+        date=datetime.date(2026, 12, 9),
+        submission_type=m.TestSubmissionTypeEnum.ONLINE,
+        max_files=2,
+        allowed_extensions=["txt"],
+    ),
+)
+assert (portfolio.max_files, portfolio.allowed_extensions) == (2, ["txt"])
+work = b"My portfolio, as plain text.\n" * 100
+upload = tests_uploads_create.sync(
+    client=student,
+    id=portfolio.id,
+    body=m.UploadInputRequest(name="portfolio.txt", size=len(work), content_type="text/plain"),
+    idempotency_key="flow-upload-1",
+)
+sent = httpx.post(
+    BASE + urlsplit(upload.upload_url).path,
+    data=upload.upload_fields.to_dict(),
+    files={"file": ("portfolio.txt", work, "text/plain")},
+    headers=HEADERS,
+    timeout=30,
+)
+assert sent.status_code == 204, sent.text
+refused = tests_uploads_create.sync_detailed(
+    client=student, id=portfolio.id, body=m.UploadInputRequest(name="portfolio.pdf", size=10, content_type="text/plain")
+)
+assert refused.status_code == 400, refused  # allowed_extensions
+handed_in = tests_submissions_create.sync(
+    client=student, id=portfolio.id, body=m.SubmissionInputRequest(files=[upload.id]), idempotency_key="flow-submit-2"
+)
+assert [(f.id, f.name, f.size) for f in handed_in.files] == [(upload.id, "portfolio.txt", len(work))]
+assert handed_in.body == ""
+download = teacher.get_httpx_client().get(f"/api/files/{upload.id}/")
+assert download.status_code == 200 and download.content == work, download
+assert download.headers["content-disposition"].startswith('attachment; filename="portfolio.txt"')
+archive = teacher.get_httpx_client().get(f"/api/tests/{portfolio.id}/submissions.zip")
+assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip", archive
+names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+assert [name.split("/", 1)[1] for name in names] == ["attempt-1/portfolio.txt"], names
+
 refreshed = auth_refresh_create.sync(client=anon, body=m.RefreshRequest(refresh=teacher_tokens.refresh))
 assert refreshed.access and refreshed.refresh != teacher_tokens.refresh
 print(
     "client flow: sign-in, course, enrollment, test, grading, bulk, stats, history, gradebook, publishing, "
-    "notices, If-Match, Idempotency-Key, submit, grading queue, late deduction, waiver, comments: ok"
+    "notices, If-Match, Idempotency-Key, submit, grading queue, late deduction, waiver, comments, upload, "
+    "submit files, download, zip: ok"
 )

@@ -93,6 +93,8 @@ class SubmissionInputSerializer(StrictInputMixin, serializers.Serializer):
 
 @extend_schema_serializer(component_name="UploadInput")
 class UploadInputSerializer(StrictInputMixin, serializers.Serializer):
+    """What a student declares of a file before sending it: the store takes exactly that."""
+
     name = StrictCharField(
         max_length=1000,
         trim_whitespace=False,

@@ -579,3 +579,23 @@ def test_one_upload_sent_in_two_submissions_at_once_is_attached_to_one(client_fo
     assert "attached to a submission already" in refused.json()["files"][0]
     assert Submission.objects.count() == 1
     assert Upload.objects.get().submission_id == Submission.objects.get().pk
+
+
+def test_a_submissions_files_are_written_as_their_serializer_declares(client_for, student, online, local_files):
+    """The database writes the list; DRF's FileSerializer is its declaration: the same bytes."""
+    import json
+
+    from grading.submission_serializers import FileSerializer
+    from gradingsite.api.renderers import FastJSONRenderer
+
+    _hand_in(online, student, files_each=3)
+    submission = Submission.objects.get()
+    Upload.objects.filter(position=0).update(uploaded_at=datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))
+    Upload.objects.filter(position=1).update(
+        uploaded_at=datetime(2026, 12, 1, 9, 0, 0, 120, tzinfo=UTC), name='Ünï "q".pdf'
+    )
+    expected = FileSerializer(Upload.objects.filter(submission=submission).order_by("position"), many=True).data
+
+    response = client_for(student).get(f"/api/submissions/{submission.pk}/")
+
+    assert json.dumps(response.json()["files"]) == json.dumps(json.loads(FastJSONRenderer().render(expected)))

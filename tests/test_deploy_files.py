@@ -98,3 +98,21 @@ def test_app_json_generates_the_secrets_and_asks_for_email_settings():
     assert env["SENDGRID_API_KEY"]["required"] is True
     assert env["DEFAULT_FROM_EMAIL"]["required"] is True
     assert {"plan": "heroku-postgresql"} in app["addons"]
+
+
+FILE_STORE = ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "AWS_S3_REGION_NAME", "AWS_ACCESS_KEY_ID")
+
+
+def test_app_json_offers_the_file_stores_settings_without_requiring_a_bucket():
+    env = json.loads((ROOT / "app.json").read_text())["env"]
+
+    assert all(env[name]["required"] is False for name in (*FILE_STORE, "AWS_SECRET_ACCESS_KEY"))
+    assert env["FILE_MAX_BYTES"]["value"] == "52428800"
+
+
+def test_every_setting_app_json_offers_is_in_the_readmes_configuration():
+    env = json.loads((ROOT / "app.json").read_text())["env"]
+    readme = (ROOT / "README.md").read_text()
+    configuration = readme[readme.index("## Configuration") : readme.index("### Client addresses")]
+
+    assert [name for name in env if f"`{name}`" not in configuration] == []
