@@ -49,6 +49,8 @@ def test_course_detail_has_teachers_tests_and_my_role(client_for, student, teach
                 "due_at": None,
                 "lock_at": None,
                 "allowed_attempts": 1,
+                "max_files": 10,
+                "allowed_extensions": None,
                 "updated_at": test_.updated_at.isoformat().replace("+00:00", "Z"),
                 "version": 1,
                 "results_version": 0,
