@@ -180,7 +180,7 @@ portfolio = courses_tests_create.sync(
     body=m.TestRequest(
         name="Portfolio",
         date=datetime.date(2026, 12, 9),
-        submission_type=m.TestSubmissionTypeEnum.ONLINE,
+        submission_type=m.SubmissionType.ONLINE,
         max_files=2,
         allowed_extensions=["txt"],
     ),
