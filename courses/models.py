@@ -8,35 +8,46 @@ from gradingsite.validators import validate_name, validate_text, validate_time_z
 from gradingsite.versions import Versioned
 
 LATE_INTERVALS = ("hour", "day")
-_LATE_KEYS = {"deduction_percent", "interval", "minimum_percent"}
+LATE_KEYS = ("deduction_percent", "interval", "minimum_percent")
 
 
-def check_late_policy(value) -> dict | None:
-    """A late policy as a course stores it, or ``ValidationError`` saying what is wrong.
+def late_policy_problem(value) -> tuple[str | None, str] | None:
+    """What is wrong with a late policy, as ``(key, message)`` (``key`` None: the whole value), or None.
 
     ``null`` (no deduction) or exactly ``{"deduction_percent": 0 < p ≤ 100, "interval": "hour" |
     "day", "minimum_percent": 0 ≤ m ≤ 100}``, numbers with at most 2 decimals.
     """
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) != _LATE_KEYS:
-        raise ValidationError(
-            "Expected null or exactly the keys deduction_percent, interval and minimum_percent.", code="invalid"
-        )
+    if not isinstance(value, dict) or set(value) != set(LATE_KEYS):
+        return None, "Expected null or exactly the keys deduction_percent, interval and minimum_percent."
     if value["interval"] not in LATE_INTERVALS:
-        raise ValidationError('interval must be "hour" or "day".', code="invalid")
-    policy = {"interval": value["interval"]}
+        return "interval", 'interval must be "hour" or "day".'
     for key, low_open in (("deduction_percent", True), ("minimum_percent", False)):
         number = value[key]
         if isinstance(number, bool) or not isinstance(number, int | float | Decimal):
-            raise ValidationError(f"{key} must be a number.", code="invalid")
+            return key, f"{key} must be a number."
         exact = Decimal(str(number))
         too_low = exact <= 0 if low_open else exact < 0
         if not exact.is_finite() or too_low or exact > 100 or exact != exact.quantize(Decimal("0.01")):
             bounds = "0 < deduction_percent ≤ 100" if low_open else "0 ≤ minimum_percent ≤ 100"
-            raise ValidationError(f"{key} must be a number with {bounds}, at most 2 decimals.", code="invalid")
+            return key, f"{key} must be a number with {bounds}, at most 2 decimals."
+    return None
+
+
+def check_late_policy(value) -> dict | None:
+    """A late policy as a course stores it (``late_policy_problem``'s rules), or ``ValidationError``
+    saying what is wrong. Numbers are stored as JSON numbers: whole ones as integers."""
+    problem = late_policy_problem(value)
+    if problem is not None:
+        raise ValidationError(problem[1], code="invalid")
+    if value is None:
+        return None
+    policy = {"interval": value["interval"]}
+    for key in ("deduction_percent", "minimum_percent"):
+        exact = Decimal(str(value[key]))
         policy[key] = int(exact) if exact == exact.to_integral() else float(exact)
-    return {key: policy[key] for key in ("deduction_percent", "interval", "minimum_percent")}
+    return {key: policy[key] for key in LATE_KEYS}
 
 
 def validate_late_policy(value) -> None:

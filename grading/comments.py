@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 State = Comment.EmailState
 
+# A comment's length after trimming: 1 to this many characters (the API's and the admin's forms).
+COMMENT_MAX = 10_000
+
 
 def comment_create(*, test: Test, student_id: int, author, body: str) -> Comment:
     """A comment on ``student_id``'s work, by ``author``: emailed to the student when it isn't theirs

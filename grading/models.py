@@ -62,6 +62,11 @@ class GradeCategory(Versioned):
         return self.name
 
 
+# The most attempts a test allows each student (``allowed_attempts``; null: unlimited), and the most
+# an extension adds: the API's fields and the admin's forms take 1 (0 extra) to this many.
+ATTEMPTS_MAX = 1_000_000
+
+
 class SubmissionType(models.TextChoices):
     NONE = "none", "None (results only)"
     ONLINE = "online", "Online"

@@ -18,6 +18,7 @@ from accounts.serializers import UserSummarySerializer
 from courses import policy
 from grading import services, uploads
 from grading.models import (
+    ATTEMPTS_MAX,
     CATEGORY_MAX_POSITION,
     DEFAULT_MAX_FILES,
     MAX_FILES_LIMIT,
@@ -94,7 +95,7 @@ class TestSerializer(StrictInputMixin, serializers.ModelSerializer):
     lock_at = StrictDateTimeField(required=False, allow_null=True, help_text="Submissions close; null: never.")
     allowed_attempts = StrictIntegerField(
         min_value=1,
-        max_value=1_000_000,
+        max_value=ATTEMPTS_MAX,
         required=False,
         allow_null=True,
         help_text="Attempts per student (plus an extension's extra ones); null: unlimited. Default 1.",

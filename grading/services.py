@@ -290,9 +290,15 @@ def result_update(
     excused: bool = False,
     expected_version: int | None = None,
     late_waived: bool | None = None,
+    confirm: bool = False,
 ) -> TestResult:
     """Change a result's entered score (and grader), or excuse it (``excused``: the score is cleared);
     ``late_waived`` None keeps the waiver as it is. The stored score follows (``lateness``).
+
+    ``confirm``: the caller graded the student's work even if nothing changes (the admin's grading
+    page, saved with the score as it was): the result counts as graded now (``graded_at``), so the
+    attempts submitted so far leave the grading queue. No history line and no new version when
+    nothing else changed.
 
     A change that leaves the stored score as it was writes no history; a change of the waiver alone
     that moves the stored score writes its line ``via: "policy"``. With ``expected_version`` (the
@@ -319,6 +325,9 @@ def result_update(
         and current.grader_id == grader_id
     ):
         _set_scores(result, entered, score, waived)
+        if confirm:
+            result.graded_at = timezone.now()
+            TestResult.objects.filter(pk=result.pk).update(graded_at=result.graded_at)
         return result
     if old != score and entered == current.entered_score and current.excused == (entered is None):
         via = Via.POLICY  # only the waiver changed: the late policy's line
@@ -623,7 +632,24 @@ def check_schedule(times: Mapping, changes: Mapping) -> None:
 def _has_submissions(test: Test) -> bool:
     from grading.models import Submission
 
-    return Submission.objects.filter(test_id=test.pk).exists()
+    return test.pk is not None and Submission.objects.filter(test_id=test.pk).exists()
+
+
+BACK_TO_NONE = 'This test has submissions; its submission_type can\'t go back to "none".'
+
+
+def check_settings(test: Test, changes: Mapping) -> None:
+    """The rules of a test's submission settings, for ``changes`` to ``test`` as it is stored (a new
+    test: an unsaved one). ``Invalid`` naming the field when ``unlock_at ≤ due_at ≤ lock_at`` breaks
+    (``check_schedule``); ``Conflict`` when a test that has submissions would go back to "none"."""
+    times = {name: changes.get(name, getattr(test, name)) for name in SCHEDULE}
+    check_schedule(times, changes)
+    if (
+        changes.get("submission_type") == SubmissionType.NONE
+        and test.submission_type != SubmissionType.NONE
+        and _has_submissions(test)
+    ):
+        raise Conflict(BACK_TO_NONE)
 
 
 @transaction.atomic
@@ -640,14 +666,7 @@ def test_update(*, test: Test, by=None, **changes) -> Test:
         highest = max_recorded_score(test)
         if highest is not None and new_max < highest:
             raise Invalid({"max_score": [f"A score of {highest:f} is already recorded; max_score can't be lower."]})
-    times = {name: changes.get(name, getattr(locked, name)) for name in SCHEDULE}
-    check_schedule(times, changes)
-    if (
-        changes.get("submission_type") == SubmissionType.NONE
-        and locked.submission_type != SubmissionType.NONE
-        and _has_submissions(test)
-    ):
-        raise Conflict('This test has submissions; its submission_type can\'t go back to "none".')
+    check_settings(locked, changes)
     was_published = locked.results_published
     late_inputs = (locked.submission_type, locked.due_at, locked.max_score)
     model_update(instance=test, fields=changes, data=changes)

@@ -8,7 +8,8 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
-from grading.models import MAX_FILES_LIMIT, Extension, Submission, Upload
+from grading.comments import COMMENT_MAX
+from grading.models import ATTEMPTS_MAX, MAX_FILES_LIMIT, Extension, Submission, Upload
 from grading.submissions import BODY_MAX
 from grading.uploads import CONTENT_TYPE
 from gradingsite.api.serializers import (
@@ -19,8 +20,6 @@ from gradingsite.api.serializers import (
     StrictInputMixin,
     StrictIntegerField,
 )
-
-COMMENT_MAX = 10_000
 
 
 class FileSerializer(serializers.Serializer):
@@ -149,7 +148,7 @@ class ExtensionInputSerializer(StrictInputMixin, serializers.Serializer):
     due_at = StrictDateTimeField(required=False, allow_null=True, help_text="null or left out: the test's.")
     lock_at = StrictDateTimeField(required=False, allow_null=True, help_text="null or left out: the test's.")
     extra_attempts = StrictIntegerField(
-        required=False, min_value=0, max_value=1_000_000, help_text="Added to allowed_attempts; default 0."
+        required=False, min_value=0, max_value=ATTEMPTS_MAX, help_text="Added to allowed_attempts; default 0."
     )
 
 

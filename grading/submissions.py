@@ -67,7 +67,7 @@ def _lock_student(test: Test, student_id: int) -> bool:
 
 
 class Window:
-    """A student's effective settings on a test, read after ``_lock_student``."""
+    """A student's effective settings on a test (``student_window``; for a write, read after ``_lock_student``)."""
 
     def __init__(self, row):
         (
@@ -83,6 +83,7 @@ class Window:
             policy,
             self.max_files,
             extensions,
+            self.has_extension,
         ) = row
         self.late_policy = _LATE_POLICY.from_db_value(policy, None, connection)
         self.allowed_extensions = _ALLOWED_EXTENSIONS.from_db_value(extensions, None, connection)
@@ -106,14 +107,15 @@ class Window:
         return test
 
 
-def _window(test: Test, student_id: int) -> Window:
+def student_window(test: Test, student_id: int) -> Window:
     """The student's effective times and attempts on the test, and the attempts they used: one query."""
     sql = f"""
         SELECT t.submission_type, t.unlock_at, COALESCE(x.due_at, t.due_at), COALESCE(x.lock_at, t.lock_at),
                t.allowed_attempts, COALESCE(x.extra_attempts, 0),
                (SELECT COALESCE(MAX(s.attempt), 0) FROM {_q(Submission)} s
                 WHERE s.test_id = t.id AND s.student_id = %(student)s),
-               t.max_score, t.results_published, c.late_policy, t.max_files, t.allowed_extensions
+               t.max_score, t.results_published, c.late_policy, t.max_files, t.allowed_extensions,
+               x.id IS NOT NULL
         FROM {_q(Test)} t JOIN {_q(Course)} c ON c.id = t.course_id
         LEFT JOIN {_q(Extension)} x ON x.test_id = t.id AND x.student_id = %(student)s
         WHERE t.id = %(test)s
@@ -133,7 +135,7 @@ def open_for(test: Test, student_id: int) -> tuple[Window, datetime]:
     for the student, or their attempts are used."""
     if not _lock_student(test, student_id):
         raise Conflict("Only a student of this course submits to its tests.")
-    window = _window(test, student_id)
+    window = student_window(test, student_id)
     now = timezone.now()
     if window.submission_type != SubmissionType.ONLINE:
         raise Conflict(NOT_ONLINE)
@@ -210,7 +212,7 @@ def extension_delete(*, test: Test, student_id: int, by) -> bool:
 
 
 def _recompute(test: Test, student_id: int, by) -> None:
-    window = _window(test, student_id)
+    window = student_window(test, student_id)
     if lateness.applies(submission_type=window.submission_type, policy=window.late_policy):
         services.recompute_late(test=window.onto(test), student_ids=[student_id], by=by)
 
@@ -218,7 +220,7 @@ def _recompute(test: Test, student_id: int, by) -> None:
 # Reads.
 
 
-def _seconds_late_column():
+def seconds_late_column():
     """A submission's ``seconds_late`` now (``lateness.seconds_late_sql``'s rule, as an expression):
     whole seconds past the student's effective due time, 0 without one (``GREATEST`` skips a null)."""
     # One extension per student and test (a unique constraint): no ordering to sort by.
@@ -235,7 +237,7 @@ def _seconds_late_column():
 
 def with_lateness(queryset):
     """Submissions with ``seconds_late`` and ``late`` as they are now."""
-    return queryset.annotate(seconds_late=_seconds_late_column()).annotate(
+    return queryset.annotate(seconds_late=seconds_late_column()).annotate(
         late=ExpressionWrapper(Q(seconds_late__gt=0), output_field=BooleanField())
     )
 
@@ -256,3 +258,12 @@ def graded_filter(graded: bool):
         )
     )
     return written if graded else ~written
+
+
+def grading_queue(test: Test):
+    """The test's grading queue as a teacher works through it: each student's latest attempt that is
+    not graded yet (``?latest=true&graded=false``), of the students the course has now (a student who
+    left can't be graded), first handed in first (``submitted_at``, then id)."""
+    students = Enrollment.objects.filter(course_id=test.course_id, role=Role.STUDENT, user_id=OuterRef("student_id"))
+    queue = latest_only(Submission.objects.filter(test_id=test.pk)).filter(graded_filter(False), Exists(students))
+    return queue.order_by("submitted_at", "id")
