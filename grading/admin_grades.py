@@ -7,9 +7,13 @@ its sign-in page.
 
 - **Rows**: the course's students, ``PAGE_SIZE`` a page (``?page=``), by last name, first name,
   email. ``?q=`` finds students by name or email (each word must be in one of them); ``?show=``
-  keeps ``all`` of them, those ``missing`` the test (no result on a test that is due, its date
-  before today in the course's time zone, and whose results are published: ``grading.grades``'
-  rule), the ``ungraded`` (no score and not excused) or the ``excused``.
+  keeps ``all`` of them, those ``missing`` the test (``grading.grades``' rule: on a test without
+  submissions, no result on a test that is due, its date before today in the course's time zone,
+  and whose results are published; on an online test, no attempt, no result and no excuse once the
+  student's effective ``due_at`` is past), the ``ungraded`` (no score and not excused) or the
+  ``excused``.
+- **Scores** in the boxes are as the teacher entered them (``entered_score``): what a write takes.
+  Where the late policy took points off (an online test), the row says so beside the stored score.
 - **Saving**: every row posts what it held when it was read (score, excused, and the result's
   version, or ``none`` for no result) beside what is in its boxes; only rows whose score or
   excused differ are written, each through the grade service (``via="admin"``, which writes the
@@ -47,10 +51,23 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError, transaction
-from django.db.models import Count, FilteredRelation, Q, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from psycopg import errors as psycopg_errors
@@ -59,7 +76,7 @@ from accounts.models import User
 from courses import policy
 from courses.models import Role
 from grading import grades, services
-from grading.models import GradeChange, Test, TestResult, percent_of
+from grading.models import Extension, GradeChange, Submission, SubmissionType, Test, TestResult, percent_of
 from gradingsite.errors import DomainError, Invalid
 
 PAGE_SIZE = 100
@@ -120,23 +137,41 @@ def class_list(test: Test) -> QuerySet:
 
 
 def missing_applies(test: Test) -> bool:
-    """Whether a student can be missing this test (``grading.grades``): it is due and published."""
+    """Whether a student can be missing this test (``grading.grades``): an online test, by each
+    student's due time (``missing_filter``); any other once it is due and published."""
+    if test.submission_type == SubmissionType.ONLINE:
+        return True
     return test.results_published and test.date < grades.course_today(test.course)
 
 
 NO_ROW = Q(r__id__isnull=True)
 _FILTERS = {
     "all": Q(),
-    "missing": NO_ROW,
     "ungraded": NO_ROW | Q(r__score__isnull=True, r__excused=False),
     "excused": Q(r__excused=True),
 }
 
 
+def missing_filter(test: Test) -> Q | None:
+    """The students of a ``class_list`` missing the test (``grading.grades``' rule); None: nobody.
+
+    An online test: no attempt, no result and no excuse once the time is past the student's
+    effective ``due_at`` (their extension's, else the test's; neither: never missing). Any other
+    test: no result once it is due and published (``missing_applies``)."""
+    if not missing_applies(test):
+        return None
+    if test.submission_type != SubmissionType.ONLINE:
+        return NO_ROW
+    extension_due = Extension.objects.filter(test_id=test.pk, student_id=OuterRef("pk")).values("due_at")[:1]
+    due = Coalesce(Subquery(extension_due), Value(test.due_at, output_field=DateTimeField()))
+    attempted = Exists(Submission.objects.filter(test_id=test.pk, student_id=OuterRef("pk")))
+    return NO_ROW & ~attempted & Q(LessThan(due, Value(timezone.now(), output_field=DateTimeField())))
+
+
 def _filter(show: str, test: Test) -> Q | None:
     """The rows ``show`` keeps; None for none at all (no one is missing a test that isn't due)."""
-    if show == "missing" and not missing_applies(test):
-        return None
+    if show == "missing":
+        return missing_filter(test)
     return _FILTERS[show]
 
 
@@ -144,14 +179,15 @@ def grade_counts(test: Test, students: QuerySet | None = None) -> dict[str, int]
     """How many of the course's students (or of ``students``, a ``class_list``) are graded, excused,
     ungraded and missing, and how many there are (``all``): one query."""
     students = class_list(test) if students is None else students
+    missing = missing_filter(test)
     counts = students.aggregate(
         all=Count("id"),
         graded=Count("id", filter=Q(r__score__isnull=False)),
         excused=Count("id", filter=_FILTERS["excused"]),
         ungraded=Count("id", filter=_FILTERS["ungraded"]),
-        no_result=Count("id", filter=NO_ROW),
+        **({} if missing is None else {"missing": Count("id", filter=missing)}),
     )
-    counts["missing"] = counts.pop("no_result") if missing_applies(test) else 0
+    counts.setdefault("missing", 0)
     return counts
 
 
@@ -163,7 +199,7 @@ def _search(students: QuerySet, q: str) -> QuerySet:
     return students
 
 
-_ROW_COLUMNS = ("id", "first_name", "last_name", "email", "r__score", "r__excused", "r__version")
+_ROW_COLUMNS = ("id", "first_name", "last_name", "email", "r__score", "r__excused", "r__version", "r__late_deduction")
 
 
 @dataclass
@@ -172,8 +208,10 @@ class Row:
 
     student_id: int
     name: str = ""
+    # The student's name as a link to their grading page (an online test), else the name.
+    name_html: str = ""
     email: str = ""
-    # As read: the result's version (None: no result), its score as written in the box, excused.
+    # As read: the result's version (None: no result), its entered score as written in the box, excused.
     version: int | None = None
     was_score: str = ""
     was_excused: bool = False
@@ -217,6 +255,7 @@ class Row:
             classes=classes,
             key=key,
             name=self.name,
+            name_html=self.name_html or self.name,
             email=self.email,
             score=self.score,
             was_score=self.was_score,
@@ -227,19 +266,23 @@ class Row:
             note=format_html("{}{}", error, conflict),
         )
 
-    def read(self, values: tuple, test: Test) -> None:
-        """Take the row's student and result from a ``_ROW_COLUMNS`` row, as read now."""
-        _, first, last, email, score, excused, version = values
+    def read(self, values: tuple, test: Test, link: str = "") -> None:
+        """Take the row's student and result from a ``_ROW_COLUMNS`` row, as read now. ``link``: the
+        URL of the test's grading page of a student, with ``0`` for the student's id (none: no link)."""
+        _, first, last, email, score, excused, version, deduction = values
         self.name, self.email = f"{first} {last}".strip() or email, email
-        self.version, self.was_score, self.was_excused = version, score_text(score), bool(excused)
+        if link:
+            self.name_html = format_html('<a href="{}{}/">{}</a>', link, self.student_id, self.name)
+        entered = None if score is None else score + (deduction or 0)
+        self.version, self.was_score, self.was_excused = version, score_text(entered), bool(excused)
         self.score, self.excused = self.was_score, self.was_excused
-        self.now = _shown(version, score, excused, test)
+        self.now = _shown(version, score, excused, test, deduction)
 
 
 _CHECKED = mark_safe(" checked")
 _ROW_HTML = (
     '<tr class="grade-row{classes}" data-student="{key}">'
-    '<td class="student">{name}<input type="hidden" name="student" value="{key}"></td>'
+    '<td class="student">{name_html}<input type="hidden" name="student" value="{key}"></td>'
     '<td class="email">{email}</td>'
     '<td><input type="text" class="score" name="score-{key}" value="{score}" inputmode="decimal" autocomplete="off"'
     ' aria-label="Score of {name}">'
@@ -253,12 +296,20 @@ _ROW_HTML = (
 )
 
 
-def _shown(version, score, excused, test) -> str:
+def _shown(version, score, excused, test, deduction=None) -> str:
+    """The result as stored: its score and percent; where the late policy took points off the
+    entered score, how many (the entered score is in the box)."""
     if version is None:
         return "-"
     if excused:
         return "excused"
-    return f"{score_text(score)} ({percent_of(score, test.max_score):.1f} %)"
+    shown = f"{score_text(score)} ({percent_of(score, test.max_score):.1f} %)"
+    if deduction:
+        entered = score_text(score + deduction)
+        return format_html(
+            '{} <span class="late-deduction">entered {} &minus; {} late</span>', shown, entered, score_text(deduction)
+        )
+    return shown
 
 
 # The page -----------------------------------------------------------------------------------------
@@ -313,6 +364,14 @@ def grades_view(model_admin, request, object_id):
     return _render(model_admin, request, test, listing, rows=None)
 
 
+def student_link(test: Test) -> str:
+    """The start of the URL of the test's grading page of a student (the student's id and a slash
+    complete it): for an online test, where students hand in work; else empty."""
+    if test.submission_type != SubmissionType.ONLINE:
+        return ""
+    return reverse("admin:grading_test_grade_student", args=[test.pk, 0]).removesuffix("0/")
+
+
 def _render(model_admin, request, test: Test, listing: Listing, rows: list[Row] | None):
     """The page; ``rows``: those to show instead of the listing's page (a save shown back)."""
     students = _search(class_list(test), listing.q)
@@ -323,12 +382,13 @@ def _render(model_admin, request, test: Test, listing: Listing, rows: list[Row] 
     page = min(listing.page, pages)
     if rows is None:
         rows = []
+        link = student_link(test)
         if kept is not None and total:
             start = (page - 1) * PAGE_SIZE
             ordered = students.filter(kept).order_by("last_name", "first_name", "email", "id")
             for values in ordered.values_list(*_ROW_COLUMNS)[start : start + PAGE_SIZE]:
                 row = Row(student_id=values[0])
-                row.read(values, test)
+                row.read(values, test, link)
                 rows.append(row)
     opts = model_admin.model._meta
     context = {
@@ -346,6 +406,7 @@ def _render(model_admin, request, test: Test, listing: Listing, rows: list[Row] 
             for key, label in SHOW.items()
         ],
         "missing_applies": missing_applies(test),
+        "online": test.submission_type == SubmissionType.ONLINE,
         "page": page,
         "pages": pages,
         "previous_url": listing.query(page=page - 1) if page > 1 else None,
@@ -518,12 +579,13 @@ def _shown_back(model_admin, request, test: Test, listing: Listing, rows: list[R
     conflicts = [row.student_id for row in rows if row.conflict]
     authors = _last_changed_by(test, conflicts) if conflicts else {}
     shown = []
+    link = student_link(test)
     for row in rows:
         values = current.get(row.student_id)
         if values is None:
             continue  # no longer a student of the course
         now = Row(student_id=row.student_id)
-        now.read(values, test)
+        now.read(values, test, link)
         if id(row) in pending:
             now.score, now.excused, now.error = row.score, row.excused, row.error
             if row.conflict:
