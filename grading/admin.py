@@ -21,6 +21,7 @@ server) and the students' current and final percent and letter, 100 to a page.
 
 import json
 from functools import cache, cached_property
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,6 +29,8 @@ from django.core.paginator import Paginator
 from django.forms.utils import flatatt
 from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError as DrfValidationError
@@ -35,13 +38,23 @@ from rest_framework.exceptions import ValidationError as DrfValidationError
 from courses import policy
 from courses import services as course_services
 from courses.admin import CourseAdmin, CourseListFilter, CourseScopedAdmin, ReadOnlyForTeachersInline, enrollments_url
-from courses.models import Course, Enrollment
+from courses.models import Course, Enrollment, check_late_policy, late_policy_problem
 from courses.serializers import check_grading_scheme
-from grading import admin_grades, csv_io, grades, notices, reports, services
+from grading import admin_grades, admin_submissions, csv_io, grades, notices, reports, services, submissions
 from grading.admin_grades import SCORE_AND_EXCUSED, ScoreField
-from grading.models import CATEGORIES_PER_COURSE, GradeCategory, GradeChange, Notice, Test, TestResult
+from grading.models import (
+    ATTEMPTS_MAX,
+    CATEGORIES_PER_COURSE,
+    GradeCategory,
+    GradeChange,
+    Notice,
+    Submission,
+    SubmissionType,
+    Test,
+    TestResult,
+)
 from gradingsite.admin_site import ReadOnlyAdmin, asked_once
-from gradingsite.errors import DomainError
+from gradingsite.errors import Conflict, DomainError, Invalid
 from gradingsite.validators import time_zone_names
 
 VIA = GradeChange.Via.ADMIN
@@ -63,6 +76,14 @@ def _check_score_or_excused(form, *, required: bool) -> None:
         form.add_error("score", SCORE_AND_EXCUSED)
     elif required and not excused and score is None:
         form.add_error("score", NO_SCORE)
+
+
+def _rendered(response):
+    """The response drawn now (a ``TemplateResponse`` is drawn after the view returns): in the time
+    zone the view set."""
+    if hasattr(response, "render") and not response.is_rendered:
+        response.render()
+    return response
 
 
 def _percent_cell(result) -> str:
@@ -98,7 +119,8 @@ def _changes_as_stored(obj, form) -> dict:
     A ModelForm sets its values on its instance while it validates; the services write only what
     differs from the instance they are given (``gradingsite.services.model_update``), so they get
     it back as it was read."""
-    changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+    stored = {field.name for field in obj._meta.concrete_fields}
+    changes = {name: form.cleaned_data[name] for name in form.changed_data if name in stored & set(form.cleaned_data)}
     obj.refresh_from_db(fields=list(changes))
     return changes
 
@@ -149,14 +171,37 @@ class CategoryChoiceField(forms.ModelChoiceField):
         return f"{obj.course.name}: {obj.name}" if self.with_course else obj.name
 
 
+TEST_FIELDS = ["course", "name", "date", "max_score", "category", "never_drop", "results_published"]
+SUBMISSION_SETTINGS = ["submission_type", "unlock_at", "due_at", "lock_at", "allowed_attempts"]
+_EMPTY_TIME = {"unlock_at": "open at once", "due_at": "never late", "lock_at": "never closes"}
+
+
 class TestAdminForm(forms.ModelForm):
+    """A test's fields and its submission settings, checked by the grade service's rules
+    (``services.check_settings``) as the API checks them. Times are typed and shown in the
+    course's time zone: ``TestAdmin`` sets it while the page is read, saved and drawn."""
+
+    allowed_attempts = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=ATTEMPTS_MAX,
+        help_text="Attempts per student (an extension may add some). Empty: unlimited.",
+    )
+
     class Meta:
         model = Test
-        fields = ["course", "name", "date", "max_score", "category", "never_drop", "results_published"]
+        fields = [*TEST_FIELDS, *SUBMISSION_SETTINGS]
         field_classes = {"category": CategoryChoiceField, "max_score": ScoreField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            zone = f"In the course's time zone ({timezone.get_current_timezone_name()})."
+        else:
+            zone = "In the time zone of the course chosen above."
+        for name, empty in _EMPTY_TIME.items():
+            if name in self.fields:
+                self.fields[name].help_text += f" {zone} Empty: {empty}."
         category = self.fields.get("category")
         if category is None:
             return
@@ -186,7 +231,29 @@ class TestAdminForm(forms.ModelForm):
         course_id = self.instance.course_id if self.instance.pk else getattr(cleaned.get("course"), "pk", None)
         if category is not None and course_id is not None and category.course_id != course_id:
             self.add_error("category", "This category belongs to another course.")
+        self._check_settings(cleaned)
         return cleaned
+
+    def _check_settings(self, cleaned):
+        """The submission settings by ``services.check_settings``: every field in error gets its message
+        (the service names one at a time: a field named is set aside and the rest checked again)."""
+        names = [name for name in SUBMISSION_SETTINGS if name in self.fields]
+        if any(name in self.errors for name in names):
+            return  # a setting that isn't a value at all: its own error says enough
+        new = self.instance.pk is None
+        changes = {name: cleaned[name] for name in names if new or name in self.changed_data}
+        stored = self.instance if not new else Test()
+        for _ in range(len(names)):
+            try:
+                services.check_settings(stored, changes)
+                return
+            except Invalid as exc:
+                for name, problems in exc.detail.items():
+                    self.add_error(name, problems)
+                    changes[name] = None
+            except Conflict as exc:
+                self.add_error("submission_type", exc.detail)
+                changes.pop("submission_type")
 
 
 class TestListFilter(admin.RelatedFieldListFilter):
@@ -258,12 +325,123 @@ class NoticeAdmin(_NoticeCounts, ReadOnlyAdmin, CourseScopedAdmin):
         return notices.with_counts(super().get_queryset(request))
 
 
+# Submissions: read-only, for the course's teachers and admins --------------------------------------
+
+
+class _YesNoFilter(admin.SimpleListFilter):
+    """A filter of ``options`` "yes" and "no" (``keep`` applies one); any other value filters nothing."""
+
+    options: tuple = ()
+
+    def lookups(self, request, model_admin):
+        return self.options
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value not in ("yes", "no"):
+            return None
+        return self.keep(queryset, value == "yes")
+
+    def keep(self, queryset, flag: bool):
+        raise NotImplementedError
+
+
+class LateFilter(_YesNoFilter):
+    """Attempts late as they are now (``submissions.with_lateness``: extensions count)."""
+
+    title = "late"
+    parameter_name = "late"
+    options = (("yes", "Late"), ("no", "On time"))
+
+    def keep(self, queryset, flag):
+        return queryset.filter(late=flag)
+
+
+class GradedFilter(_YesNoFilter):
+    """The API's ``?graded=``: graded when the student's result (or excuse) was written at or after
+    the attempt was handed in (``submissions.graded_filter``)."""
+
+    title = "graded"
+    parameter_name = "graded"
+    options = (("no", "To grade"), ("yes", "Graded"))
+
+    def keep(self, queryset, flag):
+        return queryset.filter(submissions.graded_filter(flag))
+
+
+class LatestFilter(_YesNoFilter):
+    """The API's ``?latest=true``: each student's latest attempt only."""
+
+    title = "attempts"
+    parameter_name = "latest"
+    options = (("yes", "Each student's latest"),)
+
+    def keep(self, queryset, flag):
+        return submissions.latest_only(queryset) if flag else queryset
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ReadOnlyAdmin, CourseScopedAdmin):
+    """Every attempt handed in to the tests of the caller's courses, newest first; nobody changes
+    them here. Filters: course, test, late, graded ("To grade" with "Each student's latest" is the
+    grading queue). Each row links to the grading page of its student on its test."""
+
+    course_field = "test__course_id"
+    list_display = ["submitted", "test", "student", "attempt", "lateness", "graded", "grade_link"]
+    list_filter = [("test__course", CourseListFilter), ("test", TestListFilter), LateFilter, GradedFilter, LatestFilter]
+    search_fields = ["student__email", "student__last_name", "student__first_name", "test__name"]
+    show_full_result_count = False  # a count of every attempt of the caller's courses, on each page
+    ordering = ["-submitted_at", "-id"]
+    fields = ["test", "student", "attempt", "submitted", "lateness", "graded", "grade_link", "text"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("test__course", "student")
+        return submissions.with_lateness(queryset).annotate(is_graded=submissions.graded_filter(True))
+
+    @admin.display(description="Submitted", ordering="submitted_at")
+    def submitted(self, submission):
+        """In the course's time zone, with its abbreviation."""
+        zone = ZoneInfo(submission.test.course.time_zone)
+        return date_format(timezone.localtime(submission.submitted_at, zone), "Y-m-d H:i:s T")
+
+    @admin.display(description="Late", ordering="seconds_late")
+    def lateness(self, submission):
+        if not submission.seconds_late:
+            return "on time"
+        return format_html('<span class="late">{} late</span>', admin_submissions.late_text(submission.seconds_late))
+
+    @admin.display(description="Graded", boolean=True)
+    def graded(self, submission):
+        return submission.is_graded
+
+    @admin.display(description="Grade")
+    def grade_link(self, submission):
+        url = admin_submissions.grade_url(submission.test, submission.student_id)
+        return format_html('<a href="{}" class="grade-link">Grade</a>', url)
+
+    @admin.display(description="Text")
+    def text(self, submission):
+        return format_html('<div class="submission-body" style="white-space: pre-wrap">{}</div>', submission.body)
+
+
 @admin.register(Test)
 class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     form = TestAdminForm
     teachers_may_add = teachers_may_change = teachers_may_delete = True
-    list_display = ["name", "course", "category", "date", "max_score", "results_published"]
-    list_filter = ["results_published", ("course", CourseListFilter)]
+    list_display = ["name", "course", "category", "date", "max_score", "submission_type", "results_published"]
+    list_filter = ["results_published", "submission_type", ("course", CourseListFilter)]
+    fieldsets = [
+        (None, {"fields": TEST_FIELDS}),
+        (
+            "Submissions",
+            {
+                "fields": SUBMISSION_SETTINGS,
+                "description": "Online: students hand in work through the API before the due time; late work loses "
+                "the course's late deduction. Times are in the course's time zone.",
+            },
+        ),
+    ]
     search_fields = ["name", "course__name"]
     list_select_related = ["course", "category"]
     date_hierarchy = "date"
@@ -295,8 +473,23 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("course", "category")  # the list shows both
 
+    def add_view(self, request, form_url="", extra_context=None):
+        # Times are typed in the time zone of the course the test is for (UTC until one is chosen).
+        course = request.POST.get("course", request.GET.get("course", ""))
+        zone = None
+        if course.isascii() and course.isdigit() and len(course) < 19:
+            taught = policy.courses_taught_by(request.user).filter(pk=int(course))
+            zone = taught.values_list("time_zone", flat=True).first()
+        with timezone.override(ZoneInfo(zone or "UTC")):
+            return _rendered(super().add_view(request, form_url, extra_context))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         test = self.get_object(request, object_id)
+        # The page reads, takes and shows times in the course's time zone.
+        with timezone.override(admin_submissions.course_zone(test)):
+            return _rendered(self._change_view(request, test, object_id, form_url, extra_context))
+
+    def _change_view(self, request, test, object_id, form_url, extra_context):
         stats = reports.test_stats(test)
         history_url = reverse("admin:grading_gradechange_changelist") + f"?test__id__exact={test.pk}"
         context = {
@@ -309,16 +502,35 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
             "grade_counts": admin_grades.grade_counts(test),
             "grades_url": reverse("admin:grading_test_grades", args=[test.pk]),
         }
+        if test.submission_type == SubmissionType.ONLINE:
+            context["submission_counts"] = admin_submissions.submission_counts(test)
+            context["submission_links"] = {
+                "submitted": admin_submissions.submissions_url(test, latest="yes"),
+                "late": admin_submissions.submissions_url(test, latest="yes", late="yes"),
+                "to_grade": admin_submissions.submissions_url(test, latest="yes", graded="no"),
+                "missing": reverse("admin:grading_test_grades", args=[test.pk]) + "?show=missing",
+            }
+            first = admin_submissions.next_in_queue(test)
+            if first is not None:
+                context["grade_next_url"] = admin_submissions.grade_url(test, first)
         return super().change_view(request, object_id, form_url, context)
 
     # The grade-entry page -----------------------------------------------------------------------
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.grades_view)
-        return [path("<path:object_id>/grades/", view, name="grading_test_grades"), *super().get_urls()]
+        grades = self.admin_site.admin_view(self.grades_view)
+        grade_student = self.admin_site.admin_view(self.grade_student_view)
+        return [
+            path("<path:object_id>/grades/", grades, name="grading_test_grades"),
+            path("<path:object_id>/grade/<str:student_id>/", grade_student, name="grading_test_grade_student"),
+            *super().get_urls(),
+        ]
 
     def grades_view(self, request, object_id):
         return admin_grades.grades_view(self, request, object_id)
+
+    def grade_student_view(self, request, object_id, student_id):
+        return admin_submissions.grade_student_view(self, request, object_id, student_id)
 
     # Every write through the grade service ------------------------------------------------------
 
@@ -327,7 +539,7 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
             obj.save()  # a new test holds no grades
             return
         changes = _changes_as_stored(obj, form)
-        services.test_update(test=obj, **changes)
+        services.test_update(test=obj, by=request.user, **changes)
 
     def delete_model(self, request, obj):
         services.test_delete(test=obj, by=request.user)
@@ -375,10 +587,19 @@ class HistoryInline(_ReadOnlyForTheCourseInline):
 
 
 class ResultForm(forms.ModelForm):
+    """A result's score as the teacher entered it (the late deduction, if any, is taken off it again
+    when saved), excused, and the late waiver."""
+
     class Meta:
         model = TestResult
-        fields = ["score", "excused"]
+        fields = ["score", "excused", "late_waived"]
         field_classes = {"score": ScoreField}
+        labels = {"score": "Score as entered"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["score"] = self.instance.entered_score
 
     def clean_score(self):
         score = self.cleaned_data.get("score")
@@ -400,26 +621,62 @@ class TestResultAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     course_field = "test__course_id"
     teachers_may_change = teachers_may_delete = True
     form = ResultForm
-    list_display = ["test", "student", "score", "excused", "percent", "grader", "updated_at"]
+    list_display = ["test", "student", "score", "excused", "late_deduction", "percent", "grader", "updated_at"]
     list_filter = [("test__course", CourseListFilter), ("test", TestListFilter), "excused"]
     show_full_result_count = False  # a count of every result of the caller's courses, on each page
     search_fields = ["student__email", "student__last_name", "test__name"]
     list_select_related = ["test", "student", "grader"]
     ordering = ["test", "student__last_name", "student__first_name", "student__email"]
-    fields = ["test", "student", "score", "excused", "percent", "grader", "created_at", "updated_at"]
-    readonly_fields = ["test", "student", "percent", "grader", "created_at", "updated_at"]
+    fields = [
+        "test",
+        "student",
+        "score",
+        "excused",
+        "late_waived",
+        "kept",
+        "percent",
+        "grader",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = ["test", "student", "kept", "percent", "grader", "created_at", "updated_at"]
     inlines = [HistoryInline]
 
     @admin.display(description="Percent")
     def percent(self, result):
         return _percent_cell(result)
 
+    @admin.display(description="Score kept")
+    def kept(self, result):
+        """The stored score: the entered one less the late deduction."""
+        if not result.pk or result.excused:
+            return "-"
+        stored = TestResult.objects.filter(pk=result.pk).values_list("score", "late_deduction").first()
+        if stored is None or stored[0] is None:
+            return "-"
+        score, deduction = stored
+        if not deduction:
+            return admin_grades.score_text(score)
+        return format_html(
+            "{} (entered {} &minus; {} late)",
+            admin_grades.score_text(score),
+            admin_grades.score_text(score + deduction),
+            admin_grades.score_text(deduction),
+        )
+
     def has_add_permission(self, request, *args):
         return False
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        services.result_update(result=obj, score=data["score"], excused=data["excused"], by=request.user, via=VIA)
+        services.result_update(
+            result=obj,
+            score=data["score"],
+            excused=data["excused"],
+            late_waived=data["late_waived"],
+            by=request.user,
+            via=VIA,
+        )
 
     def save_formset(self, request, form, formset, change):
         # The only inline is the read-only history: nothing to save.
@@ -608,6 +865,14 @@ def _course_default(name: str):
     return Course._meta.get_field(name).default  # a declared form field doesn't take it from the model
 
 
+# The course form's late policy boxes, by the policy's keys.
+_LATE_FIELDS = {
+    "interval": "late_interval",
+    "deduction_percent": "late_deduction_percent",
+    "minimum_percent": "late_minimum_percent",
+}
+
+
 class GradingCourseForm(forms.ModelForm):
     time_zone = forms.ChoiceField(
         choices=_time_zone_choices,
@@ -623,9 +888,66 @@ class GradingCourseForm(forms.ModelForm):
         '{"letter": "F", "min_percent": 0}]. Empty: no letters.',
     )
 
+    late_interval = forms.ChoiceField(
+        label="Late policy",
+        choices=[("", "No late deduction"), ("hour", "A deduction per hour late"), ("day", "A deduction per day late")],
+        required=False,
+        help_text="Work handed in online after its due time loses points: an hour or a day started counts whole.",
+    )
+    late_deduction_percent = ScoreField(
+        label="Late deduction (%)",
+        required=False,
+        help_text="Of the test's max score, per hour or day late: more than 0, at most 100, at most 2 decimals.",
+    )
+    late_minimum_percent = ScoreField(
+        label="Late minimum (%)",
+        required=False,
+        help_text="A late score goes no lower than this percent of the max score (a score entered below it is kept): "
+        "0 to 100, at most 2 decimals.",
+    )
+
     class Meta:
         model = Course
         fields = ["name", "details", "weighting", "grading_scheme", "time_zone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        policy = self.instance.late_policy
+        if policy is not None:
+            self.initial.setdefault("late_interval", policy["interval"])
+            self.initial.setdefault("late_deduction_percent", policy["deduction_percent"])
+            self.initial.setdefault("late_minimum_percent", policy["minimum_percent"])
+
+    def clean(self):
+        cleaned = super().clean()
+        self._clean_late_policy(cleaned)
+        return cleaned
+
+    def _clean_late_policy(self, cleaned):
+        """The three boxes as one ``late_policy``, checked by the course's own rule
+        (``courses.models.late_policy_problem``); with no deduction chosen, null (the numbers unread)."""
+        if any(name in self.errors for name in _LATE_FIELDS.values()):
+            return
+        interval = cleaned.get("late_interval")
+        if not interval:
+            cleaned["late_policy"] = None
+            return
+        missing = [name for name in ("late_deduction_percent", "late_minimum_percent") if cleaned.get(name) is None]
+        for name in missing:
+            self.add_error(name, "Required with a late deduction.")
+        if missing:
+            return
+        value = {key: cleaned[name] for key, name in _LATE_FIELDS.items() if key != "interval"}
+        value["interval"] = interval
+        problem = late_policy_problem(value)
+        if problem is not None:
+            key, message = problem
+            self.add_error(_LATE_FIELDS.get(key), message)
+            return
+        cleaned["late_policy"] = check_late_policy(value)
+
+    def late_policy_changed(self) -> bool:
+        return "late_policy" in self.cleaned_data and self.cleaned_data["late_policy"] != self.instance.late_policy
 
     def clean_grading_scheme(self):
         value = self.cleaned_data.get("grading_scheme")
@@ -706,7 +1028,14 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
     tests, its gradebook as CSV, and its grades (read-only)."""
 
     form = GradingCourseForm
-    fields = [*CourseAdmin.fields, "weighting", "grading_scheme", "time_zone", "gradebook_link"]
+    fields = [
+        *CourseAdmin.fields,
+        "weighting",
+        "grading_scheme",
+        "time_zone",
+        *_LATE_FIELDS.values(),
+        "gradebook_link",
+    ]
     readonly_fields = [*CourseAdmin.readonly_fields, "gradebook_link"]
     inlines = [GradeCategoryInline, TestInline]
     actions = ["download_gradebook"]
@@ -739,9 +1068,14 @@ class GradingCourseAdmin(DomainErrorsAsMessages, CourseAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
+            obj.late_policy = form.cleaned_data.get("late_policy")
             return super().save_model(request, obj, form, change)
         changes = _changes_as_stored(obj, form)
-        course_services.course_update(course=obj, **changes)
+        if form.late_policy_changed():
+            # Through the service the API uses: the online tests' results follow, each change with
+            # its history line (``via: "policy"``).
+            changes["late_policy"] = form.cleaned_data["late_policy"]
+        course_services.course_update(course=obj, by=request.user, **changes)
         return None
 
     def save_formset(self, request, form, formset, change):

@@ -2,8 +2,9 @@
 shown, what was typed kept, nothing saved. Never a 5xx; a valid form saves and redirects.
 
 Each form is read from its page and posted back as a browser would, one field changed at a time:
-the course's page (its grading settings and its categories inline), a test's add and change pages
-(the test's own fields), a result's page, an enrollment's add and change pages.
+the course's page (its grading settings, its late policy and its categories inline), a test's add and
+change pages (the test's own fields and its submission settings), a result's page, the grading page of
+a student's work, an enrollment's add and change pages.
 """
 
 import json
@@ -369,3 +370,124 @@ def test_the_enrollment_page_refuses_a_bad_role_and_changes_nothing(field, value
 
     assert_refused(response, value, kept=False)
     assert _enrollments() == before
+
+
+# A test's submission settings, on its add and change pages -------------------------------------------
+
+TIMES = [("text", "soon"), ("impossible", "25:00"), ("seconds_past_60", "10:00:61")]
+# Each setting's case, with what the rest of its field needs to be valid (a time's other half).
+SETTING_FIELDS = [
+    *cases("submission_type", CHOICES),
+    *cases("allowed_attempts", COUNTS, [("zero", "0"), ("past_the_maximum", "1000001")], blank=False),
+    *cases("due_at_0", DATES),
+    *cases("due_at_1", TIMES),
+    *cases("unlock_at_0", DATES),
+]
+HALVES = {
+    "due_at_0": {"due_at_1": "17:00"},
+    "due_at_1": {"due_at_0": "2026-12-01"},
+    "unlock_at_0": {"unlock_at_1": "9:00"},
+}
+KEPT = ("allowed_attempts", "due_at_0", "due_at_1", "unlock_at_0")
+
+
+@pytest.mark.parametrize(("field", "value"), SETTING_FIELDS)
+def test_the_test_page_refuses_a_bad_submission_setting_and_changes_nothing(field, value, teacher, test_, client_as):
+    before = _tests()
+    changes = {**HALVES.get(field, {}), field: value}
+
+    response = submit(client_as(teacher), reverse("admin:grading_test_change", args=[test_.pk]), "test_form", changes)
+
+    assert_refused(response, value, kept=field in KEPT)
+    assert _tests() == before
+
+
+@pytest.mark.parametrize(("field", "value"), SETTING_FIELDS)
+def test_the_test_add_page_refuses_a_bad_submission_setting_and_adds_nothing(field, value, teacher, course, client_as):
+    valid = {"course": str(course.pk), "name": "Quiz", "date": "2026-05-01", "max_score": "20"}
+
+    response = submit(
+        client_as(teacher),
+        reverse("admin:grading_test_add"),
+        "test_form",
+        {**valid, **HALVES.get(field, {}), field: value},
+    )
+
+    assert_refused(response, value, kept=field in KEPT)
+    assert _tests() == []
+
+
+def test_a_time_that_doesnt_exist_in_the_courses_time_zone_is_refused(teacher, course, test_, client_as):
+    Course.objects.filter(pk=course.pk).update(time_zone="Europe/Paris")
+    before = _tests()
+    gap = {"due_at_0": "2026-03-29", "due_at_1": "02:30"}  # the clocks go from 2:00 to 3:00 that night
+
+    response = submit(client_as(teacher), reverse("admin:grading_test_change", args=[test_.pk]), "test_form", gap)
+
+    assert_refused(response, "02:30")
+    assert "couldn\u2019t be interpreted in time zone Europe/Paris" in response.content.decode()
+    assert _tests() == before
+
+
+# A course's late policy ----------------------------------------------------------------------------------
+
+PERCENTS = [*SCORES, ("above_100", "100.01")]
+LATE_FIELDS = [
+    *cases("late_interval", CHOICES, blank=False),
+    *cases("late_deduction_percent", PERCENTS, [("zero", "0")]),
+    *cases("late_minimum_percent", PERCENTS),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), LATE_FIELDS)
+def test_the_course_page_refuses_a_bad_late_policy_and_saves_nothing(field, value, teacher, course, client_as):
+    before = _course_row(course), Course.objects.get(pk=course.pk).late_policy
+    valid = {"late_interval": "day", "late_deduction_percent": "10", "late_minimum_percent": "50"}
+
+    response = submit(client_as(teacher), course_url(course), "course_form", {**valid, field: value})
+
+    assert_refused(response, value, kept=field != "late_interval")
+    assert (_course_row(course), Course.objects.get(pk=course.pk).late_policy) == before
+
+
+def test_a_valid_late_policy_is_saved(teacher, course, client_as):
+    valid = {"late_interval": "hour", "late_deduction_percent": "12.5", "late_minimum_percent": "0"}
+
+    response = submit(client_as(teacher), course_url(course), "course_form", valid)
+
+    assert response.status_code == 302
+    assert Course.objects.get(pk=course.pk).late_policy == {
+        "deduction_percent": 12.5,
+        "interval": "hour",
+        "minimum_percent": 0,
+    }
+
+
+# The grading page of a student's work ----------------------------------------------------------------
+
+
+def grading_url(test, student):
+    return reverse("admin:grading_test_grade_student", args=[test.pk, student.pk])
+
+
+# A blank score (spaces too) is no score: nothing to record.
+GRADING_FIELDS = [
+    *[
+        case
+        for case in cases("score", SCORES, [("over_max", "100.01"), ("too_long", "1" * 51)], blank=False)
+        if case.values[1].strip()
+    ],
+    *cases("comment", [("too_long", "x" * 10_001), ("nul", "Hi\x00there")], blank=False),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), GRADING_FIELDS)
+def test_the_grading_page_refuses_a_bad_field_and_saves_nothing(field, value, teacher, student, test_, client_as):
+    Test.objects.filter(pk=test_.pk).update(submission_type="online")
+    changes = {"score": "50", "comment": "Fine.", field: value}
+
+    response = submit(client_as(teacher), grading_url(test_, student), "grade-form", changes)
+
+    assert_refused(response, value, kept=field == "score" and value != "1" * 51)
+    assert not TestResult.objects.exists()
+    assert not GradeChange.objects.exists()
