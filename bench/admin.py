@@ -8,7 +8,9 @@ What it does (nothing outside this machine is touched):
    ``manage.py seed --students 1000 --tests 20 --courses 1 --categories 4`` (one course of 1,000
    students x 20 tests in 4 weighted categories, 20,000 results and their history); then, in bulk, a
    sent notice per test emailed to every student, a piece of feedback per student and a superuser;
-   then ``ANALYZE``;
+   the first test online, in a course with a late policy, with an attempt of every student (bodies
+   of 500 characters, two in three late and handed in after their grade: to grade) and a comment on
+   each student's work; then ``ANALYZE``;
 2. signs in the course's teacher and the superuser through the Django test client's session
    machinery (``force_login`` writes a session row; its cookie is what the timed requests send);
 3. per checkout measured (this one, and with ``--baseline-tree DIR`` another one on the same
@@ -66,8 +68,8 @@ ADMIN = "admin@bench.example.com"
 @dataclass(frozen=True)
 class Page:
     """One admin page: ``url`` a URL name of the admin, ``args`` what its arguments are (``course``,
-    ``test``, ``result``, ``enrollment``, ``notice``: ids of the benchmark's course and of one of its
-    tests, results...), ``query`` a query string (``{course}``, ``{test}`` filled in), ``who`` the
+    ``test``, ``result``, ``enrollment``, ``student``, ``submission``: ids of the benchmark's course and
+    of one of its tests, results...), ``query`` a query string (``{course}``, ``{test}`` filled in), ``who`` the
     users who open it, ``method`` GET, or POST for the save of one score on a result's page."""
 
     key: str
@@ -98,6 +100,21 @@ PAGES = [
         "admin:courses_enrollment_changelist",
         query="course__id__exact={course}",
     ),
+    # Submissions, where a checkout has them.
+    Page(
+        "submissions",
+        "submissions list, by test",
+        "admin:grading_submission_changelist",
+        query="test__id__exact={test}",
+    ),
+    Page(
+        "queue",
+        "submissions list, the queue",
+        "admin:grading_submission_changelist",
+        query="test__id__exact={test}&latest=yes&graded=no",
+    ),
+    Page("submission", "submission page", "admin:grading_submission_change", ("submission",)),
+    Page("grading", "grading page", "admin:grading_test_grade_student", ("test", "student")),
 ]
 
 # Bulk data beyond the seed's, and the ids the pages need; runs in ``manage.py shell``.
@@ -121,6 +138,29 @@ NoticeRecipient.objects.bulk_create(
 )
 Feedback.objects.bulk_create(Feedback(course=course, student=s, feedback="Thanks.") for s in students)
 User.objects.create_superuser(ADMIN, first_name="Bench", last_name="Admin")
+try:
+    from grading.models import Comment, Submission
+except ImportError:  # a checkout from before submissions
+    Submission = None
+if Submission is not None:
+    from datetime import timedelta
+    from django.utils import timezone
+    now = timezone.now()
+    teacher = User.objects.get(email=TEACHER)
+    policy = {"deduction_percent": 10, "interval": "day", "minimum_percent": 50}
+    Course.objects.filter(pk=course.pk).update(late_policy=policy)
+    online = Test.objects.filter(pk=tests[0].pk)
+    online.update(submission_type="online", due_at=now - timedelta(days=1), allowed_attempts=None)
+    Submission.objects.bulk_create(
+        Submission(
+            test=tests[0], student=s, attempt=1, body=("word " * 100)[:500],
+            submitted_at=now - timedelta(days=2) if i % 3 == 0 else now + timedelta(minutes=1),
+        )
+        for i, s in enumerate(students)
+    )
+    Comment.objects.bulk_create(
+        Comment(test=tests[0], student=s, author=teacher, body="Fine.", email_state="sent") for s in students
+    )
 with connection.cursor() as cursor:
     cursor.execute("ANALYZE")
 """
@@ -134,11 +174,19 @@ from grading.models import Test, TestResult
 course = Course.objects.get(name=COURSE)
 test = Test.objects.filter(course=course).order_by("date", "id").first()
 result = TestResult.objects.filter(test=test, excused=False).order_by("id").first()
+enrollment = Enrollment.objects.filter(course=course, role=Role.STUDENT).order_by("id").first()
+try:
+    from grading.models import Submission
+    submission = Submission.objects.filter(test=test, student_id=enrollment.user_id).first()
+except ImportError:  # a checkout from before submissions
+    submission = None
 print(json.dumps({
     "course": course.pk,
     "test": test.pk,
     "result": result.pk,
-    "enrollment": Enrollment.objects.filter(course=course, role=Role.STUDENT).order_by("id").first().pk,
+    "enrollment": enrollment.pk,
+    "student": enrollment.user_id,
+    "submission": submission.pk if submission else 0,
 }))
 """
 
@@ -264,7 +312,7 @@ def main() -> int:
     try:
         seed = ["--students", str(args.students), "--tests", str(args.tests), "--categories", str(args.categories)]
         env = bench._prepare(server, database, seed)
-        prelude = f"COURSE = {bench.COURSE!r}\nADMIN = {ADMIN!r}\n"
+        prelude = f"COURSE = {bench.COURSE!r}\nADMIN = {ADMIN!r}\nTEACHER = {TEACHER!r}\n"
         bench._manage(env, "shell", "--verbosity=0", "-c", prelude + _EXTRA_DATA)
         ids = json.loads(bench._manage(env, "shell", "--verbosity=0", "-c", prelude + _IDS).strip().splitlines()[-1])
         counted = {label: _count(env, tree, pages, ids) for label, tree in trees.items()}
@@ -407,7 +455,8 @@ def _report(args, trees: dict, counted: dict, timed: dict, load: tuple, pages: l
         f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1, 5, 15 min) at the end of the runs.",
         f"- Python {platform.python_version()}.",
         f"- Data: `seed --students {args.students} --tests {args.tests} --courses 1 --categories {args.categories}`, "
-        "a sent notice per test to every student, a piece of feedback per student, then `ANALYZE`.",
+        "a sent notice per test to every student, a piece of feedback per student, the first test online with an "
+        "attempt of every student (two in three to grade) and a comment on each student's work, then `ANALYZE`.",
         "- Server: gunicorn with gunicorn.conf.py, **one worker**, DEBUG off, on loopback; a new connection per "
         f"request, timed to the last byte of the body; {args.repeat} timed runs per page and user after a "
         "warm-up, pages and checkouts taking turns request by request.",

@@ -4,7 +4,9 @@ student, result or line of history.
 
 Two classes are built in bulk, each with its own teacher, two grade categories, tests, a result per
 student and test (one in ten excused), each result's history, a sent notice per test and a piece of
-feedback per student. Every page is read once to warm Django's caches, then counted. The superuser's
+feedback per student; the first test takes submissions online, in a course with a late policy: every
+student handed in an attempt (two in three late, still to grade), one in ten has an extension and
+each has a comment. Every page is read once to warm Django's caches, then counted. The superuser's
 lists that span every course are counted with only the small class in the database, then with both.
 """
 
@@ -18,11 +20,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import services
-from grading.models import GradeChange, Notice, NoticeRecipient, Test, TestResult
+from grading.models import Comment, Extension, GradeChange, Notice, NoticeRecipient, Submission, Test, TestResult
 from tests.test_admin_course_grades import read_form
 
 pytestmark = pytest.mark.django_db
@@ -56,12 +59,14 @@ class Class:
     enrollment: Enrollment  # that student's
     notice: Notice
     feedback: Feedback
+    submission: Submission  # the student's latest attempt on the online test (the first)
 
 
 def build_class(label: str, students: int) -> Class:
     """A course of ``students`` students, inserted in bulk."""
     teacher = User.objects.create_user(f"teacher.{label}@example.com", first_name="Teacher", last_name=label)
-    course = Course.objects.create(name=f"Course {label}")  # with its first category, "Tests"
+    late_policy = {"deduction_percent": 10, "interval": "day", "minimum_percent": 50}
+    course = Course.objects.create(name=f"Course {label}", late_policy=late_policy)  # its first category: "Tests"
     Enrollment.objects.create(user=teacher, course=course, role=Role.TEACHER)
     categories = [course.grade_categories.get(), services.category_create(course=course, name="Quizzes")]
     password = make_password(None)
@@ -113,6 +118,29 @@ def build_class(label: str, students: int) -> Class:
         for notice in notices
         for person in people
     )
+    online, now = tests[0], timezone.now()
+    Test.objects.filter(pk=online.pk).update(submission_type="online", due_at=now - timedelta(days=1))
+    Submission.objects.bulk_create(
+        Submission(
+            test=online,
+            student=person,
+            attempt=attempt,
+            # Two in three late and handed in after their grade: to grade.
+            submitted_at=now - timedelta(days=2 - attempt) if i % 3 == 0 else now + timedelta(minutes=attempt),
+            body=f"Attempt {attempt} of student {i}.",
+        )
+        for i, person in enumerate(people)
+        for attempt in (1, 2)
+    )
+    Extension.objects.bulk_create(
+        Extension(test=online, student=person, due_at=now + timedelta(days=1))
+        for i, person in enumerate(people)
+        if i % 10 == 5
+    )
+    Comment.objects.bulk_create(
+        Comment(test=online, student=person, author=teacher, body="Fine.", email_state=Comment.EmailState.SENT)
+        for person in people
+    )
     student = people[0]
     return Class(
         teacher=teacher,
@@ -123,6 +151,7 @@ def build_class(label: str, students: int) -> Class:
         enrollment=Enrollment.objects.get(user=student, course=course),
         notice=notices[0],
         feedback=Feedback.objects.filter(student=student).get(),
+        submission=Submission.objects.get(test=online, student=student, attempt=2),
     )
 
 
@@ -159,6 +188,14 @@ def teacher_pages(c: Class) -> dict[str, str]:
         "enrollment page": _url("courses_enrollment_change", c.enrollment.pk),
         "feedback list": _url("courses_feedback_changelist"),
         "feedback page": _url("courses_feedback_change", c.feedback.pk),
+        "submissions list": _url("grading_submission_changelist"),
+        "submissions list, by test": _url("grading_submission_changelist", query=f"test__id__exact={test.pk}"),
+        "submissions list, the queue": _url(
+            "grading_submission_changelist", query=f"test__id__exact={test.pk}&latest=yes&graded=no"
+        ),
+        "submissions list, late": _url("grading_submission_changelist", query="late=yes"),
+        "submission page": _url("grading_submission_change", c.submission.pk),
+        "grading page": _url("grading_test_grade_student", test.pk, c.student.pk),
     }
 
 
@@ -202,6 +239,21 @@ def measure(client, c: Class, pages: dict[str, str], *, warm: bool) -> dict[str,
     form = read_form(client.get(course_url), "course_form").fields
     client.post(course_url, form)
     measured["saving the course page"] = _counted(client, "POST", course_url, form)
+    grading_url = _url("grading_test_grade_student", c.tests[0].pk, c.student.pk)
+    for score, comment in (("71", "Good."), ("72", "Better.")):  # the first save warms up
+        form = read_form(client.get(grading_url), "grade-form").fields
+        measured["saving on the grading page"] = _counted(
+            client, "POST", grading_url, {**form, "score": score, "comment": comment, "_save": "Save"}
+        )
+    # Save and grade next: each save goes on to the next student of the queue (the first warms up).
+    url = grading_url
+    for score in ("55", "56"):
+        form = read_form(client.get(url), "grade-form").fields
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(url, {**form, "score": score, "_next": "Save and grade next"})
+        assert response.status_code == 302 and response["Location"] != url, response.content.decode()[:3000]
+        measured["saving and grading next"] = (302, [q["sql"] for q in queries.captured_queries])
+        url = response["Location"]
     return measured
 
 

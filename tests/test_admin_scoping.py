@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
 from courses.models import Course, Enrollment, Feedback, Role
 from grading import services
-from grading.models import GradeChange, Test, TestResult
+from grading.models import GradeChange, Submission, Test, TestResult
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ def theirs(other_course, other_teacher, make_user):
     result = services.result_record(test=test, student=pupil, score=Decimal("5"), by=other_teacher)
     feedback = Feedback.objects.create(course=other_course, student=pupil, feedback="Theirs")
     enrollment = Enrollment.objects.get(user=pupil)
+    submission = _handed_in(test, pupil)
     return {
         "course": other_course,
         "test": test,
@@ -40,7 +42,13 @@ def theirs(other_course, other_teacher, make_user):
         "change": GradeChange.objects.get(result=result),
         "feedback": feedback,
         "enrollment": enrollment,
+        "submission": submission,
     }
+
+
+def _handed_in(test, student):
+    Test.objects.filter(pk=test.pk).update(submission_type="online")
+    return Submission.objects.create(test=test, student=student, attempt=1, submitted_at=timezone.now(), body="Work")
 
 
 @pytest.fixture
@@ -54,6 +62,7 @@ def mine(course, teacher, student, test_):
         "change": GradeChange.objects.get(result=result),
         "feedback": feedback,
         "enrollment": Enrollment.objects.get(user=student),
+        "submission": _handed_in(test_, student),
     }
 
 
@@ -64,6 +73,7 @@ MODELS = {
     "change": "grading_gradechange",
     "feedback": "courses_feedback",
     "enrollment": "courses_enrollment",
+    "submission": "grading_submission",
 }
 
 
@@ -219,7 +229,7 @@ def second(teacher):
     return course
 
 
-@pytest.mark.parametrize("kind", ["result", "change", "enrollment", "feedback", "test"])
+@pytest.mark.parametrize("kind", ["result", "change", "enrollment", "feedback", "test", "submission"])
 def test_a_lists_filters_offer_only_the_teachers_courses_and_tests(
     kind, teacher, mine, second, theirs, admin_client_for
 ):
