@@ -55,7 +55,7 @@ from grading.admin_grades import (
     score_text,
 )
 from grading.models import Comment, GradeChange, Submission, Test, TestResult, percent_of
-from gradingsite.errors import Invalid
+from gradingsite.errors import DomainError
 
 TEMPLATE = "admin/grading/test/grade_student.html"
 # Attempts shown on the grading page, newest first; older ones are in the submissions list.
@@ -266,7 +266,7 @@ def _save(model_admin, request, test: Test, student: Student, result: dict | Non
             f"(theirs: {theirs}; yours is in the box). Save again to replace theirs, or type theirs back to keep it.",
         )
         return _render(model_admin, request, test, student, result, form, conflict=theirs)
-    except Invalid as exc:
+    except DomainError as exc:  # not a student any more, the test deleted meanwhile: the service's refusal
         messages.error(request, f"Nothing was saved: {_message(exc.detail)}")
         return _render(model_admin, request, test, student, result, form)
     said = [text for done, text in ((graded, "the grade"), (bool(comment), "the comment")) if done]

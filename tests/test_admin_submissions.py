@@ -407,6 +407,9 @@ def test_the_list_filters_by_test_late_graded_and_latest(
     queue = client.get(submissions_url(test__id__exact=online.pk, latest="yes", graded="no"))
     assert listed(queue) == {ids[student.pk, 2], ids[late, 1]}
     assert listed(client.get(submissions_url(late="maybe"))) == set(ids.values())  # no 500, no filter
+    # With each choice's count ("Show counts"): the queue's two, among others.
+    counted = client.get(submissions_url(_facets="True", test__id__exact=online.pk)).content.decode()
+    assert re.search(r"To grade\s*\(2\)", counted), counted[counted.index("changelist-filter") :][:3000]
 
 
 def test_the_list_is_read_only_for_everyone(admin_user, online, handed_in, client_as):
