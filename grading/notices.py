@@ -97,9 +97,10 @@ def results_hidden(test: Test) -> int:
     the worker and partly sent) is canceled, and its students not emailed yet with it. How many were.
 
     The notice's row first, then its students' rows, as the worker locks them: a batch the worker is
-    sending holds its rows, so this waits for that one request to end (``SENDGRID_TIMEOUT_SECONDS``
-    at most) and then finds its students sent, or still queued and cancels them. Once the change
-    that hides the results commits, no further email about them goes out.
+    sending holds the notice's row (shared) and its students' rows, so this waits for that one
+    request to end (``SENDGRID_TIMEOUT_SECONDS`` at most) and then finds its students sent, or still
+    queued and cancels them; the worker's next batch waits for this in turn and finds nothing queued.
+    Once the change that hides the results commits, no further email about them goes out.
     """
     open_ids = list(
         Notice.objects.select_for_update()
@@ -264,10 +265,13 @@ def _send(notice: Notice, batch: int) -> bool:
     Everything the emails say is read in that transaction, after the batch's rows are locked: the
     test (False, nothing sent, when its results are hidden), each student's current result, whether
     they may still hear of it (``_may_be_told``; the others are skipped). A notice canceled by hiding
-    the results has no queued rows left, and a hide that comes while the batch is being sent waits
-    for its rows (``results_hidden``).
+    the results has no queued rows left. The notice's row is share-locked first: a hide that comes
+    while a batch is being sent (``results_hidden`` locks that row to update it) waits for the batch,
+    and the next batch waits for the hide, which has canceled its rows by then. Two workers on one
+    notice share that lock and take turns on the batch's rows.
     """
     with transaction.atomic():
+        _share_lock(notice)
         pks = list(
             NoticeRecipient.objects.select_for_update()
             .filter(notice=notice, batch=batch, state=Recipient.QUEUED)
@@ -306,6 +310,14 @@ def _send(notice: Notice, batch: int) -> bool:
         NoticeRecipient.objects.filter(pk__in=pks).exclude(pk__in=sent).update(state=Recipient.SKIPPED)
     logger.info("Notice %s: batch %s sent to %s students", notice.pk, batch, len(to_send))
     return True
+
+
+def _share_lock(notice: Notice) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {connection.ops.quote_name(Notice._meta.db_table)} WHERE id = %s FOR SHARE",  # noqa: S608
+            [notice.pk],
+        )
 
 
 def _hidden_meanwhile(notice: Notice) -> None:
