@@ -520,9 +520,11 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
     def get_urls(self):
         grades = self.admin_site.admin_view(self.grades_view)
         grade_student = self.admin_site.admin_view(self.grade_student_view)
+        file = self.admin_site.admin_view(self.file_view)
         return [
             path("<path:object_id>/grades/", grades, name="grading_test_grades"),
             path("<path:object_id>/grade/<str:student_id>/", grade_student, name="grading_test_grade_student"),
+            path("<path:object_id>/files/<str:file_id>/", file, name="grading_test_file"),
             *super().get_urls(),
         ]
 
@@ -531,6 +533,9 @@ class TestAdmin(DomainErrorsAsMessages, CourseScopedAdmin):
 
     def grade_student_view(self, request, object_id, student_id):
         return admin_submissions.grade_student_view(self, request, object_id, student_id)
+
+    def file_view(self, request, object_id, file_id):
+        return admin_submissions.file_view(self, request, object_id, file_id)
 
     # Every write through the grade service ------------------------------------------------------
 

@@ -54,7 +54,8 @@ from grading.admin_grades import (
     class_list,
     score_text,
 )
-from grading.models import Comment, GradeChange, Submission, Test, TestResult, percent_of
+from grading.models import Comment, GradeChange, Submission, Test, TestResult, Upload, percent_of
+from gradingsite import files
 from gradingsite.errors import DomainError
 
 TEMPLATE = "admin/grading/test/grade_student.html"
@@ -239,6 +240,20 @@ def grade_student_view(model_admin, request, object_id, student_id):
         return _render(model_admin, request, test, student, result, form)
 
 
+def file_view(model_admin, request, object_id, file_id):
+    """A file handed in on the test (``TestAdmin.get_urls``), for those who grade it: as the API's
+    ``GET /api/files/{id}/`` answers (a presigned GET of the store, or the file streamed)."""
+    test = _test_of(model_admin, request, object_id)
+    upload = (
+        Upload.objects.filter(test_id=test.pk, submission__isnull=False, pk=file_id).first()
+        if file_id.isascii() and file_id.isdigit() and int(file_id) < 2**63
+        else None
+    )
+    if upload is None:
+        raise Http404("No such file handed in on this test.")
+    return files.store().download(upload.key, name=upload.name, content_type=upload.content_type)
+
+
 def _save(model_admin, request, test: Test, student: Student, result: dict | None):
     form = GradeForm(request.POST, test=test)
     if not form.is_valid():
@@ -364,10 +379,19 @@ def _render(model_admin, request, test, student, result, form, conflict: str = "
     attempts = list(
         submissions.with_lateness(Submission.objects.filter(test_id=test.pk, student_id=student.pk))
         .order_by("-attempt")
-        .values("attempt", "submitted_at", "body", "seconds_late")[:ATTEMPTS_SHOWN]
+        .values("id", "attempt", "submitted_at", "body", "seconds_late")[:ATTEMPTS_SHOWN]
     )
+    handed_in: dict[int, list[dict]] = {}
+    for file in (
+        Upload.objects.filter(submission_id__in=[attempt["id"] for attempt in attempts])
+        .order_by("submission_id", "position", "id")
+        .values("id", "submission_id", "name", "size")
+    ):
+        file["url"] = reverse("admin:grading_test_file", args=[test.pk, file["id"]])
+        handed_in.setdefault(file["submission_id"], []).append(file)
     for attempt in attempts:
         attempt["late_text"] = late_text(attempt["seconds_late"]) if attempt["seconds_late"] else ""
+        attempt["files"] = handed_in.get(attempt["id"], [])
     thread = list(
         Comment.objects.filter(test_id=test.pk, student_id=student.pk)
         .order_by("created_at", "id")

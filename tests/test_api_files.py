@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from courses.models import Enrollment, Role
@@ -599,3 +600,33 @@ def test_a_submissions_files_are_written_as_their_serializer_declares(client_for
     response = client_for(student).get(f"/api/submissions/{submission.pk}/")
 
     assert json.dumps(response.json()["files"]) == json.dumps(json.loads(FastJSONRenderer().render(expected)))
+
+
+# In the admin: the grading page lists the files, each a link that downloads it.
+
+
+def test_the_admins_grading_page_links_each_file_and_the_link_downloads_it(client_as, teacher, student, handed_in):
+    test = Upload.objects.get(pk=handed_in).test
+    page = client_as(teacher).get(reverse("admin:grading_test_grade_student", args=[test.pk, student.pk]))
+    link = reverse("admin:grading_test_file", args=[test.pk, handed_in])
+
+    assert page.status_code == 200
+    assert f'<a href="{link}">essay.pdf</a>' in page.content.decode()
+    body, headers = fetch(client_as(teacher).get(link))
+    assert body == ESSAY
+    assert headers["content-disposition"].startswith('attachment; filename="essay.pdf"')
+
+
+def test_another_courses_teacher_and_another_tests_file_get_no_file_from_the_admin(
+    client_as, other_teacher, other_course, teacher, course, handed_in
+):
+    test = Upload.objects.get(pk=handed_in).test
+    other_test = Test.objects.create(course=course, name="Another", date=test.date)
+
+    assert (
+        client_as(other_teacher).get(reverse("admin:grading_test_file", args=[test.pk, handed_in])).status_code == 404
+    )
+    assert (
+        client_as(teacher).get(reverse("admin:grading_test_file", args=[other_test.pk, handed_in])).status_code == 404
+    )
+    assert client_as(teacher).get(reverse("admin:grading_test_file", args=[test.pk, "x"])).status_code == 404
