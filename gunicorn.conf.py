@@ -39,7 +39,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Off this machine the waits only grow (Heroku Postgres is across a network, SendGrid is called
 # inside the sign-in request), and a sync process waiting on them serves nobody else meanwhile.
 #
-# Database connections: each thread keeps its own (CONN_MAX_AGE=600, with health checks), so a
+# Database connections: each thread keeps its own (CONN_MAX_AGE=600, health-checked), so a
 # dyno holds up to WEB_CONCURRENCY x threads = 4 by default; Essential-0/1 Postgres allows 20 in
 # all (release phase and one-off dynos included).
 worker_class = "gthread"

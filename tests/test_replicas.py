@@ -194,3 +194,23 @@ def test_with_the_database_away_every_request_is_a_503_and_the_next_one_after_it
         assert body.get("detail") or body.get("database") == "unavailable"
     assert back[0] == 200
     assert "Traceback" not in live.log()
+
+
+def test_a_restart_between_requests_costs_no_request(app, tmp_path):
+    pair, tokens = app
+    live = LiveServer.start({"DATABASE_URL": pair.replica_url(APP_DB)}, tmp_path / "gunicorn.log", workers=1)
+    try:
+        # Enough requests that every thread of the worker keeps a connection.
+        before = [live.request("GET", "/api/courses/", token=tokens["student"])[0] for _ in range(6)]
+        pair.stop_replica()
+        pair.start_replica()
+        # Each kept connection is dead now: each is replaced before its thread's next query.
+        after = [live.request("GET", "/api/courses/", token=tokens["student"])[0] for _ in range(6)]
+    finally:
+        if not _replica_up(pair):
+            pair.start_replica()
+        live.stop()
+
+    assert before == [200] * 6
+    assert after == [200] * 6
+    assert "Traceback" not in live.log()
