@@ -344,6 +344,8 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
+    # simplejwt's access token, verified without PyJWT's per-token generic work (accounts/tokens.py).
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.AccessToken",),
 }
 # No chain of refreshes outlives this many days from the login that started it.
 REFRESH_CHAIN_MAX_DAYS = 30

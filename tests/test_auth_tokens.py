@@ -1,7 +1,10 @@
 """JWTs: refresh, logout, logout-all, revoked users, forged tokens and the 30-day chain cap."""
 
 import base64
+import hashlib
+import hmac
 import json
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -140,6 +143,77 @@ def test_a_forged_refresh_token_is_401(student, kind):
     forged = _forgeries(issue_tokens(student)["refresh"])[kind]
 
     assert refresh(forged).status_code == 401
+
+
+def _segment(part) -> str:
+    raw = part if isinstance(part, bytes) else json.dumps(part).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _signed_as(header: dict, payload) -> str:
+    """A token with exactly this header and payload, signed with our key (HS256)."""
+    signing_input = f"{_segment(header)}.{_segment(payload)}"
+    mac = hmac.new(settings.JWT_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_segment(mac)}"
+
+
+def _variants(access):
+    """Tokens signed with our key that differ from an issued one in one way each, and whether each is good."""
+    payload = claims(access)
+    header, body, signature = access.split(".")
+    now = int(time.time())
+    # The signature's last character carries 4 bits that no byte uses: changing them keeps the bytes.
+    spare = "AEIMQUYcgkosw048"
+    other_last = spare[(spare.index(signature[-1]) + 1) % 16] if signature[-1] in spare else signature[-1]
+    return {
+        "as issued": (access, True),
+        "audience among others": (sign({**payload, "aud": ["someone-else", payload["aud"]]}), True),
+        "a key id in the header": (jwt.encode(payload, settings.JWT_SECRET, "HS256", headers={"kid": "k1"}), True),
+        "header spelled with spaces": (_signed_as({"alg": "HS256", "typ": "JWT"}, payload), True),
+        "issued in the future": (sign({**payload, "iat": now + 3600}), False),
+        "not valid before an hour from now": (sign({**payload, "nbf": now + 3600}), False),
+        "expired": (sign({**payload, "exp": now - 1}), False),
+        "no expiry": (sign({k: v for k, v in payload.items() if k != "exp"}), False),
+        "audience list without ours": (sign({**payload, "aud": ["someone-else"]}), False),
+        "a subject that is not a string": (sign({**payload, "sub": 5}), False),
+        "a refresh token's type": (sign({**payload, "token_type": "refresh"}), False),
+        "signature encoded otherwise": (f"{header}.{body}.{signature[:-1]}{other_last}", False),
+        "signature with base64 padding": (f"{header}.{body}.{signature}=", True),
+        "a fourth segment": (f"{access}.{signature}", False),
+        "a payload that is not an object": (_signed_as({"alg": "HS256", "typ": "JWT"}, [payload]), False),
+        "a payload that is not JSON": (_signed_as({"alg": "HS256", "typ": "JWT"}, b"{nope"), False),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "as issued",
+        "audience among others",
+        "a key id in the header",
+        "header spelled with spaces",
+        "issued in the future",
+        "not valid before an hour from now",
+        "expired",
+        "no expiry",
+        "audience list without ours",
+        "a subject that is not a string",
+        "a refresh token's type",
+        "signature encoded otherwise",
+        "signature with base64 padding",
+        "a fourth segment",
+        "a payload that is not an object",
+        "a payload that is not JSON",
+    ],
+)
+def test_a_token_signed_with_our_key_is_good_only_as_issued_or_in_a_form_jwt_allows(student, kind):
+    token, good = _variants(issue_tokens(student)["access"])[kind]
+
+    response = bearer(token).get(PROFILE)
+
+    assert response.status_code == (200 if good else 401), response.content
+    if not good:
+        assert "detail" in response.json()
 
 
 @pytest.mark.parametrize("user_id", ["abc", [1], None, "99999999999999999999999", "-1", 1.5])
