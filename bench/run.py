@@ -16,10 +16,10 @@ What it does, start to end (nothing outside this machine is touched):
 4. checks every endpoint once on every server (status and size; the POST must answer 201), warms
    every server up, then runs wrk (``bench/requests.lua``) at 16 and 64 connections against seven
    endpoints, alternating the servers run by run (1 worker, 2 workers, 1 worker, ...);
-5. prints requests/s (2xx only), p50/p99 and the server's CPU time per answer per run, then a
-   table per endpoint and worker count with requests/s per worker, the ratio to the Node app and
-   the CPU time per answer, writes it to ``bench/RESULTS.md``, stops the servers and drops the
-   database.
+5. prints requests/s (2xx only), p50/p99 and the CPU time per answer of the server and of the
+   database's backends per run, then a table per endpoint and worker count with requests/s per
+   worker, the ratio to the Node app and both CPU times per answer, writes it to
+   ``bench/RESULTS.md``, stops the servers and drops the database.
 
 Run it from the project root: ``.venv/bin/python bench/run.py`` (``--help`` for options). Needs
 ``wrk`` (``apt-get install wrk``). It takes about six minutes.
@@ -155,6 +155,7 @@ def main() -> int:
                             extra = {"BENCH_MODE": "post", "BENCH_PAIRS": next(post_files)}
                         load = os.getloadavg()[0]
                         cpu_before = srv.cpu_seconds()
+                        db_before = _database_cpu(server, db_name)
                         stats = _wrk(
                             srv.base + (endpoint["path"] or "/"),
                             endpoint["token"],
@@ -163,14 +164,17 @@ def main() -> int:
                             threads=args.threads,
                             env=extra,
                         )
-                        row = _row(stats, load, srv.cpu_seconds() - cpu_before)
+                        db_cpu = _database_cpu(server, db_name, db_before)
+                        row = _row(stats, load, srv.cpu_seconds() - cpu_before, db_cpu)
                         runs.setdefault((key, srv.workers, conns), []).append(row)
                         print(
                             f"    [{round_}] {endpoint['label']:<44} {srv.workers}w @{conns:<3} "
                             f"{row['rps']:8.1f} req/s  p50 {row['p50']:6.1f} ms  p99 {row['p99']:6.1f} ms"
                             f"  non-2xx {row['non_2xx']}  errors {row['errors']}"
                             + (f"  non-201 {row['non_201']}" if key == "post_result" else "")
-                            + f"  server CPU {row['cpu_ms']:.2f} ms/req (load {load:.2f})",
+                            + f"  server CPU {row['cpu_ms']:.2f} ms/req"
+                            + (f"  database CPU {row['db_cpu_ms']:.2f} ms/req" if row["db_cpu_ms"] is not None else "")
+                            + f" (load {load:.2f})",
                             flush=True,
                         )
         table = _table(endpoints, runs, worker_counts, connections)
@@ -541,12 +545,47 @@ def _wrk(url: str, token: str, *, connections: int, duration: int, threads: int,
     raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
 
 
-def _row(stats: dict, load: float, cpu_seconds: float) -> dict:
+def _database_cpu(server: str, db_name: str, before: dict | None = None):
+    """CPU seconds (user + system) of the PostgreSQL backends serving ``db_name``, by process id; with
+    ``before``, the seconds they spent since then. None when the server's processes can't be read
+    (a server on another machine, or another user's processes)."""
+    code = (
+        "import sys, psycopg\n"
+        "with psycopg.connect(sys.argv[1], autocommit=True) as conn:\n"
+        '    rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = "\n'
+        "                        \"'client backend' AND pid <> pg_backend_pid()\", (sys.argv[2],)).fetchall()\n"
+        "print(' '.join(str(pid) for (pid,) in rows))\n"
+    )
+    done = subprocess.run(  # noqa: S603
+        [str(VENV_BIN / "python"), "-c", code, server, db_name], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        return None
+    times = {}
+    for pid in map(int, done.stdout.split()):
+        try:
+            cpu = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        except psutil.AccessDenied:
+            return None
+        times[pid] = cpu.user + cpu.system
+    if before is None:
+        return times
+    if not times and not before:
+        return None
+    # A backend that ended meanwhile is left out; one that started counts from its start.
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in times.items())
+
+
+def _row(stats: dict, load: float, cpu_seconds: float, db_cpu_seconds: float | None = None) -> dict:
     seconds = stats["duration_us"] / 1e6
     return {
         "load": load,
         # CPU time of gunicorn's processes per answer: what a core pays for one, whatever else runs.
         "cpu_ms": cpu_seconds * 1000 / max(1, stats["requests"]),
+        # CPU time of the database's backends per answer: work the database's core does for one.
+        "db_cpu_ms": None if db_cpu_seconds is None else db_cpu_seconds * 1000 / max(1, stats["requests"]),
         "rps": stats["s2xx"] / seconds,
         "p50": stats["p50_us"] / 1000,
         "p99": stats["p99_us"] / 1000,
@@ -566,13 +605,14 @@ def _table(endpoints: dict, runs: dict, worker_counts: list[int], connections: l
     header = ["Endpoint", "Node", "workers"]
     for conns in connections:
         header += [f"req/s @{conns}", f"p50 ms @{conns}", f"p99 ms @{conns}"]
-    header += ["req/s per worker", "per worker / Node", "server CPU ms/req", "non-2xx", "load avg"]
+    header += ["req/s per worker", "per worker / Node", "server CPU ms/req", "database CPU ms/req"]
+    header += ["non-2xx", "load avg"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, endpoint in endpoints.items():
         node = NODE.get(key)
         for workers in worker_counts:
             cells = [f"`{endpoint['label']}`", f"{node:,}" if node else "-", str(workers)]
-            kept, bad, loads, cpu = [], 0, [], []
+            kept, bad, loads, cpu, db_cpu = [], 0, [], [], []
             for conns in connections:
                 rows = runs.get((key, workers, conns), [])
                 # For the POST every answer must be a 201: a 200 counts too.
@@ -585,11 +625,13 @@ def _table(endpoints: dict, runs: dict, worker_counts: list[int], connections: l
                 kept.append(run)
                 loads.append(run["load"])
                 cpu += [row["cpu_ms"] for row in rows]
+                db_cpu += [row["db_cpu_ms"] for row in rows if row.get("db_cpu_ms") is not None]
                 cells += [f"{run['rps']:,.0f}", f"{run['p50']:.1f}", f"{run['p99']:.1f}"]
             per_worker = max((run["rps"] for run in kept), default=0) / workers
             cells.append(f"{per_worker:,.0f}")
             cells.append(f"{per_worker / node:.2f}x" if node and kept else "-")
             cells.append(f"{sorted(cpu)[(len(cpu) - 1) // 2]:.2f}" if cpu else "-")
+            cells.append(f"{sorted(db_cpu)[(len(db_cpu) - 1) // 2]:.2f}" if db_cpu else "-")
             cells.append(str(bad))
             cells.append(" / ".join(f"{load:.1f}" for load in loads))
             lines.append("| " + " | ".join(cells) + " |")
@@ -632,7 +674,9 @@ wrk, so the rate per worker drops. "non-2xx" adds up other responses (for the PO
 and socket errors over every run of that row; "load avg" is the 1-minute load average before each
 kept run. "server CPU ms/req" is the CPU time (user + system) gunicorn's processes spent per
 answer, the median over the row's runs: unlike requests/s it barely moves when other work shares
-the machine, so it is the figure to compare before and after on a busy one.
+the machine, so it is the figure to compare before and after on a busy one. "database CPU ms/req"
+is the same for PostgreSQL's backends serving the benchmark's database (the database's core; "-"
+when its processes can't be read, a server on another machine).
 
 {table}
 """
