@@ -1,8 +1,9 @@
 """Input and output shapes of tests and results.
 
 Output serializers list exactly the contract's fields, and are the one declaration of them: the
-schema reads them, and so does the fast path of results (``RESULT``, read by
-``grading.views.result_rows`` and ``result_data``); the reports are built by theirs
+schema reads them, and so does the fast path of results (``RESULT``, read by ``result_data``, and
+by ``grading.views``, whose results page the database writes in its keys and order); the reports
+are built by theirs
 (``ReportSerializer.build``, in ``grading.reports``, ``grading.grades`` and ``grading.csv_io``). The
 bulk upsert's items are parsed by ``parse_bulk_items``, not by a serializer per item: 5,000 items go
 through a plain loop with no query.

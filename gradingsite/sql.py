@@ -65,6 +65,22 @@ def json_datetime(column: str) -> str:
     )
 
 
+def json_decimal_as_float(sql: str) -> str:
+    """A ``numeric`` value of at most 15 significant digits as the JSON orjson writes for the same
+    value read as a float (``85.0``, ``12.35``; ``null`` for NULL), as SQL text (``sql`` appears
+    several times)."""
+    return (
+        f"CASE WHEN {sql} IS NULL THEN 'null' WHEN {sql} = trunc({sql}) THEN trunc({sql})::text || '.0' "
+        f"ELSE trim_scale({sql})::text END"
+    )
+
+
+def json_time_text(sql: str) -> str:
+    """A ``timestamp with time zone`` as the JSON string orjson writes for it (``OPT_UTC_Z``):
+    ISO 8601 in UTC, microseconds only when there are some."""
+    return f"""'"' || replace(to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || 'Z"'"""
+
+
 def fragment(text: str | None) -> orjson.Fragment:
     """JSON text from the database, embedded in a response as it is."""
     return orjson.Fragment(text if text is not None else "[]")

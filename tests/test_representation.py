@@ -19,7 +19,7 @@ from courses.models import Enrollment, Feedback, Role
 from grading import csv_io, grades, reports, services
 from grading.models import GradeCategory, GradeChange, Notice, NoticeRecipient, Test, TestResult, results_version
 from grading.notices import with_counts
-from grading.views import _RESULTS_PAGE, result_rows
+from grading.views import _RESULTS_PAGE
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import Output, ReportSerializer
 from gradingsite.sql import fetch
@@ -192,12 +192,44 @@ def test_fast_representation_renders_as_drf_serializes(name, request, db):
         assert list(declaration.of(obj)) == list(declaration.serializer_class(obj).data)
 
 
-def test_a_page_of_results_renders_as_drf_serializes_each(test_, student, make_user, course):
-    results = _results(test_, student, make_user, course)
+def _page_text(test_, limit=10) -> bytes:
     sql = _RESULTS_PAGE.format(where="", order="r.id")
-    rows = fetch(sql, {"test": test_.pk, "max_score": test_.max_score, "limit": 10, "offset": 0}, fast_times=True)
+    (text,) = fetch(sql, {"test": test_.pk, "max_score": test_.max_score, "limit": limit, "offset": 0})[0]
+    return text.encode()
 
-    assert render(result_rows(rows)) == render(grading.serializers.TestResultSerializer(results, many=True).data)
+
+def test_a_page_of_results_written_by_the_database_is_what_drf_serializes_byte_for_byte(
+    test_, student, make_user, course
+):
+    results = _results(test_, student, make_user, course)
+
+    assert _page_text(test_) == render(grading.serializers.TestResultSerializer(results, many=True).data)
+
+
+def test_every_score_and_time_on_the_results_page_is_written_as_drf_writes_it(test_, student, make_user, course):
+    """Numbers with 0, 1 and 2 decimals, the largest score, percents rounded half up (0.5 of 40 is
+    1.25%), a late deduction, time stamps with microseconds that end in zeros and with none; an
+    empty page."""
+    assert _page_text(test_) == b"[]"
+    test_.max_score = Decimal("40")
+    test_.save()
+    scores = ["0", "0.5", "0.05", "1.10", "7", "12.35", "33.33", "40", "99999.99", "99999.98"]
+    students = [make_user() for _ in scores]
+    Enrollment.objects.bulk_create([Enrollment(user=user, course=course, role=Role.STUDENT) for user in students])
+    results = [
+        TestResult.objects.create(test=test_, student=user, score=Decimal(score), grader=student)
+        for user, score in zip(students, scores, strict=True)
+    ]
+    TestResult.objects.filter(pk=results[1].pk).update(late_deduction=Decimal("2.50"))
+    TestResult.objects.filter(pk=results[2].pk).update(created_at=datetime(2027, 1, 1, 0, 0, 0, 100000, tzinfo=UTC))
+    TestResult.objects.filter(pk=results[3].pk).update(updated_at=datetime(2026, 12, 31, 23, 59, 59, 10, tzinfo=UTC))
+    expected = [TestResult.objects.select_related("test").get(pk=result.pk) for result in results]
+
+    page = _page_text(test_, limit=100)
+
+    assert page == render(grading.serializers.TestResultSerializer(expected, many=True).data)
+    assert b'"percent":1.3,' in page
+    assert b'"score":0.5,"percent":1.3,"excused":false,"entered_score":3.0,"late_deduction":2.5,' in page
 
 
 def test_a_page_of_a_students_results_renders_as_drf_serializes_each(
