@@ -56,9 +56,9 @@ from grading.serializers import (
     result_data,
 )
 from gradingsite.api import preconditions
-from gradingsite.api.pagination import CountedBy
+from gradingsite.api.pagination import CountedBy, CountedWithThePage
 from gradingsite.api.permissions import Rule
-from gradingsite.api.serializers import query_flag
+from gradingsite.api.serializers import MAX_ID, query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
 from gradingsite.errors import Invalid
 from gradingsite.sql import fetch, fragment, json_decimal_as_float, json_time_text
@@ -246,6 +246,11 @@ _RESULTS_PAGE = (
     f"FROM {TestResult._meta.db_table} r WHERE r.test_id = %(test)s{{where}} "
     "ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) p"
 )
+# The page's rows counted (``TestResultViewSet.list``'s ``count``) and the page, in one statement.
+_RESULTS_COUNT_AND_PAGE = (
+    f"SELECT (SELECT count(*) FROM {TestResult._meta.db_table} r WHERE r.test_id = %(test)s{{where}}), "  # noqa: S608
+    f"({_RESULTS_PAGE})"
+)
 # ``?ordering=`` fields (``TestResultViewSet.ordering_fields``) as the ORM orders by them.
 _RESULT_ORDER = {
     "id": "r.id",
@@ -310,27 +315,22 @@ class TestResultViewSet(ApiViewSet):
         return self.get_paginated_response(self._page(queryset))
 
     def _page(self, queryset):
-        """The requested page's rows as JSON text from the database, after DRF's own page checks.
+        """The requested page's rows as JSON text from the database, with DRF's own page checks.
 
-        The same as ``paginate_queryset``, but the page is written by PostgreSQL (``_RESULTS_PAGE``,
-        SQL written once) and passed through as it is (``gradingsite.sql.fragment``): no Python
-        object per row or value. Measured at one gunicorn worker on a page of 1,000 (bench/README.md):
-        a quarter less of the server's CPU per page, and more requests per second, for about as much
-        more of the database's. The cursor is Django's, so the query is logged and its errors
-        translated like any other.
+        The same as ``paginate_queryset``, but the rows are counted and the page written by
+        PostgreSQL in one statement (``_RESULTS_COUNT_AND_PAGE``, SQL written once), and the page
+        passed through as it is (``gradingsite.sql.fragment``): no Python object per row or value.
+        Measured at one gunicorn worker on a page of 1,000 (bench/README.md): a quarter less of the
+        server's CPU per page, and more requests per second, for about as much more of the
+        database's. The page number (a positive integer: ``PageNumberPagination``) gives the
+        page's offset before the count is known; a page past the end is then a 404, as DRF's. The
+        cursor is Django's, so the query is logged and its errors translated like any other.
         """
         paginator = self.paginator
-        django_paginator = paginator.django_paginator_class(queryset, paginator.get_page_size(self.request))
-        page_number = paginator.get_page_number(self.request, django_paginator)
-        try:
-            paginator.page = django_paginator.page(page_number)
-        except InvalidPage as exc:
-            message = paginator.invalid_page_message.format(page_number=page_number, message=str(exc))
-            raise NotFound(message) from None
-        paginator.request = self.request
-        first = paginator.page.start_index()
-        if first == 0:  # no rows: an empty list, or a filter no row can match
-            return fragment("[]")
+        page_size = paginator.get_page_size(self.request)
+        counted = CountedWithThePage(queryset)
+        django_paginator = paginator.django_paginator_class(counted, page_size)
+        page_number = int(paginator.get_page_number(self.request, django_paginator))
         filters = self.filterset_class(self.request.query_params, queryset=queryset, request=self.request)
         filters.is_valid()  # valid: filter_queryset has checked them
         where, params = _results_where(filters.form.cleaned_data)
@@ -338,14 +338,22 @@ class TestResultViewSet(ApiViewSet):
             f"{_RESULT_ORDER[term.lstrip('-')]}{' DESC' if term.startswith('-') else ''}"
             for term in OrderingFilter().get_ordering(self.request, queryset, self)
         )
-        sql = _RESULTS_PAGE.format(where=where, order=order)
+        sql = _RESULTS_COUNT_AND_PAGE.format(where=where, order=order)
         params |= {
             "max_score": self.test.max_score,
             "test": self.test.pk,
-            "limit": paginator.page.end_index() - first + 1,
-            "offset": first - 1,
+            "limit": page_size,
+            # A page far past the end: an offset PostgreSQL takes, and no rows (then a 404 below).
+            "offset": min((page_number - 1) * page_size, MAX_ID),
         }
-        return fragment(fetch(sql, params, queryset.db)[0][0])
+        counted.known, page = fetch(sql, params, queryset.db)[0]
+        try:
+            paginator.page = django_paginator.page(page_number)
+        except InvalidPage as exc:
+            message = paginator.invalid_page_message.format(page_number=page_number, message=str(exc))
+            raise NotFound(message) from None
+        paginator.request = self.request
+        return fragment(page)
 
     def create(self, request, pk):
         serializer = ResultCreateSerializer(data=request.data)

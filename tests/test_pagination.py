@@ -50,8 +50,14 @@ def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(db):
     assert response.json() == {"detail": "Not found."}
 
 
-@pytest.mark.parametrize("page", ["x", "0", "1.5"])
+@pytest.mark.parametrize("page", ["x", "0", "1.5", "last", "2", "99", "99999999999999999999999"])
 def test_the_results_list_checks_its_page_like_every_list(client_for, teacher, test_, page):
     response = client_for(teacher).get(f"/api/tests/{test_.pk}/results/?page={page}")
     assert response.status_code == 404
     assert response.json() == {"detail": "Invalid page."}
+
+
+def test_an_empty_results_list_is_one_empty_page(client_for, teacher, test_):
+    response = client_for(teacher).get(f"/api/tests/{test_.pk}/results/?page=1")
+    assert response.status_code == 200
+    assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
