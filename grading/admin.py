@@ -35,6 +35,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
+from accounts.serializers import USER_SUMMARY
 from courses import policy
 from courses import services as course_services
 from courses.admin import CourseAdmin, CourseListFilter, CourseScopedAdmin, ReadOnlyForTeachersInline, enrollments_url
@@ -970,7 +971,9 @@ GRADES_PAGE = "grades_page"
 
 class CourseGradeReport:
     """A course's grades as its page shows them, computed only if the page is drawn (not on a save):
-    every student's in the chart, a page of ``GRADE_ROWS_PER_PAGE`` students in the table.
+    every student's letter in the chart (``grades.letter_distribution``, kept in the cache until
+    something it is computed from changes), and the grades of a page of ``GRADE_ROWS_PER_PAGE``
+    students in the table, computed for those students only.
 
     ``params``: the page's query string (a ``QueryDict``), kept in the links to the table's other pages.
     """
@@ -980,13 +983,21 @@ class CourseGradeReport:
         self.params = params if params is not None else QueryDict()
 
     @cached_property
-    def rows(self) -> list[dict]:
-        return grades.course_grades(self.course, with_categories=False)
+    def page(self):
+        """The table's page of students, as ``USER_SUMMARY`` columns (a number out of range or not a
+        number: the nearest page, the first)."""
+        students = reports.course_students(self.course.pk).values_list(*USER_SUMMARY.columns)
+        return Paginator(students, GRADE_ROWS_PER_PAGE).get_page(self.params.get(GRADES_PAGE))
 
     @cached_property
-    def page(self):
-        """The table's page (a number out of range or not a number: the nearest page, the first)."""
-        return Paginator(self.rows, GRADE_ROWS_PER_PAGE).get_page(self.params.get(GRADES_PAGE))
+    def rows(self) -> list[dict]:
+        """The grades of the page's students, in their order."""
+        students = USER_SUMMARY.rows(self.page.object_list)
+        if not students:
+            return []
+        return grades.course_grades(
+            self.course, students=students, student_ids=[s["id"] for s in students], with_categories=False
+        )
 
     @cached_property
     def page_links(self) -> list[dict]:
@@ -1009,7 +1020,7 @@ class CourseGradeReport:
 
     @cached_property
     def distribution(self) -> list[dict]:
-        return grades.letter_distribution(self.rows, self.course.grading_scheme)
+        return grades.letter_distribution(self.course)
 
     @cached_property
     def chart(self) -> dict:

@@ -29,22 +29,29 @@ results, ranks and drops, and sums kept points in integer hundredths, in one sta
 combines a few exact integers per student and category. The final grade is ranked separately only
 for a student's categories where something is missing; elsewhere it is the current grade.
 Queries per call: the categories, the students, that statement — three, whatever the course's size.
+``course_grades`` grades every student or some of them (a page); ``letter_distribution``, the
+course page's chart, counts every student's current letter from the same statement without the
+final grade, and keeps the counts in the cache until something they are computed from changes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.db import connections, router
 
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY
 from courses.models import Course, Enrollment, Role, Weighting
-from grading.models import Extension, GradeCategory, Submission, SubmissionType, Test, TestResult
+from grading.models import Extension, GradeCategory, ResultsVersion, Submission, SubmissionType, Test, TestResult
 from grading.serializers import CategoryGradeSerializer, CourseGradeSerializer
 
 STUDENT_ORDER = ("last_name", "first_name", "email")
@@ -63,8 +70,13 @@ def _q(connection, model, column: str | None = None) -> str:
     return name if column is None else f"{name}.{connection.ops.quote_name(column)}"
 
 
-def _statement(connection, *, one_student: bool, published_only: bool) -> str:
-    """The per (mode, student, category) sums and drops. Parameters: course, [student], now, today, course."""
+def _statement(connection, *, some_students: bool, published_only: bool, final: bool = True) -> str:
+    """The per (mode, student, category) sums and drops. Parameters by name: ``course``, ``now`` and
+    ``today`` (with ``final``), ``students`` (with ``some_students``: the ids of the students to grade).
+
+    Without ``final``, only the current grade's items (mode 0): every result that counts, no
+    missing ones, no test ids listed.
+    """
     ids = "string_agg(CAST({} AS TEXT), ',')"
     enrollment, test, result, category, submission, extension = (
         _q(connection, Enrollment),
@@ -74,31 +86,27 @@ def _statement(connection, *, one_student: bool, published_only: bool) -> str:
         _q(connection, Submission),
         _q(connection, Extension),
     )
-    student_filter = "AND e.user_id = %s" if one_student else ""
+    student_filter = "AND e.user_id = ANY(%(students)s)" if some_students else ""
+    # Named on the results too, so that only those students' results are read.
+    result_filter = "AND r.student_id = ANY(%(students)s)" if some_students else ""
     published_filter = "AND t.results_published" if published_only else ""
-    dropped_ids = ids.format("CASE WHEN x.dropped = 1 THEN x.test_id END")
-    missing_ids = ids.format("CASE WHEN x.mode = 1 AND x.missing = 1 THEN x.test_id END")
-    # Only table names and fixed fragments are formatted in; every value is a parameter.
-    return f"""
-WITH students AS (
-    SELECT e.user_id AS student_id FROM {enrollment} e
-    WHERE e.course_id = %s AND e.role = '{Role.STUDENT.value}' {student_filter}
-), cells AS (
-    SELECT s.student_id, t.id AS test_id, t.category_id, t.date, t.never_drop,
+    columns = """s.student_id, t.id AS test_id, t.category_id, t.date, t.never_drop,
            CAST(ROUND(t.max_score * 100) AS BIGINT) AS max_cents,
-           CAST(ROUND(r.score * 100) AS BIGINT) AS score_cents,
+           CAST(ROUND(r.score * 100) AS BIGINT) AS score_cents"""
+    if final:
+        cells = f"""SELECT {columns},
            CASE WHEN r.id IS NULL AND CASE WHEN t.submission_type = '{SubmissionType.ONLINE.value}'
-               THEN COALESCE(x.due_at, t.due_at) < %s AND NOT EXISTS (
+               THEN COALESCE(x.due_at, t.due_at) < %(now)s AND NOT EXISTS (
                    SELECT 1 FROM {submission} sub WHERE sub.test_id = t.id AND sub.student_id = s.student_id)
-               ELSE t.results_published AND t.date < %s END
+               ELSE t.results_published AND t.date < %(today)s END
            THEN 1 ELSE 0 END AS missing
     FROM students s
     CROSS JOIN {test} t
-    LEFT JOIN {result} r ON r.test_id = t.id AND r.student_id = s.student_id
+    LEFT JOIN {result} r ON r.test_id = t.id AND r.student_id = s.student_id {result_filter}
     LEFT JOIN {extension} x ON x.test_id = t.id AND x.student_id = s.student_id
-    WHERE t.course_id = %s {published_filter} AND (r.id IS NULL OR NOT r.excused)
-), gaps AS (
-    -- The final grade differs from the current one only where something is missing.
+    WHERE t.course_id = %(course)s {published_filter} AND (r.id IS NULL OR NOT r.excused)"""  # noqa: S608
+        items = """-- The final grade differs from the current one only where something is missing.
+    gaps AS (
     SELECT DISTINCT student_id, category_id FROM cells WHERE missing = 1
 ), items AS (
     SELECT 0 AS mode, student_id, test_id, category_id, date, never_drop, max_cents, score_cents, missing
@@ -108,7 +116,29 @@ WITH students AS (
            COALESCE(c.score_cents, 0), c.missing
     FROM cells c JOIN gaps g ON g.student_id = c.student_id AND g.category_id = c.category_id
     WHERE c.score_cents IS NOT NULL OR c.missing = 1
-), ranked AS (
+)"""
+        dropped_ids = ids.format("CASE WHEN x.dropped = 1 THEN x.test_id END")
+        missing_ids = ids.format("CASE WHEN x.mode = 1 AND x.missing = 1 THEN x.test_id END")
+    else:
+        # Only results count (no ``today`` parameter): the students' results on the course's tests.
+        cells = f"""SELECT {columns}, 0 AS missing
+    FROM students s
+    JOIN {result} r ON r.student_id = s.student_id {result_filter}
+    JOIN {test} t ON t.id = r.test_id
+    WHERE t.course_id = %(course)s {published_filter} AND NOT r.excused"""  # noqa: S608
+        items = """items AS (
+    SELECT 0 AS mode, student_id, test_id, category_id, date, never_drop, max_cents, score_cents, missing
+    FROM cells WHERE score_cents IS NOT NULL
+)"""
+        dropped_ids = missing_ids = "NULL"
+    # Only table names and fixed fragments are formatted in; every value is a parameter.
+    return f"""
+WITH students AS (
+    SELECT e.user_id AS student_id FROM {enrollment} e
+    WHERE e.course_id = %(course)s AND e.role = '{Role.STUDENT.value}' {student_filter}
+), cells AS (
+    {cells}
+), {items}, ranked AS (
     -- Only categories with drop rules are ranked; the others keep every item (x below).
     SELECT i.*, c.drop_lowest, c.drop_highest,
            CAST(i.score_cents AS DOUBLE PRECISION) / i.max_cents AS pct,
@@ -197,45 +227,58 @@ def _letter(hundredths: int | None, scheme: list[tuple[int, str]]) -> str | None
     return None
 
 
+def _categories(alias: str, course: Course) -> list[GradeCategory]:
+    return list(GradeCategory.objects.using(alias).filter(course_id=course.pk).order_by("position", "id"))
+
+
+def _course_hundredths(by_weight: bool, weights: list[int], per_category: list[_Sums | None]) -> int | None:
+    """The course percent in hundredths (rounded half up) from the sums of each category, in order."""
+    return _hundredths(_course_ratio(by_weight, weights, per_category))
+
+
 def course_grades(
     course: Course,
     *,
     student_id: int | None = None,
+    student_ids: Collection[int] | None = None,
     published_only: bool = False,
     today: date | None = None,
     now: datetime | None = None,
     students: list[dict] | None = None,
     with_categories: bool = True,
 ) -> list[dict]:
-    """Every student's grade in ``course`` (or only ``student_id``'s), students by last name, first name, email.
+    """Every student's grade in ``course``, students by last name, first name, email; or only
+    ``student_id``'s, or only the grades of the students in ``student_ids`` (a page of them).
 
     ``published_only``: count only tests whose results are published (what a student sees of their
     own grade). Each row is ``CourseGradeSerializer``'s representation (``{student, current_percent,
-    ..., categories}``). ``students``: the course's students as ``UserSummarySerializer`` gives them,
-    when the caller has read them already (one query less). Without ``with_categories`` the rows'
-    ``categories`` is None (the gradebook shows only the course grade).
+    ..., categories}``). ``students``: those students (the course's, or those of ``student_ids``) as
+    ``UserSummarySerializer`` gives them, in their order, when the caller has read them already (one
+    query less). Without ``with_categories`` the rows' ``categories`` is None (the gradebook shows
+    only the course grade).
     """
     alias = router.db_for_read(TestResult)
     connection = connections[alias]
     today = today or course_today(course)
-    categories = list(GradeCategory.objects.using(alias).filter(course_id=course.pk).order_by("position", "id"))
+    if student_id is not None:
+        student_ids = [student_id]
+    categories = _categories(alias, course)
     if students is None:
         students = User.objects.using(alias).filter(enrollments__course_id=course.pk, enrollments__role=Role.STUDENT)
-        if student_id is not None:
-            students = students.filter(pk=student_id)
+        if student_ids is not None:
+            students = students.filter(pk__in=student_ids)
         students = USER_SUMMARY.rows(students.order_by(*STUDENT_ORDER).values_list(*USER_SUMMARY.columns))
     if not students:
         return []
 
-    params: list = [course.pk]
-    if student_id is not None:
-        params.append(student_id)
-    params += [now or datetime.now(tz=ZoneInfo("UTC")), today, course.pk]
+    params = {"course": course.pk, "today": today, "now": now or datetime.now(tz=ZoneInfo("UTC"))}
+    if student_ids is not None:
+        params["students"] = list(student_ids)
     sums: dict[tuple[int, int, int], _Sums] = {}
     missing: dict[int, list[int]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
-            _statement(connection, one_student=student_id is not None, published_only=published_only), params
+            _statement(connection, some_students=student_ids is not None, published_only=published_only), params
         )
         for mode, sid, category_id, kept_score, kept_max, dropped, missed in cursor.fetchall():
             sums[mode, sid, category_id] = _Sums(int(kept_score), int(kept_max), _id_list(dropped))
@@ -252,8 +295,8 @@ def course_grades(
         current = [sums.get((CURRENT, sid, c.pk)) for c in categories]
         # The statement gives a final row only where something is missing; elsewhere final = current.
         final = [sums.get((FINAL, sid, c.pk)) or now for c, now in zip(categories, current, strict=True)]
-        current_h = _hundredths(_course_ratio(by_weight, weights, current))
-        final_h = _hundredths(_course_ratio(by_weight, weights, final))
+        current_h = _course_hundredths(by_weight, weights, current)
+        final_h = _course_hundredths(by_weight, weights, final)
         rows.append(
             CourseGradeSerializer.build(
                 student=student,
@@ -303,11 +346,90 @@ def _course_ratio(by_weight: bool, weights: list[int], per_category: list[_Sums 
     return numerator, common * total_weight
 
 
-def letter_distribution(rows: list[dict], scheme: list[dict] | None) -> list[dict]:
-    """How many students have each letter of the scheme (current grade), in the scheme's order,
-    and how many have none yet (``letter`` null)."""
+# How long the letters of a course stay in the cache at most: their key changes with any of their inputs.
+LETTERS_CACHE_SECONDS = 24 * 60 * 60
+
+
+def letter_distribution(course: Course) -> list[dict]:
+    """How many of the course's students have each letter of its scheme by their current grade (the
+    ``letter`` of ``course_grades``' rows), in the scheme's order, then how many have none yet
+    (``letter`` null).
+
+    Kept in Django's cache under a key of everything those letters are computed from: the course's
+    weighting and scheme, its categories' weights and drop rules, its tests (category, date, max
+    score, never drop, published) with their results versions (``ResultsVersion``, which moves with
+    every change of a test's results), and who its students are. The current grade doesn't depend
+    on the date. A read after no change costs the categories and that key (two queries); after a
+    change, one statement more computes every student's current grade, and gives the key of what
+    it read from the same snapshot, under which the letters are kept.
+    """
+    alias = router.db_for_read(TestResult)
+    connection = connections[alias]
+    categories = _categories(alias, course)
+    digest_sql = _inputs_digest(connection)
+    params = {"course": course.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(digest_sql, params)
+        distribution = cache.get(_letters_key(course, categories, *cursor.fetchone()))
+        if distribution is not None:
+            return distribution
+        statement = _statement(connection, some_students=False, published_only=False, final=False)
+        cursor.execute(
+            f"SELECT d.students, d.digest, g.* FROM ({digest_sql}) d LEFT JOIN ({statement}) g ON TRUE",  # noqa: S608
+            params,
+        )
+        rows = cursor.fetchall()
+    students, digest = rows[0][:2]
+    sums: dict[int, dict[int, _Sums]] = {}
+    for _, _, _, sid, category_id, kept_score, kept_max, _, _ in rows:
+        if sid is not None:
+            sums.setdefault(sid, {})[category_id] = _Sums(int(kept_score), int(kept_max))
+    by_weight = course.weighting == Weighting.CATEGORIES
+    weights = [int(category.weight * 100) for category in categories]
+    scheme = _scheme_in_hundredths(course.grading_scheme)
+    letters = [
+        _letter(_course_hundredths(by_weight, weights, [mine.get(c.pk) for c in categories]), scheme)
+        for mine in sums.values()
+    ]
+    # Students without a result that counts have no letter.
+    distribution = _distribution([*letters, *[None] * (students - len(letters))], course.grading_scheme)
+    cache.set(_letters_key(course, categories, students, digest), distribution, LETTERS_CACHE_SECONDS)
+    return distribution
+
+
+def _inputs_digest(connection) -> str:
+    """A row ``(students, digest)``: how many students the course has, and a digest of what their
+    current grades are read from in the database besides the course's own row and its categories'
+    weights: who the students are, the tests and their results versions, the categories' drop rules.
+    Parameter: ``course``."""
+    enrollment, test, counter, category = (
+        _q(connection, Enrollment),
+        _q(connection, Test),
+        _q(connection, ResultsVersion),
+        _q(connection, GradeCategory),
+    )
+    return f"""SELECT COUNT(*) AS students, md5(concat_ws('|',
+        COALESCE(string_agg(CAST(e.user_id AS TEXT), ',' ORDER BY e.user_id), ''),
+        COALESCE((SELECT string_agg(
+                      concat_ws(':', t.id, t.category_id, t.date, t.max_score, t.never_drop, t.results_published,
+                                COALESCE(v.version, 0)),
+                      ',' ORDER BY t.id)
+                  FROM {test} t LEFT JOIN {counter} v ON v.test_id = t.id WHERE t.course_id = %(course)s), ''),
+        COALESCE((SELECT string_agg(concat_ws(':', c.id, c.drop_lowest, c.drop_highest), ',' ORDER BY c.id)
+                  FROM {category} c WHERE c.course_id = %(course)s), '')
+    )) AS digest
+    FROM {enrollment} e WHERE e.course_id = %(course)s AND e.role = '{Role.STUDENT.value}'"""  # noqa: S608
+
+
+def _letters_key(course: Course, categories: list[GradeCategory], students: int, digest: str) -> str:
+    inputs = [course.pk, course.weighting, course.grading_scheme, [(c.pk, str(c.weight)) for c in categories]]
+    summary = hashlib.sha256(json.dumps([*inputs, students, digest], default=str).encode()).hexdigest()
+    return f"grading:letters:{course.pk}:{summary}"
+
+
+def _distribution(letters: Iterable[str | None], scheme: list[dict] | None) -> list[dict]:
     counts: dict[str | None, int] = {row["letter"]: 0 for row in scheme or []}
     counts[None] = 0
-    for row in rows:
-        counts[row["letter"]] = counts.get(row["letter"], 0) + 1
+    for letter in letters:
+        counts[letter] = counts.get(letter, 0) + 1
     return [{"letter": letter, "count": count} for letter, count in counts.items()]

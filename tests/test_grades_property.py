@@ -1,6 +1,8 @@
 """``grades.course_grades`` agrees with the plain-Python reference (tests/grades_reference.py) on random
 small courses: categories with weights (0 too) and drops, tests around today, published or not, never
-dropped or not, and for each student and test no result, an excused one or a score.
+dropped or not, and for each student and test no result, an excused one or a score; also for some of
+the students only (a page of them). The letter chart (``grades.letter_distribution``) counts the
+reference's letters of every student.
 """
 
 import os
@@ -226,4 +228,12 @@ def test_course_grades_match_the_reference(spec):
             student_id = None
         actual = grades.course_grades(course, student_id=student_id, published_only=spec.published_only, today=TODAY)
         assert shown(actual) == shown(expected)
+        some = [row["student"]["id"] for row in expected][::2]  # a page of them
+        page = grades.course_grades(course, student_ids=some, published_only=spec.published_only, today=TODAY)
+        assert shown(page) == shown([row for row in expected if row["student"]["id"] in some])
+        letters = [row["letter"] for row in reference.course_grades(**{**arguments, "published_only": False})]
+        scheme = [row["letter"] for row in spec.grading_scheme or []]
+        assert grades.letter_distribution(course) == [
+            {"letter": letter, "count": letters.count(letter)} for letter in dict.fromkeys([*scheme, None])
+        ]
         transaction.set_rollback(True)
