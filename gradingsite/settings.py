@@ -130,6 +130,9 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "gradingsite.wsgi.application"
+# Django's form renderer, with the templates of its input widgets and empty error lists written in
+# Python: an admin page with inline forms renders hundreds of them.
+FORM_RENDERER = "gradingsite.form_renderer.Renderer"
 
 # Database: PostgreSQL, always. DATABASE_URL, or when it is unset the development server that
 # `make run` starts from a wheel (gradingsite.devdb: its socket in .pgdata/, or GRADING_PG_DATA).
@@ -193,9 +196,7 @@ DATABASE_ROUTERS = ["gradingsite.routers.ReplicaRouter"]
 # Each process's own memory. It keeps only what can be computed again from the database, under a key
 # of everything it was computed from (the course page's letter chart: grading.grades), so no two
 # processes or dynos ever show different things, and a restart only costs computing it once more.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 1000}}
-}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 1000}}}
 
 AUTH_USER_MODEL = "accounts.User"
 # Where the answers of writes sent with an Idempotency-Key are kept (gradingsite.api.idempotency).
