@@ -31,7 +31,8 @@ for a student's categories where something is missing; elsewhere it is the curre
 Queries per call: the categories, the students, that statement — three, whatever the course's size.
 ``course_grades`` grades every student or some of them (a page); ``letter_distribution``, the
 course page's chart, counts every student's current letter from the same statement without the
-final grade, and keeps the counts in the cache until something they are computed from changes.
+final grade, keeping each letter in the cache with a digest of the student's results, so that only
+the students whose results changed are graded again.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from django.db import connections, router
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY
 from courses.models import Course, Enrollment, Role, Weighting
-from grading.models import Extension, GradeCategory, ResultsVersion, Submission, SubmissionType, Test, TestResult
+from grading.models import Extension, GradeCategory, Submission, SubmissionType, Test, TestResult
 from grading.serializers import CategoryGradeSerializer, CourseGradeSerializer
 
 STUDENT_ORDER = ("last_name", "first_name", "email")
@@ -176,10 +177,10 @@ WITH students AS (
     WHERE c.drop_lowest = 0 AND c.drop_highest = 0
 )
 SELECT x.mode, x.student_id, x.category_id,
-       SUM(CASE WHEN x.dropped = 0 THEN x.score_cents ELSE 0 END),
-       SUM(CASE WHEN x.dropped = 0 THEN x.max_cents ELSE 0 END),
-       {dropped_ids},
-       {missing_ids}
+       SUM(CASE WHEN x.dropped = 0 THEN x.score_cents ELSE 0 END) AS kept_score,
+       SUM(CASE WHEN x.dropped = 0 THEN x.max_cents ELSE 0 END) AS kept_max,
+       {dropped_ids} AS dropped,
+       {missing_ids} AS missing
 FROM x
 GROUP BY x.mode, x.student_id, x.category_id
 """  # noqa: S608
@@ -346,7 +347,7 @@ def _course_ratio(by_weight: bool, weights: list[int], per_category: list[_Sums 
     return numerator, common * total_weight
 
 
-# How long the letters of a course stay in the cache at most: their key changes with any of their inputs.
+# How long a course's letters stay in the cache at most (their key changes with what they are computed from).
 LETTERS_CACHE_SECONDS = 24 * 60 * 60
 
 
@@ -355,76 +356,102 @@ def letter_distribution(course: Course) -> list[dict]:
     ``letter`` of ``course_grades``' rows), in the scheme's order, then how many have none yet
     (``letter`` null).
 
-    Kept in Django's cache under a key of everything those letters are computed from: the course's
-    weighting and scheme, its categories' weights and drop rules, its tests (category, date, max
-    score, never drop, published) with their results versions (``ResultsVersion``, which moves with
-    every change of a test's results), and who its students are. The current grade doesn't depend
-    on the date. A read after no change costs the categories and that key (two queries); after a
-    change, one statement more computes every student's current grade, and gives the key of what
-    it read from the same snapshot, under which the letters are kept.
+    Each student's letter is kept in Django's cache with a digest of their results (test, score,
+    excused), under a key of what every student's letter is computed from besides: the course's
+    weighting and scheme, its categories' weights and drop rules, and its tests (category, date,
+    max score, never drop); the current grade doesn't depend on the date. Every read takes the
+    students' digests (one query besides the categories); only the students whose digest differs
+    from the one kept (a new result, a changed or deleted one, a new student), or all of them when
+    the key changed, are graded again, in one statement that gives their digests too, from the
+    same snapshot.
     """
     alias = router.db_for_read(TestResult)
     connection = connections[alias]
     categories = _categories(alias, course)
-    digest_sql = _inputs_digest(connection)
-    params = {"course": course.pk}
     with connection.cursor() as cursor:
-        cursor.execute(digest_sql, params)
-        distribution = cache.get(_letters_key(course, categories, *cursor.fetchone()))
-        if distribution is not None:
-            return distribution
-        statement = _statement(connection, some_students=False, published_only=False, final=False)
-        cursor.execute(
-            f"SELECT d.students, d.digest, g.* FROM ({digest_sql}) d LEFT JOIN ({statement}) g ON TRUE",  # noqa: S608
-            params,
-        )
+        cursor.execute(_digests(connection, some_students=False), {"course": course.pk})
         rows = cursor.fetchall()
-    students, digest = rows[0][:2]
-    sums: dict[int, dict[int, _Sums]] = {}
-    for _, _, _, sid, category_id, kept_score, kept_max, _, _ in rows:
-        if sid is not None:
+        if not rows:
+            return _distribution([], course.grading_scheme)
+        inputs, students = rows[0][2], {sid: digest for sid, digest, _ in rows}
+        kept: dict[int, tuple[str, str | None]] = cache.get(_letters_key(course, categories, inputs)) or {}
+        stale = {sid for sid, digest in students.items() if kept.get(sid, (None, None))[0] != digest}
+        if stale:
+            now, graded = _graded(cursor, course, categories, stale if len(stale) < len(students) else None)
+            if now != inputs:  # the tests or categories changed meanwhile: every student anew
+                now, graded = _graded(cursor, course, categories, None)
+                students, stale = graded, set(graded)
+            # The letters kept that are still right, and the new ones (none for a student unenrolled meanwhile).
+            unchanged = {sid: kept[sid] for sid in students if sid not in stale}
+            kept = unchanged | {sid: graded[sid] for sid in stale if sid in graded}
+            cache.set(_letters_key(course, categories, now), kept, LETTERS_CACHE_SECONDS)
+    return _distribution([kept[sid][1] for sid in students if sid in kept], course.grading_scheme)
+
+
+def _graded(cursor, course: Course, categories, student_ids) -> tuple[str, dict[int, tuple[str, str | None]]]:
+    """The current letter and results digest of every student of the course (or of ``student_ids``),
+    and the digest of the rest of what they are computed from (``_digests``), from one snapshot."""
+    connection = cursor.db
+    some = student_ids is not None
+    statement = _statement(connection, some_students=some, published_only=False, final=False)
+    cursor.execute(
+        f"SELECT d.student_id, d.digest, d.inputs, g.category_id, g.kept_score, g.kept_max"  # noqa: S608
+        f" FROM ({_digests(connection, some_students=some)}) d"
+        f" LEFT JOIN ({statement}) g ON g.student_id = d.student_id",
+        {"course": course.pk, "students": sorted(student_ids or [])},
+    )
+    inputs, digests, sums = None, {}, {}
+    for sid, digest, inputs, category_id, kept_score, kept_max in cursor.fetchall():  # noqa: B007
+        digests[sid] = digest
+        if category_id is not None:
             sums.setdefault(sid, {})[category_id] = _Sums(int(kept_score), int(kept_max))
     by_weight = course.weighting == Weighting.CATEGORIES
     weights = [int(category.weight * 100) for category in categories]
     scheme = _scheme_in_hundredths(course.grading_scheme)
-    letters = [
-        _letter(_course_hundredths(by_weight, weights, [mine.get(c.pk) for c in categories]), scheme)
-        for mine in sums.values()
-    ]
-    # Students without a result that counts have no letter.
-    distribution = _distribution([*letters, *[None] * (students - len(letters))], course.grading_scheme)
-    cache.set(_letters_key(course, categories, students, digest), distribution, LETTERS_CACHE_SECONDS)
-    return distribution
+    graded = {}
+    for sid, digest in digests.items():
+        mine = sums.get(sid, {})
+        hundredths = _course_hundredths(by_weight, weights, [mine.get(c.pk) for c in categories])
+        graded[sid] = (digest, _letter(hundredths, scheme))
+    return inputs, graded
 
 
-def _inputs_digest(connection) -> str:
-    """A row ``(students, digest)``: how many students the course has, and a digest of what their
-    current grades are read from in the database besides the course's own row and its categories'
-    weights: who the students are, the tests and their results versions, the categories' drop rules.
-    Parameter: ``course``."""
-    enrollment, test, counter, category = (
+def _digests(connection, *, some_students: bool) -> str:
+    """A row per student of the course (or of those of the ``students`` parameter): ``student_id``,
+    ``digest``, a digest of their results on its tests (the sum of each result's 64-bit hash of its
+    test and score, or of its test alone when excused: any change of a result changes it; 0 without
+    any), and
+    ``inputs``, a digest of what else their current grades are read from in the database: the
+    tests (category, date, max score, never drop) and the categories' drop rules. Parameters:
+    ``course``, [``students``]."""
+    enrollment, test, result, category = (
         _q(connection, Enrollment),
         _q(connection, Test),
-        _q(connection, ResultsVersion),
+        _q(connection, TestResult),
         _q(connection, GradeCategory),
     )
-    return f"""SELECT COUNT(*) AS students, md5(concat_ws('|',
-        COALESCE(string_agg(CAST(e.user_id AS TEXT), ',' ORDER BY e.user_id), ''),
-        COALESCE((SELECT string_agg(
-                      concat_ws(':', t.id, t.category_id, t.date, t.max_score, t.never_drop, t.results_published,
-                                COALESCE(v.version, 0)),
-                      ',' ORDER BY t.id)
-                  FROM {test} t LEFT JOIN {counter} v ON v.test_id = t.id WHERE t.course_id = %(course)s), ''),
-        COALESCE((SELECT string_agg(concat_ws(':', c.id, c.drop_lowest, c.drop_highest), ',' ORDER BY c.id)
-                  FROM {category} c WHERE c.course_id = %(course)s), '')
-    )) AS digest
-    FROM {enrollment} e WHERE e.course_id = %(course)s AND e.role = '{Role.STUDENT.value}'"""  # noqa: S608
+    student_filter = "AND e.user_id = ANY(%(students)s)" if some_students else ""
+    return f"""SELECT d.student_id, d.digest, i.inputs FROM (
+    SELECT e.user_id AS student_id,
+        -- Each result's hash: its score's, seeded with its test; an excused result (no score): its test's.
+        CAST(COALESCE(SUM(COALESCE(hash_numeric_extended(r.score, r.test_id), hashint8extended(r.test_id, 0))), 0)
+             AS TEXT) AS digest
+    FROM {enrollment} e
+    LEFT JOIN ({result} r JOIN {test} rt ON rt.id = r.test_id AND rt.course_id = %(course)s)
+        ON r.student_id = e.user_id
+    WHERE e.course_id = %(course)s AND e.role = '{Role.STUDENT.value}' {student_filter}
+    GROUP BY e.user_id
+) d CROSS JOIN (SELECT md5(concat_ws('|',
+    (SELECT string_agg(concat_ws(':', t.id, t.category_id, t.date, t.max_score, t.never_drop), ',' ORDER BY t.id)
+     FROM {test} t WHERE t.course_id = %(course)s),
+    (SELECT string_agg(concat_ws(':', c.id, c.drop_lowest, c.drop_highest), ',' ORDER BY c.id)
+     FROM {category} c WHERE c.course_id = %(course)s)
+)) AS inputs) i"""  # noqa: S608
 
 
-def _letters_key(course: Course, categories: list[GradeCategory], students: int, digest: str) -> str:
-    inputs = [course.pk, course.weighting, course.grading_scheme, [(c.pk, str(c.weight)) for c in categories]]
-    summary = hashlib.sha256(json.dumps([*inputs, students, digest], default=str).encode()).hexdigest()
-    return f"grading:letters:{course.pk}:{summary}"
+def _letters_key(course: Course, categories: list[GradeCategory], inputs: str) -> str:
+    settings = [course.weighting, course.grading_scheme, [(c.pk, str(c.weight)) for c in categories], inputs]
+    return f"grading:letters:{course.pk}:{hashlib.sha256(json.dumps(settings, default=str).encode()).hexdigest()}"
 
 
 def _distribution(letters: Iterable[str | None], scheme: list[dict] | None) -> list[dict]:

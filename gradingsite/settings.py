@@ -193,10 +193,11 @@ REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 10, minimum=1)
 REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 15)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASE_ROUTERS = ["gradingsite.routers.ReplicaRouter"]
-# Each process's own memory. It keeps only what can be computed again from the database, under a key
-# of everything it was computed from (the course page's letter chart: grading.grades), so no two
-# processes or dynos ever show different things, and a restart only costs computing it once more.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 1000}}}
+# Each process's own memory. It keeps only what can be computed again from the database, checked
+# against what it was computed from on every read (the course page's letter chart: grading.grades),
+# so no two processes or dynos ever show different things, and a restart only costs computing it once
+# more. At most 300 entries (a course's letters: some 30 KB at 1,000 students).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 300}}}
 
 AUTH_USER_MODEL = "accounts.User"
 # Where the answers of writes sent with an Idempotency-Key are kept (gradingsite.api.idempotency).

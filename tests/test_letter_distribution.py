@@ -6,13 +6,17 @@ The course: Exams and Quizzes weighted 50/50, Quizzes drop their lowest; Devi ha
 8 and 5 of 10 on the quizzes (87.5: B), Ng 85, 8 and 8 (82.5: B), Okafor 70 and 7 (70: C).
 """
 
+import re
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from accounts.models import User
 from courses import services as course_services
 from courses.models import Course, Enrollment, Role
 from grading import grades, services
@@ -89,6 +93,20 @@ def test_a_second_read_with_nothing_changed_computes_no_grade(world):
     assert not any("ranked AS" in query["sql"] for query in queries.captured_queries)
 
 
+def test_after_a_grade_changes_only_that_students_grade_is_computed_again(world):
+    course = world["course"]
+    grades.letter_distribution(course)
+    _score(world, "ng", "exam", "100")  # 90: A
+
+    with CaptureQueriesContext(connection) as queries:
+        after = grades.letter_distribution(course)
+
+    assert after == counted(course)
+    assert chart(course)["A"] == 1
+    (graded,) = [query["sql"] for query in queries.captured_queries if "ranked AS" in query["sql"]]
+    assert set(re.findall(r"ANY\('\{([0-9,]+)\}'", graded)) == {str(world["ng"].pk)}  # the students graded
+
+
 def _score(world, who, test, points):
     result = result_of(world, who, test)
     services.result_update(result=result, score=Decimal(points), by=world["teacher"])
@@ -158,6 +176,106 @@ def test_the_chart_counts_again_after_a_change_to_what_it_is_computed_from(world
     assert after == {row["letter"]: row["count"] for row in counted(Course.objects.get(pk=course.pk))}
 
 
+def test_two_scores_swapped_between_tests_are_counted_again(course, teacher, student):
+    """The same scores on other tests: a student's results are told apart by test, not only by score."""
+    course_services.course_update(course=course, weighting="categories")
+    major = services.category_update(category=first_category(course), weight=Decimal("90"))
+    minor = services.category_create(course=course, name="Minor", weight=Decimal("10"))
+    tests = [
+        Test.objects.create(course=course, category=c, name=c.name, date=date(2026, 11, 1), max_score=10)
+        for c in (major, minor)
+    ]
+    for test, score in zip(tests, ["10", "0"], strict=True):
+        services.result_record(test=test, student=student, score=Decimal(score), by=teacher)
+    before = chart(course)
+
+    for test, score in zip(tests, ["0", "10"], strict=True):
+        result = TestResult.objects.select_related("test").get(test=test, student=student)
+        services.result_update(result=result, score=Decimal(score), by=teacher)
+
+    assert (before["A"], chart(course)["F"]) == (1, 1)
+    assert grades.letter_distribution(course) == counted(course)
+
+
 def test_each_course_has_its_own_chart(world, other_course, teacher):
     assert chart(world["course"]) != chart(other_course)
     assert chart(other_course) == {"A": 0, "B": 0, "C": 0, "D": 0, "F": 0, None: 0}
+
+
+# Any sequence of changes ---------------------------------------------------------------------------
+
+KINDS = ["score", "score", "delete", "excuse", "max", "never_drop", "move", "drops", "weight", "enroll", "unenroll"]
+
+
+def _result(test, student):
+    return TestResult.objects.select_related("test").filter(test=test, student=student).first()
+
+
+def _apply(kind: str, a: int, b: int, course, teacher, categories, tests, students):
+    test, student, category = tests[a % len(tests)], students[b % len(students)], categories[a % len(categories)]
+    enrolled = Enrollment.objects.filter(user=student, course=course, role=Role.STUDENT).exists()
+    result = _result(test, student)
+    if kind in ("score", "excuse") and enrolled:
+        score = None if kind == "excuse" else Decimal(b % 11) * test.max_score / 10
+        if result is None:
+            services.result_record(test=test, student=student, score=score, excused=score is None, by=teacher)
+        else:
+            services.result_update(result=result, score=score, excused=score is None, by=teacher)
+    elif kind == "delete" and result is not None:
+        services.result_delete(result=result, by=teacher)
+    elif kind == "max":
+        services.test_update(test=Test.objects.get(pk=test.pk), max_score=test.max_score + b)
+        test.refresh_from_db()
+    elif kind == "never_drop":
+        services.test_update(test=Test.objects.get(pk=test.pk), never_drop=not test.never_drop)
+        test.refresh_from_db()
+    elif kind == "move":
+        services.test_update(test=Test.objects.get(pk=test.pk), category=categories[b % len(categories)])
+    elif kind == "drops":
+        services.category_update(category=category, drop_lowest=b % 3, drop_highest=b // 3 % 2)
+    elif kind == "weight":
+        services.category_update(category=category, weight=Decimal(b * 10))
+    elif kind == "enroll" and not enrolled:
+        course_services.enroll(user=student, course=course, role=Role.STUDENT)
+    elif kind == "unenroll" and enrolled:
+        course_services.unenroll(enrollment=Enrollment.objects.get(user=student, course=course))
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    weighting=st.sampled_from(["points", "categories"]),
+    changes=st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 5), st.integers(0, 10)), min_size=1, max_size=10),
+)
+def test_after_any_sequence_of_changes_the_chart_counts_the_course_grades(weighting, changes):
+    # Each example in a savepoint rolled back at its end, with a course of its own.
+    with transaction.atomic():
+        teacher = User.objects.create_user(f"t{next(_ids)}@example.com")
+        course = course_services.course_create(name="Changes", by=teacher, weighting=weighting)
+        categories = [
+            services.category_update(category=first_category(course), drop_lowest=1),
+            services.category_create(course=course, name="Quizzes", weight=Decimal("30")),
+        ]
+        tests = [
+            Test.objects.create(
+                course=course, category=categories[n % 2], name=f"T{n}", date=date(2026, 11, 1 + n), max_score=10
+            )
+            for n in range(3)
+        ]
+        students = [User.objects.create_user(f"s{next(_ids)}@example.com") for _ in range(3)]
+        for student in students[:2]:
+            course_services.enroll(user=student, course=course, role=Role.STUDENT)
+        assert grades.letter_distribution(course) == counted(course)
+        for kind, a, b in changes:
+            _apply(kind, a, b, course, teacher, categories, tests, students)
+            course = Course.objects.get(pk=course.pk)
+            assert grades.letter_distribution(course) == counted(course), (kind, a, b)
+        transaction.set_rollback(True)
+
+
+_ids = iter(range(1, 10**9))
