@@ -43,7 +43,9 @@ def _attrs(attrs: dict) -> str:
 def _input(context) -> str | None:
     """django/forms/widgets/input.html (and the widgets that only include it); None: not a context
     this writes (the template renders it)."""
-    widget = context["widget"]
+    widget = context.get("widget")
+    if not isinstance(widget, dict) or not {"type", "name", "value", "attrs"} <= widget.keys():
+        return None
     kind, name, value, attrs = widget["type"], widget["name"], widget["value"], widget["attrs"]
     if not (isinstance(kind, str) and isinstance(name, str) and all(isinstance(key, str) for key in attrs)):
         return None
@@ -59,7 +61,7 @@ def _admin_date(context) -> str | None:
 
 def _no_errors(context) -> str | None:
     """django/forms/errors/list/default.html and ul.html, when the list is empty."""
-    return "" if not context["errors"] else None
+    return "" if not context.get("errors") else None
 
 
 # Each template written here: its name, the file it must be (Django's own), and its writer.

@@ -76,6 +76,15 @@ def test_error_lists_empty_or_not_are_written_as_djangos_templates_write_them():
             assert errors.render(template, renderer=ours) == errors.render(template, renderer=django)
 
 
+def test_a_widget_of_another_kind_on_an_input_template_renders_from_djangos_template():
+    class Plain(forms.Widget):
+        template_name = "django/forms/widgets/text.html"  # no input type in its context
+
+    widget = Plain(attrs={"id": "x"})
+
+    assert widget.render("p", "v", renderer=Renderer()) == widget.render("p", "v", renderer=DjangoTemplates())
+
+
 def test_other_widgets_render_from_djangos_templates():
     ours, django = Renderer(), DjangoTemplates()
     select = forms.Select(choices=[("a", "A <1>"), ("b", "B")])
