@@ -971,9 +971,9 @@ GRADES_PAGE = "grades_page"
 
 class CourseGradeReport:
     """A course's grades as its page shows them, computed only if the page is drawn (not on a save):
-    every student's letter in the chart (``grades.letter_distribution``, kept in the cache until
-    something it is computed from changes), and the grades of a page of ``GRADE_ROWS_PER_PAGE``
-    students in the table, computed for those students only.
+    every student's letter in the chart (``grades.letter_distribution``, which keeps each letter in
+    the cache until that student's results, or the course's tests or categories, change), and the
+    grades of a page of ``GRADE_ROWS_PER_PAGE`` students in the table, computed for those only.
 
     ``params``: the page's query string (a ``QueryDict``), kept in the links to the table's other pages.
     """

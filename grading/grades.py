@@ -380,7 +380,7 @@ def letter_distribution(course: Course) -> list[dict]:
             now, graded = _graded(cursor, course, categories, stale if len(stale) < len(students) else None)
             if now != inputs:  # the tests or categories changed meanwhile: every student anew
                 now, graded = _graded(cursor, course, categories, None)
-                students, stale = graded, set(graded)
+                students, stale = dict.fromkeys(graded), set(graded)
             # The letters kept that are still right, and the new ones (none for a student unenrolled meanwhile).
             unchanged = {sid: kept[sid] for sid in students if sid not in stale}
             kept = unchanged | {sid: graded[sid] for sid in stale if sid in graded}
@@ -417,12 +417,11 @@ def _graded(cursor, course: Course, categories, student_ids) -> tuple[str, dict[
 
 
 def _digests(connection, *, some_students: bool) -> str:
-    """A row per student of the course (or of those of the ``students`` parameter): ``student_id``,
+    """A row per student of the course (or of those of the ``students`` parameter): ``student_id``;
     ``digest``, a digest of their results on its tests (the sum of each result's 64-bit hash of its
     test and score, or of its test alone when excused: any change of a result changes it; 0 without
-    any), and
-    ``inputs``, a digest of what else their current grades are read from in the database: the
-    tests (category, date, max score, never drop) and the categories' drop rules. Parameters:
+    any); and ``inputs``, a digest of what else their current grades are read from in the database:
+    the tests (category, date, max score, never drop) and the categories' drop rules. Parameters:
     ``course``, [``students``]."""
     enrollment, test, result, category = (
         _q(connection, Enrollment),
@@ -442,10 +441,11 @@ def _digests(connection, *, some_students: bool) -> str:
     WHERE e.course_id = %(course)s AND e.role = '{Role.STUDENT.value}' {student_filter}
     GROUP BY e.user_id
 ) d CROSS JOIN (SELECT md5(concat_ws('|',
-    (SELECT string_agg(concat_ws(':', t.id, t.category_id, t.date, t.max_score, t.never_drop), ',' ORDER BY t.id)
-     FROM {test} t WHERE t.course_id = %(course)s),
-    (SELECT string_agg(concat_ws(':', c.id, c.drop_lowest, c.drop_highest), ',' ORDER BY c.id)
-     FROM {category} c WHERE c.course_id = %(course)s)
+    COALESCE((SELECT string_agg(concat_ws(':', t.id, t.category_id, t.date, t.max_score, t.never_drop), ','
+                                ORDER BY t.id)
+              FROM {test} t WHERE t.course_id = %(course)s), ''),
+    COALESCE((SELECT string_agg(concat_ws(':', c.id, c.drop_lowest, c.drop_highest), ',' ORDER BY c.id)
+              FROM {category} c WHERE c.course_id = %(course)s), '')
 )) AS inputs) i"""  # noqa: S608
 
 

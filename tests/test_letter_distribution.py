@@ -107,6 +107,26 @@ def test_after_a_grade_changes_only_that_students_grade_is_computed_again(world)
     assert set(re.findall(r"ANY\('\{([0-9,]+)\}'", graded)) == {str(world["ng"].pk)}  # the students graded
 
 
+def test_a_change_to_the_tests_while_the_chart_is_counted_grades_every_student_anew(world):
+    course = world["course"]
+    grades.letter_distribution(course)
+    _score(world, "ng", "exam", "100")  # Ng's letter is to be computed again
+    changed = []
+
+    def meanwhile(execute, sql, params, many, context):
+        answer = execute(sql, params, many, context)
+        if not changed and "AS inputs" in sql and "ranked AS" not in sql:  # the digests were read
+            changed.append(Test.objects.filter(pk=world["exam"].pk).update(max_score=200))
+        return answer
+
+    with connection.execute_wrapper(meanwhile):
+        after = grades.letter_distribution(course)
+
+    assert changed == [1]
+    assert after == counted(course)
+    assert chart(course) == {"A": 0, "B": 0, "C": 0, "D": 2, "F": 1, None: 0}  # 63.75, 65 and 52.5
+
+
 def _score(world, who, test, points):
     result = result_of(world, who, test)
     services.result_update(result=result, score=Decimal(points), by=world["teacher"])
