@@ -32,7 +32,7 @@ Queries per call: the categories, the students, that statement — three, whatev
 ``course_grades`` grades every student or some of them (a page); ``letter_distribution``, the
 course page's chart, counts every student's current letter from the same statement without the
 final grade, keeping each letter in the cache with a digest of the student's results, so that only
-the students whose results changed are graded again.
+the students whose results changed are graded again, and nobody while no results version moved.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from django.db import connections, router
 from accounts.models import User
 from accounts.serializers import USER_SUMMARY
 from courses.models import Course, Enrollment, Role, Weighting
-from grading.models import Extension, GradeCategory, Submission, SubmissionType, Test, TestResult
+from grading.models import Extension, GradeCategory, ResultsVersion, Submission, SubmissionType, Test, TestResult
 from grading.serializers import CategoryGradeSerializer, CourseGradeSerializer
 
 STUDENT_ORDER = ("last_name", "first_name", "email")
@@ -359,33 +359,49 @@ def letter_distribution(course: Course) -> list[dict]:
     Each student's letter is kept in Django's cache with a digest of their results (test, score,
     excused), under a key of what every student's letter is computed from besides: the course's
     weighting and scheme, its categories' weights and drop rules, and its tests (category, date,
-    max score, never drop); the current grade doesn't depend on the date. Every read takes the
-    students' digests (one query besides the categories); only the students whose digest differs
-    from the one kept (a new result, a changed or deleted one, a new student), or all of them when
-    the key changed, are graded again, in one statement that gives their digests too, from the
-    same snapshot.
+    max score, never drop); the current grade doesn't depend on the date. With them, the tests'
+    results versions and who the students were when every kept letter was right: while those
+    haven't moved (``ResultsVersion`` moves with every write of a test's results), the letters
+    are counted as kept, after two small queries (the categories, the key and versions).
+    Otherwise every student's digest is read (one query more), and only the students whose digest
+    differs from the one kept (a new result, a changed or deleted one, a new student), or all of
+    them when the key changed, are graded again, in one statement that gives their digests too,
+    from the same snapshot.
     """
     alias = router.db_for_read(TestResult)
     connection = connections[alias]
     categories = _categories(alias, course)
+    params = {"course": course.pk}
     with connection.cursor() as cursor:
-        cursor.execute(_digests(connection, some_students=False), {"course": course.pk})
+        cursor.execute(_course_digests(connection), params)
+        inputs, versions = cursor.fetchone()
+        kept = cache.get(_letters_key(course, categories, inputs))
+        if kept is not None and kept["versions"] == versions:
+            return _distribution([letter for _, letter in kept["letters"].values()], course.grading_scheme)
+        cursor.execute(_digests(connection, some_students=False), params)
         rows = cursor.fetchall()
         if not rows:
             return _distribution([], course.grading_scheme)
-        inputs, students = rows[0][2], {sid: digest for sid, digest, _ in rows}
-        kept: dict[int, tuple[str, str | None]] = cache.get(_letters_key(course, categories, inputs)) or {}
-        stale = {sid for sid, digest in students.items() if kept.get(sid, (None, None))[0] != digest}
+        if rows[0][2] != inputs:  # the tests or categories changed since the first query
+            kept = cache.get(_letters_key(course, categories, rows[0][2]))
+        inputs, versions = rows[0][2], rows[0][3]
+        students = {sid: digest for sid, digest, _, _ in rows}
+        letters: dict[int, tuple[str, str | None]] = kept["letters"] if kept is not None else {}
+        stale = {sid for sid, digest in students.items() if letters.get(sid, (None, None))[0] != digest}
         if stale:
             now, graded = _graded(cursor, course, categories, stale if len(stale) < len(students) else None)
             if now != inputs:  # the tests or categories changed meanwhile: every student anew
                 now, graded = _graded(cursor, course, categories, None)
-                students, stale = dict.fromkeys(graded), set(graded)
+                inputs, versions, students, stale = now, None, dict.fromkeys(graded), set(graded)
+            elif any(graded.get(sid, (None,))[0] != students[sid] for sid in stale):
+                versions = None  # some results changed meanwhile: not every letter is right as of ``versions``
             # The letters kept that are still right, and the new ones (none for a student unenrolled meanwhile).
-            unchanged = {sid: kept[sid] for sid in students if sid not in stale}
-            kept = unchanged | {sid: graded[sid] for sid in stale if sid in graded}
-            cache.set(_letters_key(course, categories, now), kept, LETTERS_CACHE_SECONDS)
-    return _distribution([kept[sid][1] for sid in students if sid in kept], course.grading_scheme)
+            unchanged = {sid: letters[sid] for sid in students if sid not in stale}
+            letters = unchanged | {sid: graded[sid] for sid in stale if sid in graded}
+        letters = {sid: letters[sid] for sid in students if sid in letters}
+        entry = {"versions": versions, "letters": letters}
+        cache.set(_letters_key(course, categories, inputs), entry, LETTERS_CACHE_SECONDS)
+    return _distribution([letter for _, letter in letters.values()], course.grading_scheme)
 
 
 def _graded(cursor, course: Course, categories, student_ids) -> tuple[str, dict[int, tuple[str, str | None]]]:
@@ -420,17 +436,11 @@ def _digests(connection, *, some_students: bool) -> str:
     """A row per student of the course (or of those of the ``students`` parameter): ``student_id``;
     ``digest``, a digest of their results on its tests (the sum of each result's 64-bit hash of its
     test and score, or of its test alone when excused: any change of a result changes it; 0 without
-    any); and ``inputs``, a digest of what else their current grades are read from in the database:
-    the tests (category, date, max score, never drop) and the categories' drop rules. Parameters:
+    any); and the course's ``inputs`` and ``versions`` (``_course_digests``). Parameters:
     ``course``, [``students``]."""
-    enrollment, test, result, category = (
-        _q(connection, Enrollment),
-        _q(connection, Test),
-        _q(connection, TestResult),
-        _q(connection, GradeCategory),
-    )
+    enrollment, test, result = _q(connection, Enrollment), _q(connection, Test), _q(connection, TestResult)
     student_filter = "AND e.user_id = ANY(%(students)s)" if some_students else ""
-    return f"""SELECT d.student_id, d.digest, i.inputs FROM (
+    return f"""SELECT d.student_id, d.digest, i.inputs, i.versions FROM (
     SELECT e.user_id AS student_id,
         -- Each result's hash: its score's, seeded with its test; an excused result (no score): its test's.
         CAST(COALESCE(SUM(COALESCE(hash_numeric_extended(r.score, r.test_id), hashint8extended(r.test_id, 0))), 0)
@@ -440,13 +450,34 @@ def _digests(connection, *, some_students: bool) -> str:
         ON r.student_id = e.user_id
     WHERE e.course_id = %(course)s AND e.role = '{Role.STUDENT.value}' {student_filter}
     GROUP BY e.user_id
-) d CROSS JOIN (SELECT md5(concat_ws('|',
-    COALESCE((SELECT string_agg(concat_ws(':', t.id, t.category_id, t.date, t.max_score, t.never_drop), ','
-                                ORDER BY t.id)
-              FROM {test} t WHERE t.course_id = %(course)s), ''),
-    COALESCE((SELECT string_agg(concat_ws(':', c.id, c.drop_lowest, c.drop_highest), ',' ORDER BY c.id)
-              FROM {category} c WHERE c.course_id = %(course)s), '')
-)) AS inputs) i"""  # noqa: S608
+) d CROSS JOIN ({_course_digests(connection)}) i"""  # noqa: S608
+
+
+def _course_digests(connection) -> str:
+    """One row: ``inputs``, a digest of what the current grades of the course's students are read
+    from in the database besides their results: the tests (category, date, max score, never drop)
+    and the categories' drop rules; and ``versions``, one of the tests' results versions and who
+    the students are. Parameter: ``course``."""
+    enrollment, test, counter, category = (
+        _q(connection, Enrollment),
+        _q(connection, Test),
+        _q(connection, ResultsVersion),
+        _q(connection, GradeCategory),
+    )
+    return f"""SELECT
+    md5(concat_ws('|',
+        COALESCE((SELECT string_agg(concat_ws(':', t.id, t.category_id, t.date, t.max_score, t.never_drop), ','
+                                    ORDER BY t.id)
+                  FROM {test} t WHERE t.course_id = %(course)s), ''),
+        COALESCE((SELECT string_agg(concat_ws(':', c.id, c.drop_lowest, c.drop_highest), ',' ORDER BY c.id)
+                  FROM {category} c WHERE c.course_id = %(course)s), '')
+    )) AS inputs,
+    md5(concat_ws('|',
+        COALESCE((SELECT string_agg(concat_ws(':', t.id, COALESCE(v.version, 0)), ',' ORDER BY t.id)
+                  FROM {test} t LEFT JOIN {counter} v ON v.test_id = t.id WHERE t.course_id = %(course)s), ''),
+        COALESCE((SELECT string_agg(CAST(e.user_id AS TEXT), ',' ORDER BY e.user_id)
+                  FROM {enrollment} e WHERE e.course_id = %(course)s AND e.role = '{Role.STUDENT.value}'), '')
+    )) AS versions"""  # noqa: S608
 
 
 def _letters_key(course: Course, categories: list[GradeCategory], inputs: str) -> str:

@@ -89,7 +89,7 @@ def test_a_second_read_with_nothing_changed_computes_no_grade(world):
         again = grades.letter_distribution(course)
 
     assert again == counted(course)
-    assert len(queries) == 2  # the categories, and what the letters are computed from
+    assert len(queries) == 2  # the categories, and the digests of what the letters are computed from
     assert not any("ranked AS" in query["sql"] for query in queries.captured_queries)
 
 
@@ -115,7 +115,7 @@ def test_a_change_to_the_tests_while_the_chart_is_counted_grades_every_student_a
 
     def meanwhile(execute, sql, params, many, context):
         answer = execute(sql, params, many, context)
-        if not changed and "AS inputs" in sql and "ranked AS" not in sql:  # the digests were read
+        if not changed and "AS digest" in sql and "ranked AS" not in sql:  # the students' digests were read
             changed.append(Test.objects.filter(pk=world["exam"].pk).update(max_score=200))
         return answer
 
@@ -125,6 +125,28 @@ def test_a_change_to_the_tests_while_the_chart_is_counted_grades_every_student_a
     assert changed == [1]
     assert after == counted(course)
     assert chart(course) == {"A": 0, "B": 0, "C": 0, "D": 2, "F": 1, None: 0}  # 63.75, 65 and 52.5
+
+
+def test_a_student_unenrolled_while_the_chart_is_counted_and_enrolled_again_is_counted(world):
+    course = world["course"]
+    grades.letter_distribution(course)
+    _score(world, "ng", "exam", "100")  # Ng's and Okafor's letters are to be computed again
+    _record(world, "okafor", "q2", "10")
+    left = []
+
+    def meanwhile(execute, sql, params, many, context):
+        answer = execute(sql, params, many, context)
+        if not left and "AS digest" in sql and "ranked AS" not in sql:  # the students' digests were read
+            left.append(_unenroll(world, "ng"))
+        return answer
+
+    with connection.execute_wrapper(meanwhile):
+        grades.letter_distribution(course)
+    course_services.enroll(user=world["ng"], course=course, role=Role.STUDENT)
+
+    assert left == [None]
+    assert grades.letter_distribution(course) == counted(course)
+    assert chart(course) == {"A": 1, "B": 2, "C": 0, "D": 0, "F": 0, None: 0}
 
 
 def _score(world, who, test, points):
