@@ -5,8 +5,11 @@ The demo-shaped world: ``course`` is taught by ``teacher`` and studied by ``stud
 superuser.
 """
 
+import shutil
+import tempfile
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -131,3 +134,13 @@ def client_as(client):
         return client
 
     return make
+
+
+@pytest.fixture
+def embedded_pg_data():
+    """A data folder for an embedded PostgreSQL (``gradingsite.devdb``), outside pytest's temporary
+    folders: as root, the server runs as a system user that needs ``o+rx`` on the folders above its
+    data, and every pytest run on the machine sets its own base folder back to 0700."""
+    parent = Path(tempfile.mkdtemp(prefix="grading-pgdata-"))
+    yield parent / "pgdata"
+    shutil.rmtree(parent, ignore_errors=True)

@@ -49,9 +49,9 @@ def server_running(data: Path) -> bool:
 
 
 @pytest.fixture
-def data(tmp_path):
+def data(embedded_pg_data):
     """The server's data directory; a server a failed test left running there is stopped."""
-    data = tmp_path / "pgdata"
+    data = embedded_pg_data
     yield data
     if server_running(data):
         postmaster = psutil.Process(int((data / "postmaster.pid").read_text().split()[0]))

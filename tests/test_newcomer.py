@@ -3,10 +3,8 @@
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -138,18 +136,10 @@ class _MakeRun:
             raise
 
 
-@pytest.fixture
-def pg_data():
-    """A folder for the embedded server's data, outside pytest's temporary folders: as root, the
-    server runs as a system user that needs ``o+rx`` on the folders above its data, and every pytest
-    run on the machine sets its own base folder back to 0700."""
-    parent = Path(tempfile.mkdtemp(prefix="grading-newcomer-"))
-    yield parent / "pgdata"
-    shutil.rmtree(parent, ignore_errors=True)
-
-
-def test_make_run_without_postgresql_installed_serves_from_an_embedded_server_that_keeps_its_data(tmp_path, pg_data):
-    data = pg_data
+def test_make_run_without_postgresql_installed_serves_from_an_embedded_server_that_keeps_its_data(
+    tmp_path, embedded_pg_data
+):
+    data = embedded_pg_data
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"DEBUG", "MAKEFLAGS", "MAKELEVEL"}},
         "PATH": _path_without_postgresql(tmp_path / "bin"),
