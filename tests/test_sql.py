@@ -107,6 +107,50 @@ def test_the_results_page_statement_orders_and_filters_as_the_orm(
     assert body["count"] == queryset.count()
 
 
+@pytest.mark.parametrize(
+    "ordering",
+    [None, "-test_date,-id", "test_date,-id", "id", "-score,id", "test_name,-id", "created_at", "-updated_at"],
+)
+@pytest.mark.parametrize("who", ["student", "admin_user"])
+@pytest.mark.parametrize("page", [1, 2])
+def test_a_students_results_statement_orders_filters_and_counts_as_the_orm(
+    ordering, who, page, request, client_for, student, teacher, course, other_course
+):
+    Enrollment.objects.create(user=student, course=other_course, role=Role.STUDENT)
+    day = datetime(2026, 3, 1).date()
+    tests = [
+        Test.objects.create(course=c, name=name, date=day.replace(day=d), max_score=Decimal(m), results_published=p)
+        for c, name, d, m, p in [
+            (course, "Quiz", 3, 10, True),
+            (course, "Quiz", 1, 40, True),  # the same name, an earlier date
+            (course, "Final", 3, 100, False),  # the same date as the first, unpublished
+            (other_course, "Essay", 2, 20, True),
+            (other_course, "Lab", 9, 12.5, True),
+            (other_course, "Oral", 5, 30, False),
+            (other_course, "Project", 7, 50, True),
+        ]
+    ]
+    for i, test in enumerate(tests):
+        score = None if i == 4 else Decimal(i % 3 + 5)  # ties in score, one excused
+        TestResult.objects.create(test=test, student=student, grader=teacher, score=score, excused=score is None)
+    query = {"page_size": 2, "page": page} | ({"ordering": ordering} if ordering else {})
+
+    body = client_for(request.getfixturevalue(who)).get(f"/api/users/{student.pk}/test-results/", query).json()
+
+    # The ORM's rows, ordered by the test's own date and name (not the result's copy).
+    queryset = TestResult.objects.filter(student=student)
+    if who == "student":
+        queryset = queryset.filter(test__results_published=True)
+    terms = (ordering or "test_date,id").split(",")
+    order = [t.replace("test_date", "test__date").replace("test_name", "test__name") for t in terms]
+    rows = list(queryset.order_by(*order).select_related("test__course")[2 * (page - 1) : 2 * page])
+    assert body["count"] == queryset.count()
+    assert [r["id"] for r in body["results"]] == [r.pk for r in rows]
+    assert [(r["test_name"], r["course"]["name"], r["percent"]) for r in body["results"]] == [
+        (r.test.name, r.test.course.name, r.percent) for r in rows
+    ]
+
+
 def test_the_app_compiles_nothing_through_djangos_private_query_api():
     private = re.compile(
         r"sql_with_params|get_compiler|make_debug_cursor|make_cursor|\._fields\b|compiler\.select\b|"
