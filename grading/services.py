@@ -271,30 +271,36 @@ def result_record(
 
 
 @cache
-def _record_statement() -> tuple[str, list[str]]:
-    """``_record_at_once``'s statement, and the names of the result's fields it answers, in order."""
+def _record_statement(online: bool) -> tuple[str, list[str]]:
+    """``_record_at_once``'s statement for a test that takes online submissions or not, and the names
+    of the result's fields it answers, in order. Only an online test's stored score can lose the late
+    deduction: the other statement neither computes it nor joins the course, and writes nothing if
+    the test became online meanwhile."""
     q = connection.ops.quote_name
     results, tests, courses = q(TestResult._meta.db_table), q(Test._meta.db_table), q(Course._meta.db_table)
     enrollments, history = q(Enrollment._meta.db_table), q(GradeChange._meta.db_table)
     versions = q(ResultsVersion._meta.db_table)
     fields = TestResult._meta.concrete_fields
     entered = "%(entered)s::numeric"
-    policy = "c.late_policy"
-    kept = lateness.late_score_sql(
-        entered=entered,
-        max_score="t.max_score",
-        seconds_late=lateness.latest_seconds_late_sql(test="t", student="%(student)s::bigint"),
-        policy=policy,
-    )
-    applies = lateness.applies_sql(submission_type="t.submission_type", policy=policy)
+    if online:
+        policy = "c.late_policy"
+        applies = lateness.applies_sql(submission_type="t.submission_type", policy=policy)
+        late = lateness.late_score_sql(entered=entered, max_score="t.max_score", seconds_late="late.s", policy=policy)
+        kept = f"CASE WHEN %(waived)s::boolean OR NOT {applies} THEN {entered} ELSE {late} END"
+        seconds = lateness.latest_seconds_late_sql(test="t", student="%(student)s::bigint")
+        source = f"{tests} t JOIN {courses} c ON c.id = t.course_id CROSS JOIN LATERAL (SELECT {seconds} AS s) late"
+        online_only = ""
+    else:
+        kept, source = entered, f"{tests} t"
+        online_only = f" AND t.submission_type <> '{SubmissionType.ONLINE.value}'"
     sql = f"""
 WITH test AS MATERIALIZED (
     SELECT t.id, t.max_score, t.results_published,
            EXISTS (SELECT 1 FROM {enrollments} e WHERE e.course_id = t.course_id
                    AND e.role = '{Role.STUDENT.value}' AND e.user_id = %(student)s::bigint) AS enrolled,
-           CASE WHEN %(waived)s::boolean OR NOT {applies} THEN {entered} ELSE {kept} END AS kept
-    FROM {tests} t JOIN {courses} c ON c.id = t.course_id
-    WHERE t.id = %(test)s::bigint
+           {kept} AS kept
+    FROM {source}
+    WHERE t.id = %(test)s::bigint{online_only}
     FOR SHARE OF t
 ),
 pending AS MATERIALIZED ({notices.pending_sql("(SELECT id FROM test WHERE results_published)")}),
@@ -331,7 +337,8 @@ def _record_at_once(*, test: Test, student_id: int, entered, by, via, late_waive
     """Record a new result in one statement, which commits by itself outside a transaction: one
     round trip. None, having written nothing, where it takes more than the statement knows: the
     user is not a student of the course, the score is above the test's ``max_score`` now, the test
-    is gone, the student has a result already, or the results are published and no notice is open.
+    is gone or no longer of the submission type ``test`` says, the student has a result already, or
+    the results are published and no notice is open.
 
     The statement keeps the step-by-step write's order and guarantees: the test's row share-locked
     first (``_share_lock_test``) with "enrolled?" and the stored score (the late deduction,
@@ -339,7 +346,7 @@ def _record_at_once(*, test: Test, student_id: int, entered, by, via, late_waive
     share-locked (``notices.pending_sql``), the insert (the unique constraint answers "graded
     already?"), its history line, the results version moved and the student added to the notice.
     """
-    sql, names = _record_statement()
+    sql, names = _record_statement(test.submission_type == SubmissionType.ONLINE)
     params = {
         "test": test.pk,
         "student": student_id,

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from courses.models import Course
+from grading import services
 from grading.lateness import late_score, late_score_sql
 from grading.models import Extension, GradeChange, Submission, Test, TestResult
 
@@ -278,6 +279,19 @@ def test_a_late_attempt_graded_waived_in_one_statement_keeps_what_was_entered(
         results_url(late_world), {"student": student.pk, "score": 90, "late_waived": True}, format="json"
     ).json()
     assert (body["score"], body["late_deduction"], body["late_waived"]) == (90, 0, True)
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_a_test_made_online_since_it_was_read_still_takes_the_deduction(
+    teacher, student, classmate, late_world, published
+):
+    Test.objects.filter(pk=late_world.pk).update(results_published=published)
+    services.result_record(test=late_world, student=classmate, score=Decimal("90"), by=teacher)  # a notice opens
+    stale = Test.objects.get(pk=late_world.pk)
+    stale.submission_type = "none"  # as read before it became online
+    result = services.result_record(test=stale, student=student, score=Decimal("90"), by=teacher)
+    assert (result.score, result.late_deduction) == (Decimal("80"), Decimal("10"))
+    assert TestResult.objects.get(student=student).score == Decimal("80")
 
 
 def test_without_a_late_attempt_entered_is_the_score(client_for, teacher, classmate, late_world):
