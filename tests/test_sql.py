@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from courses import views as course_views
 from courses.models import Enrollment, Role
+from courses.policy import with_caller_role
 from grading.models import Test, TestResult
-from grading.views import _ROW_COLUMNS, with_row_columns
+from grading.views import _ROW_COLUMNS, _TEST_WITH_CALLER_ROLE, with_row_columns
 from gradingsite.sql import ModelSelect, fetch
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +75,19 @@ def test_the_course_page_statement_gives_the_orms_row_for_every_kind_of_caller(
         # Byte for byte, as the renderer writes them (teachers and tests are JSON text from the database).
         detail = orjson.dumps(course_views.course_detail(user, course.pk))
         assert detail == orjson.dumps(course_views.course_data(row)), user.email
+
+
+def test_the_test_with_the_callers_role_gives_the_orms_object_for_every_kind_of_caller(
+    test_, teacher, student, admin_user, make_user
+):
+    outsider = make_user("outsider@example.com")
+    for user in (teacher, student, admin_user, outsider):
+        expected = with_caller_role(Test.objects.all(), user).get(pk=test_.pk)
+        (found,) = _TEST_WITH_CALLER_ROLE.objects(user.pk, test_.pk)
+        fields = [f.attname for f in Test._meta.concrete_fields]
+        assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields]
+        assert found.caller_role == expected.caller_role, user.email
+    assert _TEST_WITH_CALLER_ROLE.objects(teacher.pk, test_.pk + 1) == []
 
 
 @pytest.mark.parametrize("ordering", ["id", "-id", "student", "-score,id", "percent,-created_at,id", "-updated_at"])
