@@ -599,7 +599,9 @@ class StudentResultViewSet(ApiViewSet):
         sql = _STUDENT_RESULTS_PAGE.format(
             published=published.format(r="r"), counted=published.format(r="counted"), order=order
         )
-        params = {"student": student.pk, "limit": page_size, "offset": (number - 1) * page_size}
+        # A page far past the end: an offset PostgreSQL takes, and no rows (then a 404 below).
+        offset = min((number - 1) * page_size, MAX_ID)
+        params = {"student": student.pk, "limit": page_size, "offset": offset}
         rows = fetch(sql, params, self.get_queryset().db, fast_times=True)
         if not rows and number > 1:
             message = paginator.invalid_page_message.format(page_number=number, message="That page contains no results")

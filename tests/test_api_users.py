@@ -498,6 +498,7 @@ def test_a_students_results_are_paged_in_their_tests_date_order(client_for, teac
     assert pages[0]["next"].endswith("?page=2&page_size=2")
     assert pages[2]["next"] is None
     assert client.get(url, {"page_size": 2, "page": 4}).status_code == 404
+    assert client.get(url, {"page_size": 1000, "page": "9" * 30}).status_code == 404
     assert client.get(url, {"page": "x"}).status_code == 404
     assert client.get(url, {"page_size": 0}).status_code == 400
 
