@@ -63,7 +63,7 @@ FROM grading_test t WHERE t.id = r.test_id
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grading', '0012_submissions'),
+        ('grading', '0013_files_in_submissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
