@@ -48,6 +48,32 @@ def late_score(*, entered: Decimal, max_score: Decimal, seconds_late: int, polic
     return max(floor, entered - deduction).quantize(_QUANTUM, rounding=ROUND_HALF_UP)
 
 
+def late_score_sql(*, entered: str, max_score: str, seconds_late: str, policy: str) -> str:
+    """``late_score`` as SQL, for a write that computes the stored score in the statement itself:
+    each argument SQL for that value (``policy`` a course's ``late_policy`` column, jsonb). The same
+    exact arithmetic in ``numeric`` (the percents have at most 2 decimals; ``ROUND`` is half away
+    from zero, half up for these non-negative scores); ``tests/test_late_deduction.py`` checks it
+    against ``late_score``."""
+    interval = " ".join(f"WHEN '{name}' THEN {seconds}" for name, seconds in INTERVAL_SECONDS.items())
+    floor = f"({max_score} * ({policy} ->> 'minimum_percent')::numeric / 100)"
+    intervals = f"CEIL({seconds_late}::numeric / (CASE {policy} ->> 'interval' {interval} END))"
+    fraction = f"LEAST(1, {intervals} * ({policy} ->> 'deduction_percent')::numeric / 100)"
+    return (
+        f"CASE WHEN {entered} IS NULL OR {policy} IS NULL OR jsonb_typeof({policy}) = 'null' "
+        f"OR {seconds_late} <= 0 OR {entered} <= {floor} THEN {entered} "
+        f"ELSE ROUND(GREATEST({floor}, {entered} - {max_score} * {fraction}), 2) END"
+    )
+
+
+def applies_sql(*, submission_type: str, policy: str) -> str:
+    """``applies`` as SQL: ``submission_type`` and ``policy`` SQL for a test's type and its
+    course's ``late_policy`` (jsonb)."""
+    return (
+        f"({submission_type} = '{SubmissionType.ONLINE.value}' AND {policy} IS NOT NULL "
+        f"AND jsonb_typeof({policy}) <> 'null')"
+    )
+
+
 def seconds_late_sql(*, submitted_at: str, test: str, extension: str) -> str:
     """SQL for an attempt's ``seconds_late``: ``submitted_at`` SQL for its time, ``test`` and
     ``extension`` the aliases of its test's row and of the student's extension (outer-joined)."""
@@ -57,6 +83,18 @@ def seconds_late_sql(*, submitted_at: str, test: str, extension: str) -> str:
 
 def _q(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
+
+
+def latest_seconds_late_sql(*, test: str, student: str) -> str:
+    """SQL for how late one student's latest attempt on a test is now (0 without an attempt), as
+    ``latest_seconds_late`` gives it: ``test`` the alias of the test's row (in scope), ``student``
+    SQL for the student's id."""
+    late = seconds_late_sql(submitted_at="s.submitted_at", test=test, extension="x")
+    return (
+        f"COALESCE((SELECT {late} FROM {_q(Submission)} s "  # noqa: S608
+        f"LEFT JOIN {_q(Extension)} x ON x.test_id = s.test_id AND x.student_id = s.student_id "
+        f"WHERE s.test_id = {test}.id AND s.student_id = {student} ORDER BY s.attempt DESC LIMIT 1), 0)"
+    )
 
 
 def latest_seconds_late(test_id: int, student_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -155,8 +155,12 @@ class TestResult(Versioned):
     the grade service. A grader's account can be deleted without losing the grades they gave.
     """
 
-    test = models.ForeignKey(Test, on_delete=models.PROTECT, related_name="results")
-    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_results")
+    # Both indexed by the indexes that lead with them (``Meta``): a test's results by
+    # ``result_one_per_test_student``, a student's by ``result_student_date``.
+    test = models.ForeignKey(Test, on_delete=models.PROTECT, related_name="results", db_index=False)
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_results", db_index=False
+    )
     grader = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="graded_results"
     )
@@ -172,6 +176,12 @@ class TestResult(Versioned):
     graded_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The test's ``date`` and ``results_published``, copied by the database on every write of either
+    # (the triggers of migration 0013: a result's insert reads its test, a change of the test writes
+    # its results), whoever writes: a student's results are listed in their tests' date order by
+    # walking an index of their own rows, without reading their other results or the tests.
+    test_date = models.DateField(editable=False)
+    test_published = models.BooleanField(editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -187,7 +197,16 @@ class TestResult(Versioned):
                 name="result_late_deduction_valid",
             ),
         ]
-        indexes = [models.Index(fields=["student", "test"], name="result_student_test")]
+        indexes = [
+            # A student's results in their tests' date order: all of them (an admin's view), and
+            # those a student sees (published).
+            models.Index(fields=["student", "test_date", "id"], name="result_student_date"),
+            models.Index(
+                fields=["student", "test_date", "id"],
+                name="result_student_published",
+                condition=models.Q(test_published=True),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.student} on {self.test}: {'excused' if self.excused else self.score}"

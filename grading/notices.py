@@ -119,24 +119,34 @@ def _cancel(notice_ids: list[int], reason: str) -> None:
     NoticeRecipient.objects.filter(notice_id__in=notice_ids, state=Recipient.QUEUED).update(state=Recipient.CANCELED)
 
 
+def pending_sql(test: str) -> str:
+    """SQL selecting the ``id`` of the pending notice of the test whose id ``test`` (SQL) is, if it
+    has one, share-locked as in ``_pending_notice``: if the worker is taking it, this waits, finds
+    it no longer pending and selects nothing."""
+    table = connection.ops.quote_name(Notice._meta.db_table)
+    return f"SELECT n.id FROM {table} n WHERE n.test_id = {test} AND n.state = '{State.PENDING.value}' FOR SHARE OF n"  # noqa: S608
+
+
+def join_sql(pending: str, students: str) -> str:
+    """SQL adding students to a pending notice: ``pending`` names rows of ``pending_sql`` (a CTE),
+    ``students`` a ``FROM`` item with a ``student_id`` column (students already on it stay once)."""
+    table = connection.ops.quote_name(NoticeRecipient._meta.db_table)
+    return (
+        f"INSERT INTO {table} (notice_id, student_id, state) "  # noqa: S608
+        f"SELECT {pending}.id, student_id, '{Recipient.QUEUED.value}' FROM {pending}, {students} "
+        "ON CONFLICT (notice_id, student_id) DO NOTHING"
+    )
+
+
 def _join_pending(test_id: int, student_ids: list[int]) -> int | None:
     """Add the students to the test's pending notice, if it has one, in one statement: the common
-    case, a grade written while a notice is open. The id of that notice, or None.
-
-    The pending notice is share-locked as in ``_pending_notice``: if the worker is taking it, this
-    waits, finds it no longer pending, adds no one and answers None.
-    """
-    notice_table = connection.ops.quote_name(Notice._meta.db_table)
-    recipient_table = connection.ops.quote_name(NoticeRecipient._meta.db_table)
+    case, a grade written while a notice is open. The id of that notice, or None (none is pending,
+    or the worker took it meanwhile)."""
+    pending = pending_sql("%s")
+    joined = join_sql("pending", "unnest(%s::bigint[]) AS student_id")
+    sql = f"WITH pending AS ({pending}), joined AS ({joined}) SELECT id FROM pending"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH pending AS (SELECT id FROM {notice_table} WHERE test_id = %s AND state = %s FOR SHARE), "  # noqa: S608
-            f"joined AS (INSERT INTO {recipient_table} (notice_id, student_id, state) "
-            "SELECT pending.id, student_id, %s FROM pending, unnest(%s::bigint[]) AS student_id "
-            "ON CONFLICT (notice_id, student_id) DO NOTHING) "
-            "SELECT id FROM pending",
-            [test_id, State.PENDING.value, Recipient.QUEUED.value, student_ids],
-        )
+        cursor.execute(sql, [test_id, student_ids])
         row = cursor.fetchone()
     return row[0] if row else None
 

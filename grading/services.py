@@ -1,7 +1,8 @@
 """The grade service: every write that touches a grade goes through here.
 
 Each function runs in one transaction that also appends the ``GradeChange`` history rows, so a
-change and its history are written together or not at all. Writes to a test's grades lock the
+change and its history are written together or not at all; grading one student is, where it can
+be, a single statement (``result_record``), which is a transaction of its own. Writes to a test's grades lock the
 test's row first, so a score can never slip past a ``max_score`` that is being lowered at the same
 moment: a single result's write takes a shared lock (graders of one test work side by side), a
 bulk upsert and a change of the test itself an exclusive one (they wait for each other and for
@@ -22,6 +23,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max
@@ -238,7 +240,6 @@ def _history(result: TestResult, action: str, *, old, new, by, via) -> GradeChan
     )
 
 
-@transaction.atomic
 def result_record(
     *,
     test: Test,
@@ -251,9 +252,126 @@ def result_record(
     late_waived: bool = False,
 ) -> TestResult:
     """Record a new result: a score as entered, or ``excused`` (no score). ``Conflict`` if the student
-    already has one. The score stored is the entered one less the late deduction (``lateness``)."""
+    already has one. The score stored is the entered one less the late deduction (``lateness``).
+
+    One statement does it all when it can (``_record_at_once``): the caller is the grader, the score
+    is valid for the test as the caller read it, and, where students see the results, a notice is
+    open for the change to join. When that statement writes nothing, the same write runs step by
+    step in a transaction (``_record``), which opens the notice, or says what stands in the way.
+    """
     if excused:
         score = None
+    if (grader is None or grader.pk == by.pk) and (score is None or score_error(score, test.max_score) is None):
+        result = _record_at_once(
+            test=test, student_id=student.pk, entered=score, by=by, via=via, late_waived=late_waived
+        )
+        if result is not None:
+            return result
+    return _record(test=test, student=student, score=score, by=by, via=via, grader=grader, late_waived=late_waived)
+
+
+@cache
+def _record_statement(online: bool) -> tuple[str, list[str]]:
+    """``_record_at_once``'s statement for a test that takes online submissions or not, and the names
+    of the result's fields it answers, in order. Only an online test's stored score can lose the late
+    deduction: the other statement neither computes it nor joins the course, and writes nothing if
+    the test became online meanwhile."""
+    q = connection.ops.quote_name
+    results, tests, courses = q(TestResult._meta.db_table), q(Test._meta.db_table), q(Course._meta.db_table)
+    enrollments, history = q(Enrollment._meta.db_table), q(GradeChange._meta.db_table)
+    versions = q(ResultsVersion._meta.db_table)
+    fields = TestResult._meta.concrete_fields
+    entered = "%(entered)s::numeric"
+    if online:
+        policy = "c.late_policy"
+        applies = lateness.applies_sql(submission_type="t.submission_type", policy=policy)
+        late = lateness.late_score_sql(entered=entered, max_score="t.max_score", seconds_late="late.s", policy=policy)
+        kept = f"CASE WHEN %(waived)s::boolean OR NOT {applies} THEN {entered} ELSE {late} END"
+        seconds = lateness.latest_seconds_late_sql(test="t", student="%(student)s::bigint")
+        source = f"{tests} t JOIN {courses} c ON c.id = t.course_id CROSS JOIN LATERAL (SELECT {seconds} AS s) late"
+        online_only = ""
+    else:
+        kept, source = entered, f"{tests} t"
+        online_only = f" AND t.submission_type <> '{SubmissionType.ONLINE.value}'"
+    sql = f"""
+WITH test AS MATERIALIZED (
+    SELECT t.id, t.max_score, t.results_published,
+           EXISTS (SELECT 1 FROM {enrollments} e WHERE e.course_id = t.course_id
+                   AND e.role = '{Role.STUDENT.value}' AND e.user_id = %(student)s::bigint) AS enrolled,
+           {kept} AS kept
+    FROM {source}
+    WHERE t.id = %(test)s::bigint{online_only}
+    FOR SHARE OF t
+),
+pending AS MATERIALIZED ({notices.pending_sql("(SELECT id FROM test WHERE results_published)")}),
+result AS (
+    INSERT INTO {results} (version, test_id, student_id, grader_id, score, excused, late_deduction, late_waived,
+                           graded_at, created_at, updated_at)
+    SELECT 1, test.id, %(student)s::bigint, %(by)s::bigint, test.kept, {entered} IS NULL,
+           COALESCE({entered} - test.kept, 0), %(waived)s::boolean, %(now)s::timestamptz, %(now)s::timestamptz,
+           %(now)s::timestamptz
+    FROM test
+    WHERE test.enrolled AND ({entered} IS NULL OR {entered} <= test.max_score)
+          AND (NOT test.results_published OR EXISTS (SELECT 1 FROM pending))
+    ON CONFLICT (test_id, student_id) DO NOTHING
+    RETURNING {", ".join(q(f.column) for f in fields)}
+),
+history AS (
+    INSERT INTO {history} (result_id, test_id, student_id, action, old_score, new_score, excused, changed_by_id,
+                           changed_at, via)
+    SELECT id, test_id, student_id, '{Action.CREATED.value}', NULL, score, excused, %(by)s::bigint,
+           %(now)s::timestamptz, %(via)s::text
+    FROM result
+),
+moved AS (
+    INSERT INTO {versions} (test_id, version) SELECT test_id, 1 FROM result
+    ON CONFLICT (test_id) DO UPDATE SET version = {versions}.version + 1
+),
+joined AS ({notices.join_sql("pending", "result")})
+SELECT result.*, test.max_score, test.results_published FROM result, test
+"""  # noqa: S608
+    return sql, [f.attname for f in fields]
+
+
+def _record_at_once(*, test: Test, student_id: int, entered, by, via, late_waived: bool) -> TestResult | None:
+    """Record a new result in one statement, which commits by itself outside a transaction: one
+    round trip. None, having written nothing, where it takes more than the statement knows: the
+    user is not a student of the course, the score is above the test's ``max_score`` now, the test
+    is gone or no longer of the submission type ``test`` says, the student has a result already, or
+    the results are published and no notice is open.
+
+    The statement keeps the step-by-step write's order and guarantees: the test's row share-locked
+    first (``_share_lock_test``) with "enrolled?" and the stored score (the late deduction,
+    ``lateness``, computed from the student's latest attempt), the test's pending notice
+    share-locked (``notices.pending_sql``), the insert (the unique constraint answers "graded
+    already?"), its history line, the results version moved and the student added to the notice.
+    """
+    sql, names = _record_statement(test.submission_type == SubmissionType.ONLINE)
+    params = {
+        "test": test.pk,
+        "student": student_id,
+        "entered": None if entered is None else entered.quantize(_QUANTUM),
+        "waived": late_waived,
+        "by": by.pk,
+        "via": via,
+        "now": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *values, test.max_score, test.results_published = row
+    result = TestResult.from_db(connection.alias, names, values)
+    result.test = test
+    return result
+
+
+@transaction.atomic
+def _record(*, test: Test, student, score, by, via, grader, late_waived) -> TestResult:
+    """``result_record`` step by step, in a transaction: the test share-locked with "enrolled?"
+    (one statement), the late deduction's input, the insert, its history line, the results version,
+    the notice (opened when none is)."""
     enrolled = _share_lock_test(test, student_id=student.pk)
     score = _check_score(score, test)
     if not enrolled:

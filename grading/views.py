@@ -13,9 +13,10 @@ result (``/api/test-results/{id}/``, and its ``history``), a student's results
 """
 
 from django.contrib.auth import get_user_model
-from django.core.paginator import InvalidPage
+from django.core.paginator import InvalidPage, Page
 from django.db.models import Case, CharField, F, FloatField, Value, When
 from django.db.models.functions import Cast, Round
+from django.http import Http404
 from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -28,7 +29,7 @@ from rest_framework.response import Response
 
 from accounts.views import NOT_YOURS, user_in_path
 from courses import policy
-from courses.models import Course
+from courses.models import Course, Enrollment
 from grading import notices, reports, services
 from grading.filters import TestResultFilter
 from grading.models import GradeChange, Test, TestResult, results_version
@@ -56,12 +57,12 @@ from grading.serializers import (
     result_data,
 )
 from gradingsite.api import preconditions
-from gradingsite.api.pagination import CountedBy, CountedWithThePage
+from gradingsite.api.pagination import CountedWithThePage
 from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import MAX_ID, query_flag
-from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, swagger_fake
+from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id, swagger_fake
 from gradingsite.errors import Invalid
-from gradingsite.sql import fetch, fragment, json_decimal_as_float, json_time_text
+from gradingsite.sql import ModelSelect, fetch, fragment, json_decimal_as_float, json_time_text
 
 User = get_user_model()
 
@@ -262,6 +263,18 @@ _RESULT_ORDER = {
 }
 
 
+# The test of a test's results, with the caller's role in its course (``policy.with_caller_role``):
+# the object every request to ``/api/tests/{id}/results/`` is about, its rule asked of it.
+_TEST_WITH_CALLER_ROLE = ModelSelect(
+    Test,
+    f"{Test._meta.db_table}.id = %s",
+    extra={
+        "caller_role": f"SELECT e.role FROM {Enrollment._meta.db_table} e "  # noqa: S608
+        f"WHERE e.user_id = %s AND e.course_id = {Test._meta.db_table}.course_id LIMIT 1"
+    },
+)
+
+
 def _results_where(filters: dict) -> tuple[str, dict]:
     """``TestResultFilter``'s filters as SQL for ``_RESULTS_PAGE`` (after ``r.test_id = ...``)."""
     unknown = set(filters) - {"student", "excused"}
@@ -297,7 +310,14 @@ class TestResultViewSet(ApiViewSet):
 
     @cached_property
     def test(self) -> Test:
-        return get_or_404(policy.with_caller_role(Test.objects.all(), self.request.user), self.kwargs["pk"])
+        # ``policy.with_caller_role(Test.objects.all(), user)``'s row, read by SQL text written once.
+        user = self.request.user
+        found = _TEST_WITH_CALLER_ROLE.objects(user.pk, path_id(self.kwargs["pk"]), using=Test.objects.db)
+        if not found:
+            raise Http404
+        test = found[0]
+        test.caller_role_for = user.pk
+        return test
 
     def get_queryset(self):
         if swagger_fake(self):
@@ -497,6 +517,46 @@ class ResultViewSet(mixins.DestroyModelMixin, VersionedWrites, ApiViewSet):
         return self.get_paginated_response(GRADE_CHANGE.rows(page))
 
 
+# ``STUDENT_RESULT``'s columns as ``_STUDENT_RESULTS_PAGE`` selects them (``r`` the result, ``t`` its
+# test, ``c`` its course): the scores and ``percent`` (computed exactly in ``numeric``, rounded half
+# up as ``percent_of`` rounds it) as floats, which orjson writes without a Python call.
+_STUDENT_RESULT_EXPRESSIONS = {
+    "id": "r.id",
+    "test_id": "r.test_id",
+    "student_id": "r.student_id",
+    "grader_id": "r.grader_id",
+    "score": "r.score::double precision",
+    "percent": "ROUND(r.score * 100 / t.max_score, 1)::double precision",
+    "excused": "r.excused",
+    "entered_score": "(r.score + r.late_deduction)::double precision",
+    "late_deduction": "r.late_deduction::double precision",
+    "late_waived": "r.late_waived",
+    "created_at": "r.created_at",
+    "updated_at": "r.updated_at",
+    "test__name": "t.name",
+    "test__course__id": "t.course_id",
+    "test__course__name": "c.name",
+}
+# ``?ordering=`` fields as the ORM orders by them.
+_STUDENT_RESULT_ORDER = {
+    "id": "r.id",
+    "score": "r.score",
+    "created_at": "r.created_at",
+    "updated_at": "r.updated_at",
+    "test_name": "t.name",
+    "test_date": "r.test_date",
+}
+# One page of a student's results, and the count of all of them as the last column of each row
+# (computed once); ``{published}`` narrows both to the published ones, ``%(...)s`` are parameters.
+_STUDENT_RESULTS_PAGE = (
+    f"SELECT {', '.join(_STUDENT_RESULT_EXPRESSIONS[column] for column in STUDENT_RESULT.columns)}, "  # noqa: S608
+    f"(SELECT COUNT(*) FROM {TestResult._meta.db_table} counted WHERE counted.student_id = %(student)s{{counted}}) "
+    f"FROM {TestResult._meta.db_table} r JOIN {Test._meta.db_table} t ON t.id = r.test_id "
+    f"JOIN {Course._meta.db_table} c ON c.id = t.course_id "
+    "WHERE r.student_id = %(student)s{published} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+)
+
+
 class StudentResultViewSet(ApiViewSet):
     """A user's results as a student (``/api/users/{id}/test-results/``), each with its test's name
     and its course: the user themself (published results only) and admins (all of them)."""
@@ -511,38 +571,43 @@ class StudentResultViewSet(ApiViewSet):
         detail=True,
         url_path="test-results",
         url_name="test-results",
-        ordering_fields=["id", "score", "created_at", "updated_at", "test_name", "test_date"],
+        ordering_fields=list(_STUDENT_RESULT_ORDER),
         ordering=["test_date", "id"],
     )
     def test_results(self, request, pk):
         """A user's results as a student, each with its test's name and its course.
 
         The student themself doesn't see results of tests whose results are not published; an admin
-        sees them all. Rows are read with ``values()`` in one query (plus the page count).
+        sees them all. The page and the count are one statement (``_STUDENT_RESULTS_PAGE``). In the
+        default order (the test's date, then id; or the date's reverse) it walks an index of the
+        student's results (``TestResult.test_date``), so the page costs what its rows cost, however
+        many results the student has elsewhere; the count reads that index alone. The other orders
+        sort the student's results.
         """
         student = user_in_path(request, pk)
         self.check_object_permissions(request, student)
-        results = self.get_queryset().filter(student_id=student.pk)
-        queryset = _STUDENT_RESULT_ROWS.filter(student_id=student.pk)
-        if not policy.sees_unpublished_results(request.user, student):
-            results = results.filter(test__results_published=True)
-            queryset = queryset.filter(test__results_published=True)
-        page = self.paginate_queryset(CountedBy(self.filter_queryset(queryset), results))
+        paginator = self.paginator
+        page_size = paginator.get_page_size(request)
+        django_paginator = paginator.django_paginator_class([], page_size)
+        number = int(paginator.get_page_number(request, django_paginator))  # digits only, or a 404
+        order = ", ".join(
+            f"{_STUDENT_RESULT_ORDER[term.lstrip('-')]}{' DESC' if term.startswith('-') else ''}"
+            for term in OrderingFilter().get_ordering(request, self.get_queryset(), self)
+        )
+        # The student's own copy of each test's publication (``TestResult.test_published``).
+        published = "" if policy.sees_unpublished_results(request.user, student) else " AND {r}.test_published"
+        sql = _STUDENT_RESULTS_PAGE.format(
+            published=published.format(r="r"), counted=published.format(r="counted"), order=order
+        )
+        # A page far past the end: an offset PostgreSQL takes, and no rows (then a 404 below).
+        offset = min((number - 1) * page_size, MAX_ID)
+        params = {"student": student.pk, "limit": page_size, "offset": offset}
+        rows = fetch(sql, params, self.get_queryset().db, fast_times=True)
+        if not rows and number > 1:
+            message = paginator.invalid_page_message.format(page_number=number, message="That page contains no results")
+            raise NotFound(message)
+        django_paginator.count = rows[0][-1] if rows else 0  # known: no count query of its own
+        paginator.page = Page([row[:-1] for row in rows], number, django_paginator)
+        paginator.request = request
         # Rows of ``STUDENT_RESULT``'s columns: one dict display per row, no serializer fields.
-        return self.get_paginated_response(STUDENT_RESULT.rows(page))
-
-
-# ``STUDENT_RESULT``'s columns as ``StudentResultViewSet`` reads them: the score and ``percent``
-# (``reports.percent_expression``, computed exactly in ``numeric``) as floats, which orjson writes
-# without a Python call.
-_AS_FLOAT = {"score": "score_float", "entered_score": "entered_float", "late_deduction": "deduction_float"}
-_STUDENT_RESULT_COLUMNS = tuple(_AS_FLOAT.get(column, column) for column in STUDENT_RESULT.columns)
-# The rows' query, its columns resolved once: each request only narrows it to one student.
-_STUDENT_RESULT_ROWS = TestResult.objects.annotate(
-    test_name=F("test__name"),
-    test_date=F("test__date"),
-    percent=Cast(reports.percent_expression(), FloatField()),
-    score_float=Cast("score", FloatField()),
-    entered_float=Cast(F("score") + F("late_deduction"), FloatField()),
-    deduction_float=Cast("late_deduction", FloatField()),
-).values_list(*_STUDENT_RESULT_COLUMNS)
+        return self.get_paginated_response(STUDENT_RESULT.rows(paginator.page.object_list))

@@ -114,26 +114,33 @@ class ModelSelect:
     For a read on the hot path (the caller's user, loaded by every request): Django would build and
     compile a queryset's SQL on each run, which costs more than running it. Values get the
     conversions the ORM gives them (``Field.from_db_value``, JSON here) and instances are made by
-    ``Model.from_db``, as a queryset makes them.
+    ``Model.from_db``, as a queryset makes them. ``extra`` adds columns as an annotation would
+    (attribute name → SQL, selected after the fields; its ``%s`` parameters come first).
     """
 
-    def __init__(self, model, where: str):
+    def __init__(self, model, where: str, *, extra: dict[str, str] | None = None):
         fields = [f for f in model._meta.get_fields() if f.concrete and not f.many_to_many]
         quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-        columns = ", ".join(f"{quote(model._meta.db_table)}.{quote(f.column)}" for f in fields)
+        columns = [f"{quote(model._meta.db_table)}.{quote(f.column)}" for f in fields]
+        columns += [f"({sql}) AS {quote(name)}" for name, sql in (extra or {}).items()]
         self.model = model
-        self.sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608
+        self.sql = f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608
         self.names = [f.attname for f in fields]
+        self.extra = tuple(extra or ())
         self.fields = fields
         self._converted = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
 
     def objects(self, *params, using: str = DEFAULT_DB_ALIAS) -> list:
         connection = connections[using]
         instances = []
+        count = len(self.names)
         for row in fetch(self.sql, params, using):
             if self._converted:
                 row = list(row)
                 for i, field in self._converted:
                     row[i] = field.from_db_value(row[i], None, connection)
-            instances.append(self.model.from_db(using, self.names, row))
+            instance = self.model.from_db(using, self.names, row[:count] if self.extra else row)
+            for name, value in zip(self.extra, row[count:], strict=True):
+                setattr(instance, name, value)
+            instances.append(instance)
         return instances

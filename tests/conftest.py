@@ -5,6 +5,7 @@ The demo-shaped world: ``course`` is taught by ``teacher`` and studied by ``stud
 superuser.
 """
 
+import os
 import shutil
 import tempfile
 from datetime import date
@@ -20,6 +21,11 @@ from courses.models import Course, Enrollment, Role
 from grading.models import GradeCategory, Test
 
 pytest_plugins = ["tests.fakes", "tests.servers", "tests.s3", "tests.files", "tests.workers"]
+
+# Hypothesis caches what it reads of the source in a .hypothesis directory, by default in the working
+# directory (the checkout); it reads this when it first needs the directory, during a test. Keep it
+# in the temporary directory instead, unless told otherwise.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "gradingsite-hypothesis"))
 
 
 @pytest.fixture(scope="session", autouse=True)

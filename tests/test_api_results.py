@@ -263,6 +263,60 @@ def test_second_result_for_a_student_is_409(client_for, teacher, test_, student,
     assert not GradeChange.objects.exists()
 
 
+@pytest.fixture(params=["notice open", "results hidden"])
+def graded_in_one_statement(request, client_for, teacher, test_, classmate):
+    """A test whose next grade is one statement (``services._record_at_once``): a notice is open
+    (the classmate's grade opened it), or its results are hidden."""
+    if request.param == "results hidden":
+        Test.objects.filter(pk=test_.pk).update(results_published=False)
+    response = client_for(teacher).post(results_url(test_), {"student": classmate.pk, "score": 1}, format="json")
+    assert response.status_code == 201
+    return test_
+
+
+@pytest.mark.parametrize("body", [{"score": 72.25}, {"excused": True}, {"score": 0, "late_waived": True}])
+def test_a_grade_written_in_one_statement_answers_the_result_as_read_back(
+    client_for, teacher, student, graded_in_one_statement, body
+):
+    client = client_for(teacher)
+    created = client.post(results_url(graded_in_one_statement), {"student": student.pk, **body}, format="json")
+    assert created.status_code == 201, created.content
+    read = client.get(f"/api/test-results/{created.json()['id']}/")
+    assert created.json() == read.json()
+    assert (created["ETag"], created["Content-Type"]) == (read["ETag"], read["Content-Type"])
+    history = GradeChange.objects.get(result_id=created.json()["id"])
+    assert (history.action, history.new_score, history.excused, history.changed_by_id, history.via) == (
+        "created",
+        None if body.get("excused") else Decimal(str(body["score"])),
+        bool(body.get("excused")),
+        teacher.pk,
+        "api",
+    )
+
+
+def test_a_grade_refused_where_it_would_be_one_statement_says_why_as_before(
+    client_for, teacher, student, stranger, graded_in_one_statement
+):
+    client = client_for(teacher)
+    url = results_url(graded_in_one_statement)
+    not_a_student = client.post(url, {"student": stranger.pk, "score": 5}, format="json")
+    assert (not_a_student.status_code, not_a_student.json()) == (
+        400,
+        {"student": ["This user is not enrolled as a student in the test's course."]},
+    )
+    Test.objects.filter(pk=graded_in_one_statement.pk).update(max_score=Decimal("4"))
+    too_high = client.post(url, {"student": student.pk, "score": 5}, format="json")
+    assert (too_high.status_code, too_high.json()) == (
+        400,
+        {"score": ["Ensure this value is less than or equal to the test's max_score (4.00)."]},
+    )
+    assert client.post(url, {"student": student.pk, "score": 4}, format="json").status_code == 201
+    again = client.post(url, {"student": student.pk, "score": 3}, format="json")
+    assert (again.status_code, again.json()) == (409, {"detail": "This student already has a result for this test."})
+    assert list(TestResult.objects.filter(student=student).values_list("score", flat=True)) == [Decimal("4")]
+    assert GradeChange.objects.filter(student_id=student.pk).count() == 1
+
+
 @pytest.mark.parametrize("who", ["stranger", "teacher", "other_teacher", "admin_user"])
 def test_only_students_of_the_course_can_be_graded(client_for, request, teacher, test_, who):
     user = request.getfixturevalue(who)

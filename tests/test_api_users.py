@@ -1,5 +1,6 @@
 """/api/profile/ and /api/users/…: who may read and change a user, and the User representation."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from accounts.models import User
 from courses.models import Enrollment, Role
 from grading import services as grading
-from grading.models import GradeChange, TestResult
+from grading.models import GradeChange, Test, TestResult
 
 pytestmark = pytest.mark.django_db
 
@@ -414,6 +415,100 @@ def test_others_cannot_read_a_users_results_here(request, client_for, student, g
 
 def test_results_of_an_unknown_user_are_404(client_for, admin_user):
     assert client_for(admin_user).get("/api/users/77777/test-results/").status_code == 404
+
+
+def _listed(client, student, **params):
+    body = client.get(f"/api/users/{student.pk}/test-results/", params).json()
+    return body["count"], [r["test_name"] for r in body["results"]]
+
+
+def test_a_students_results_follow_their_tests_date_and_publication_through_the_api(
+    client_for, teacher, student, graded
+):
+    shown, unshown = graded
+    client, tests = client_for(student), client_for(teacher)
+    assert _listed(client, student) == (1, ["Quiz"])
+
+    assert tests.patch(f"/api/tests/{unshown.test_id}/", {"results_published": True}, format="json").status_code == 200
+    assert _listed(client, student) == (2, ["Quiz", "Final"])
+    assert tests.patch(f"/api/tests/{unshown.test_id}/", {"date": "2026-09-01"}, format="json").status_code == 200
+    assert _listed(client, student) == (2, ["Final", "Quiz"])
+    assert tests.patch(f"/api/tests/{shown.test_id}/", {"results_published": False}, format="json").status_code == 200
+    assert _listed(client, student) == (1, ["Final"])
+
+
+def test_a_students_results_follow_their_tests_changed_outside_the_grade_service(client_for, student, graded):
+    # As the admin's inline of a course's tests saves them: the model's own save, and an update.
+    shown, unshown = graded
+    final = unshown.test
+    final.results_published, final.date = True, date(2026, 9, 1)
+    final.save()
+    assert _listed(client_for(student), student) == (2, ["Final", "Quiz"])
+    Test.objects.filter(pk=shown.test_id).update(date=date(2026, 8, 1))
+    assert _listed(client_for(student), student) == (2, ["Quiz", "Final"])
+
+
+def test_a_result_saved_whole_after_its_test_moved_keeps_the_tests_date(client_for, teacher, student, graded):
+    shown, _ = graded
+    stale = TestResult.objects.get(pk=shown.pk)  # read while the quiz is on 1 October
+    Test.objects.filter(pk=shown.test_id).update(date=date(2027, 1, 1), results_published=False)
+    stale.save()  # every field, the copies as they were read included
+
+    assert TestResult.objects.filter(pk=shown.pk).values_list("test_date", "test_published").get() == (
+        date(2027, 1, 1),
+        False,
+    )
+
+
+def test_results_written_in_bulk_or_imported_are_listed_by_their_tests_date(
+    client_for, teacher, student, course, graded
+):
+    early = Test.objects.create(course=course, name="Early", date=date(2026, 1, 5))
+    hidden = Test.objects.create(course=course, name="Hidden", date=date(2026, 1, 6), results_published=False)
+    body = [{"student": student.pk, "score": 5}]
+    for test in (early, hidden):
+        response = client_for(teacher).put(f"/api/tests/{test.pk}/results/", body, format="json")
+        assert response.status_code == 200, response.content
+    imported = Test.objects.create(course=course, name="Imported", date=date(2026, 1, 20))
+    csv = f"email,Imported (#{imported.pk})\n{student.email},3\n".encode()
+    response = client_for(teacher).generic(
+        "POST", f"/api/courses/{course.pk}/gradebook/import/", csv, content_type="text/csv"
+    )
+    assert response.status_code == 200, response.content
+    other = Test.objects.create(course=course, name="Direct", date=date(2026, 2, 1))
+    TestResult.objects.bulk_create([TestResult(test=other, student=student, score=Decimal(1))])
+
+    client = client_for(student)
+    assert _listed(client, student) == (4, ["Early", "Imported", "Direct", "Quiz"])
+    assert _listed(client, student, ordering="-test_date") == (4, ["Quiz", "Direct", "Imported", "Early"])
+
+
+def test_a_students_results_are_paged_in_their_tests_date_order(client_for, teacher, student, course):
+    tests = [Test.objects.create(course=course, name=f"T{i}", date=date(2026, 3, 10 - i)) for i in range(5)]
+    for test in tests:
+        grading.result_record(test=test, student=student, score=Decimal(1), by=teacher)
+    client = client_for(student)
+    url = f"/api/users/{student.pk}/test-results/"
+
+    pages = [client.get(url, {"page_size": 2, "page": n}).json() for n in (1, 2, 3)]
+
+    assert [[r["test_name"] for r in page["results"]] for page in pages] == [["T4", "T3"], ["T2", "T1"], ["T0"]]
+    assert [page["count"] for page in pages] == [5, 5, 5]
+    assert pages[0]["previous"] is None
+    assert pages[0]["next"].endswith("?page=2&page_size=2")
+    assert pages[2]["next"] is None
+    assert client.get(url, {"page_size": 2, "page": 4}).status_code == 404
+    assert client.get(url, {"page_size": 1000, "page": "9" * 30}).status_code == 404
+    assert client.get(url, {"page": "x"}).status_code == 404
+    assert client.get(url, {"page_size": 0}).status_code == 400
+
+
+def test_a_student_without_results_has_an_empty_first_page_and_no_second(client_for, student):
+    client = client_for(student)
+    url = f"/api/users/{student.pk}/test-results/"
+
+    assert client.get(url).json() == {"count": 0, "next": None, "previous": None, "results": []}
+    assert client.get(url, {"page": 2}).status_code == 404
 
 
 def test_deleting_a_student_keeps_the_history_of_their_grades(client_for, admin_user, teacher, student, test_):

@@ -7,9 +7,9 @@ import pytest
 from django.db import transaction
 
 from courses import services as course_services
-from courses.models import Course
+from courses.models import Course, Enrollment, Role
 from grading import services
-from grading.models import GradeChange, Test, TestResult
+from grading.models import GradeChange, NoticeRecipient, Test, TestResult
 from gradingsite.errors import Conflict, Invalid
 from tests.concurrency import run_at_once
 
@@ -74,6 +74,19 @@ def test_updating_checks_the_current_max_score(test_, student, teacher):
     with pytest.raises(Invalid):
         services.result_update(result=result, score=Decimal("11"), by=teacher)
     assert TestResult.objects.get().score == 5
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_recording_checks_the_current_max_score(test_, student, classmate, teacher, published):
+    Test.objects.filter(pk=test_.pk).update(results_published=published)
+    services.result_record(test=test_, student=classmate, score=Decimal("5"), by=teacher)  # a notice opens
+    Test.objects.filter(pk=test_.pk).update(max_score=Decimal("10"))  # changed since `test_` was read
+    with pytest.raises(Invalid) as caught:
+        services.result_record(test=test_, student=student, score=Decimal("11"), by=teacher)
+    assert caught.value.detail == {
+        "score": ["Ensure this value is less than or equal to the test's max_score (10.00)."]
+    }
+    assert not TestResult.objects.filter(student=student).exists()
 
 
 def test_deleting_keeps_a_history_line_without_the_result(test_, student, teacher):
@@ -184,6 +197,48 @@ def test_concurrent_graders_of_one_student_record_one_result(course, test_, stud
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["StaleResult", "TestResult"]
     assert TestResult.objects.count() == 1
     assert GradeChange.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("published", [True, False])
+def test_concurrent_graders_of_one_student_in_one_statement_each_record_one_result(
+    course, test_, student, classmate, teacher, published
+):
+    """As above, where each grade is one statement: the results hidden, or a notice open."""
+    Test.objects.filter(pk=test_.pk).update(results_published=published)
+    services.result_record(test=test_, student=classmate, score=Decimal("1"), by=teacher)  # a notice opens
+    outcomes = run_at_once(
+        *[
+            lambda score=score: services.result_record(test=test_, student=student, score=Decimal(score), by=teacher)
+            for score in ("10", "20")
+        ]
+    )
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["StaleResult", "TestResult"]
+    assert TestResult.objects.filter(student=student).count() == 1
+    assert GradeChange.objects.filter(student_id=student.pk).count() == 1
+    assert services._results_version(test_) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("published", [True, False])
+def test_graders_of_one_test_at_once_each_record_move_the_version_and_join_the_notice(
+    course, test_, teacher, published
+):
+    students = [type(teacher).objects.create_user(f"s{i}@example.com") for i in range(5)]
+    Enrollment.objects.bulk_create([Enrollment(user=s, course=course, role=Role.STUDENT) for s in students])
+    Test.objects.filter(pk=test_.pk).update(results_published=published)
+    services.result_record(test=test_, student=students[0], score=Decimal("1"), by=teacher)  # a notice opens
+    outcomes = run_at_once(
+        *[
+            lambda s=s: services.result_record(test=test_, student=s, score=Decimal("5"), by=teacher)
+            for s in students[1:]
+        ]
+    )
+    assert [type(outcome).__name__ for outcome in outcomes] == ["TestResult"] * 4
+    assert services._results_version(test_) == 5
+    assert GradeChange.objects.filter(test_id=test_.pk).count() == 5
+    notified = NoticeRecipient.objects.filter(notice__test=test_, notice__state="pending").count()
+    assert notified == (5 if published else 0)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,12 +5,9 @@ the students only (a page of them). The letter chart (``grades.letter_distributi
 reference's letters of every student.
 """
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -27,11 +24,6 @@ from tests.conftest import first_category
 TODAY = date(2026, 12, 5)
 
 EXCUSED = "excused"
-
-# Hypothesis caches what it reads of the source in a .hypothesis directory, by default in the working
-# directory (the checkout); it reads this when it first needs the directory, during a test. Keep it
-# in the temporary directory instead, unless told otherwise.
-os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "gradingsite-hypothesis"))
 
 
 def hundredths(low: int, high: int):

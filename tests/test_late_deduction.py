@@ -1,12 +1,18 @@
 """Late work takes the course's deduction: the rule at its boundaries, every write path, every recompute."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from courses.models import Course
-from grading.lateness import late_score
+from grading import services
+from grading.lateness import late_score, late_score_sql
 from grading.models import Extension, GradeChange, Submission, Test, TestResult
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +62,49 @@ def test_the_result_is_rounded_half_up_to_two_decimals():
 
 def test_no_policy_means_no_deduction():
     assert kept("90", 10 * DAY, None) == Decimal("90")
+
+
+def _hundredths(low: int, high: int):
+    return st.integers(low, high).map(lambda n: Decimal(n).scaleb(-2))
+
+
+_POLICIES = st.one_of(
+    st.none(),
+    st.builds(
+        lambda deduction, interval, minimum: {
+            "deduction_percent": deduction,
+            "interval": interval,
+            "minimum_percent": minimum,
+        },
+        st.integers(1, 10_000).map(lambda n: n / 100),
+        st.sampled_from(["hour", "day"]),
+        st.integers(0, 10_000).map(lambda n: n / 100),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    max_score=_hundredths(1, 9_999_999),
+    share=st.integers(0, 100),
+    seconds=st.one_of(st.integers(-5, 5), st.integers(0, 40 * DAY)),
+    policy=_POLICIES,
+)
+def test_the_rule_in_sql_gives_what_the_rule_in_python_gives(max_score, share, seconds, policy):
+    # The statement that grades one student computes the stored score itself (``late_score_sql``).
+    entered = (max_score * share / 100).quantize(Decimal("0.01"))
+    sql = late_score_sql(
+        entered="%(entered)s::numeric",
+        max_score="%(max)s::numeric",
+        seconds_late="%(seconds)s::bigint",
+        policy="%(policy)s::jsonb",
+    )
+    params = {"entered": entered, "max": max_score, "seconds": seconds, "policy": json.dumps(policy)}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        (in_sql,) = cursor.fetchone()
+
+    assert in_sql == late_score(entered=entered, max_score=max_score, seconds_late=seconds, policy=policy)
 
 
 # Through the API.
@@ -195,6 +244,54 @@ def test_a_test_without_online_submissions_takes_no_deduction(client_for, teache
     Test.objects.filter(pk=late_world.pk).update(submission_type="none")
     body = client_for(teacher).post(results_url(late_world), {"student": student.pk, "score": 90}, format="json").json()
     assert (body["score"], body["late_deduction"]) == (90, 0)
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_grading_a_late_attempt_in_one_statement_stores_the_deducted_score(
+    client_for, teacher, student, classmate, late_world, published
+):
+    # Graded in one statement (``services._record_at_once``): the results hidden, or a notice open.
+    Test.objects.filter(pk=late_world.pk).update(results_published=published)
+    client = client_for(teacher)
+    assert (
+        client.post(results_url(late_world), {"student": classmate.pk, "score": 90}, format="json").status_code == 201
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(results_url(late_world), {"student": student.pk, "score": 90}, format="json")
+
+    assert len(queries) == 3  # the caller, the test with the caller's role, the grade
+    body = response.json()
+    assert (body["score"], body["entered_score"], body["late_deduction"], body["percent"]) == (80, 90, 10, 80.0)
+    result = TestResult.objects.get(student=student)
+    assert (result.score, result.late_deduction, result.late_waived) == (Decimal("80"), Decimal("10"), False)
+    assert GradeChange.objects.get(result=result).new_score == Decimal("80")
+    again = client.post(results_url(late_world), {"student": student.pk, "score": 90}, format="json")
+    assert again.status_code == 409
+
+
+def test_a_late_attempt_graded_waived_in_one_statement_keeps_what_was_entered(
+    client_for, teacher, student, classmate, late_world
+):
+    client = client_for(teacher)
+    client.post(results_url(late_world), {"student": classmate.pk, "score": 90}, format="json")  # opens the notice
+    body = client.post(
+        results_url(late_world), {"student": student.pk, "score": 90, "late_waived": True}, format="json"
+    ).json()
+    assert (body["score"], body["late_deduction"], body["late_waived"]) == (90, 0, True)
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_a_test_made_online_since_it_was_read_still_takes_the_deduction(
+    teacher, student, classmate, late_world, published
+):
+    Test.objects.filter(pk=late_world.pk).update(results_published=published)
+    services.result_record(test=late_world, student=classmate, score=Decimal("90"), by=teacher)  # a notice opens
+    stale = Test.objects.get(pk=late_world.pk)
+    stale.submission_type = "none"  # as read before it became online
+    result = services.result_record(test=stale, student=student, score=Decimal("90"), by=teacher)
+    assert (result.score, result.late_deduction) == (Decimal("80"), Decimal("10"))
+    assert TestResult.objects.get(student=student).score == Decimal("80")
 
 
 def test_without_a_late_attempt_entered_is_the_score(client_for, teacher, classmate, late_world):

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from courses.models import Course, Enrollment, Role
 from grading import services
-from grading.models import Notice, Test, TestResult
+from grading.models import Notice, NoticeRecipient, Test, TestResult
 from tests.conftest import first_category
 
 pytestmark = pytest.mark.django_db
@@ -78,18 +78,20 @@ def test_bulk_upsert_runs_the_same_queries_for_10_and_1000_items(client_for, tea
     assert _count(client_for(teacher), "put", f"/api/tests/{test_.pk}/results/", items) == AUTH + 10 + OPEN
 
 
-def test_grading_one_student_runs_eight_queries_when_a_notice_is_open(
+def test_grading_one_student_is_one_statement_when_a_notice_is_open(
     client_for, teacher, course, test_, student, classmate
 ):
     url = f"/api/tests/{test_.pk}/results/"
     client = client_for(teacher)
-    # AUTH, the test with the caller's role, SAVEPOINT, the test's row share-locked together with
-    # "enrolled?" and "published?", INSERT the result (the unique constraint answers "graded
-    # already?"), INSERT its history, the test's results version moved, the result notice, RELEASE
-    # SAVEPOINT. (Outside a test's transaction the savepoint pair is BEGIN/COMMIT.) The first grade
-    # opens the notice; the next ones join it.
-    assert _count(client, "post", url, {"student": student.pk, "score": 5}) == AUTH + 7 + OPEN
-    assert _count(client, "post", url, {"student": classmate.pk, "score": 6}) == AUTH + 7 + JOIN
+    # The first grade opens the notice: AUTH, the test with the caller's role, the one statement
+    # (which writes nothing while no notice is open), then the write step by step: SAVEPOINT, the
+    # test's row share-locked together with "enrolled?" and "published?", INSERT the result (the
+    # unique constraint answers "graded already?"), INSERT its history, the test's results version
+    # moved, the notice opened (OPEN), RELEASE SAVEPOINT. (Outside a test's transaction the
+    # savepoint pair is BEGIN/COMMIT.)
+    assert _count(client, "post", url, {"student": student.pk, "score": 5}) == AUTH + 8 + OPEN
+    # The next ones join it: AUTH, the test with the caller's role, the one statement.
+    assert _count(client, "post", url, {"student": classmate.pk, "score": 6}) == AUTH + 2
     assert Notice.objects.get(test=test_).recipients.count() == 2
 
 
@@ -97,8 +99,38 @@ def test_grades_of_a_hidden_test_open_no_notice(client_for, teacher, course, tes
     test_.results_published = False
     test_.save()
     url = f"/api/tests/{test_.pk}/results/"
-    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 7
+    # AUTH, the test with the caller's role, the one statement.
+    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 2
     assert not Notice.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("published", [True, False])
+def test_grading_one_student_is_two_round_trips_to_postgresql_the_commit_included(
+    client_for, teacher, course, test_, student, classmate, published
+):
+    """As the server runs it, outside any transaction. Django lists a transaction's ``BEGIN`` and
+    ``COMMIT`` among the queries it captures, each a round trip to PostgreSQL (psycopg sends the
+    ``BEGIN`` before the first statement); outside a transaction a statement commits as it ends, in
+    its own round trip. Besides the caller's load, which authentication does for every request:
+    the test with the caller's role, and the grade's one statement."""
+    Test.objects.filter(pk=test_.pk).update(results_published=published)
+    client = client_for(teacher)
+    url = f"/api/tests/{test_.pk}/results/"
+    assert client.post(url, {"student": classmate.pk, "score": 6}, format="json").status_code == 201  # opens the notice
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, {"student": student.pk, "score": 5}, format="json")
+
+    assert response.status_code == 201, response.content
+    statements = [query["sql"].split(None, 1)[0].upper() for query in queries]
+    assert statements == ["SELECT", "SELECT", "WITH"]  # the caller, the test with the caller's role, the grade
+    result = TestResult.objects.get(test=test_, student=student)
+    assert response.json()["id"] == result.pk and result.score == 5
+    assert result.history.get().new_score == 5
+    assert services._results_version(test_) == 2
+    recipients = NoticeRecipient.objects.filter(notice__test=test_).values_list("student_id", flat=True)
+    assert sorted(recipients) == (sorted([student.pk, classmate.pk]) if published else [])
 
 
 def test_reading_one_result_runs_two_queries(client_for, teacher, student, test_):
@@ -146,7 +178,7 @@ def test_history_runs_four_queries_for_any_length(client_for, teacher, test_, st
 
 
 @pytest.mark.parametrize("elsewhere", [0, 180])
-def test_a_students_first_page_runs_three_queries_whatever_they_have_elsewhere(client_for, student, course, elsewhere):
+def test_a_students_first_page_is_one_statement_whatever_they_have_elsewhere(client_for, student, course, elsewhere):
     """20 results in one course, and none or 180 more in other courses: the same queries for the first page."""
     teacher = User.objects.create_user("t@example.com")
 
@@ -168,5 +200,6 @@ def test_a_students_first_page_runs_three_queries_whatever_they_have_elsewhere(c
     with CaptureQueriesContext(connection) as queries:
         response = client.get(f"/api/users/{student.pk}/test-results/", {"page_size": 20})
     assert response.json()["count"] == 20 + elsewhere
-    # AUTH, COUNT(*), the page.
-    assert len(queries) == AUTH + 2
+    assert [r["test_name"] for r in response.json()["results"]] == [f"T{i}" for i in range(20)]
+    # AUTH, the page with its count.
+    assert len(queries) == AUTH + 1

@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from courses import views as course_views
 from courses.models import Enrollment, Role
+from courses.policy import with_caller_role
 from grading.models import Test, TestResult
-from grading.views import _ROW_COLUMNS, with_row_columns
+from grading.views import _ROW_COLUMNS, _TEST_WITH_CALLER_ROLE, with_row_columns
 from gradingsite.sql import ModelSelect, fetch
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +77,19 @@ def test_the_course_page_statement_gives_the_orms_row_for_every_kind_of_caller(
         assert detail == orjson.dumps(course_views.course_data(row)), user.email
 
 
+def test_the_test_with_the_callers_role_gives_the_orms_object_for_every_kind_of_caller(
+    test_, teacher, student, admin_user, make_user
+):
+    outsider = make_user("outsider@example.com")
+    for user in (teacher, student, admin_user, outsider):
+        expected = with_caller_role(Test.objects.all(), user).get(pk=test_.pk)
+        (found,) = _TEST_WITH_CALLER_ROLE.objects(user.pk, test_.pk)
+        fields = [f.attname for f in Test._meta.concrete_fields]
+        assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields]
+        assert found.caller_role == expected.caller_role, user.email
+    assert _TEST_WITH_CALLER_ROLE.objects(teacher.pk, test_.pk + 1) == []
+
+
 @pytest.mark.parametrize("ordering", ["id", "-id", "student", "-score,id", "percent,-created_at,id", "-updated_at"])
 @pytest.mark.parametrize(
     ("filters", "page"), [("", 2), ("&excused=true", 1), ("&excused=false", 2), ("&student={student}", 1)]
@@ -105,6 +119,50 @@ def test_the_results_page_statement_orders_and_filters_as_the_orm(
         (r["id"], r["score_float"], r["percent"], r["created_at"].isoformat().replace("+00:00", "Z")) for r in rows
     ]
     assert body["count"] == queryset.count()
+
+
+@pytest.mark.parametrize(
+    "ordering",
+    [None, "-test_date,-id", "test_date,-id", "id", "-score,id", "test_name,-id", "created_at", "-updated_at"],
+)
+@pytest.mark.parametrize("who", ["student", "admin_user"])
+@pytest.mark.parametrize("page", [1, 2])
+def test_a_students_results_statement_orders_filters_and_counts_as_the_orm(
+    ordering, who, page, request, client_for, student, teacher, course, other_course
+):
+    Enrollment.objects.create(user=student, course=other_course, role=Role.STUDENT)
+    day = datetime(2026, 3, 1).date()
+    tests = [
+        Test.objects.create(course=c, name=name, date=day.replace(day=d), max_score=Decimal(m), results_published=p)
+        for c, name, d, m, p in [
+            (course, "Quiz", 3, 10, True),
+            (course, "Quiz", 1, 40, True),  # the same name, an earlier date
+            (course, "Final", 3, 100, False),  # the same date as the first, unpublished
+            (other_course, "Essay", 2, 20, True),
+            (other_course, "Lab", 9, 12.5, True),
+            (other_course, "Oral", 5, 30, False),
+            (other_course, "Project", 7, 50, True),
+        ]
+    ]
+    for i, test in enumerate(tests):
+        score = None if i == 4 else Decimal(i % 3 + 5)  # ties in score, one excused
+        TestResult.objects.create(test=test, student=student, grader=teacher, score=score, excused=score is None)
+    query = {"page_size": 2, "page": page} | ({"ordering": ordering} if ordering else {})
+
+    body = client_for(request.getfixturevalue(who)).get(f"/api/users/{student.pk}/test-results/", query).json()
+
+    # The ORM's rows, ordered by the test's own date and name (not the result's copy).
+    queryset = TestResult.objects.filter(student=student)
+    if who == "student":
+        queryset = queryset.filter(test__results_published=True)
+    terms = (ordering or "test_date,id").split(",")
+    order = [t.replace("test_date", "test__date").replace("test_name", "test__name") for t in terms]
+    rows = list(queryset.order_by(*order).select_related("test__course")[2 * (page - 1) : 2 * page])
+    assert body["count"] == queryset.count()
+    assert [r["id"] for r in body["results"]] == [r.pk for r in rows]
+    assert [(r["test_name"], r["course"]["name"], r["percent"]) for r in body["results"]] == [
+        (r.test.name, r.test.course.name, r.percent) for r in rows
+    ]
 
 
 def test_the_app_compiles_nothing_through_djangos_private_query_api():

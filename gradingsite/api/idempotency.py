@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from datetime import timedelta
 
 from django.apps import apps
@@ -181,10 +182,19 @@ def delete_expired() -> int:
     return _keys().objects.filter(created_at__lt=timezone.now() - TTL).delete()[0]
 
 
+# A ``WITH`` statement that writes: one of its parts (or its main statement) is an ``INSERT``,
+# ``UPDATE`` or ``DELETE`` (not a ``SELECT ... FOR UPDATE``).
+_MODIFYING_WITH = re.compile(
+    r"(?:\bAS(?:\s+(?:NOT\s+)?MATERIALIZED)?\s*\(|\))\s*(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE
+)
+
+
 class WriteWatch:
     """Whether the statements run while it is installed (``connection.execute_wrapper``) changed a
     row: an ``INSERT``, ``UPDATE`` or ``DELETE`` that reached one, and wasn't rolled back to a
-    savepoint since (a dry run). Writes to the stored keys themselves don't count."""
+    savepoint since (a dry run). A ``WITH`` statement that writes counts when it answers rows: such
+    statements here answer the rows they wrote (a write in one statement, ``grading.services``).
+    Writes to the stored keys themselves don't count."""
 
     def __init__(self):
         self._levels: list[list] = [["", False]]  # [savepoint name, changed a row within it]
@@ -210,7 +220,7 @@ class WriteWatch:
                 else:  # ROLLBACK TO SAVEPOINT: the savepoint stays, its writes are undone
                     self._levels[index][1] = False
         elif (
-            head in ("INSERT", "UPDATE", "DELETE")
+            (head in ("INSERT", "UPDATE", "DELETE") or (head == "WITH" and _MODIFYING_WITH.search(sql)))
             and _keys()._meta.db_table not in sql
             and (context["cursor"].rowcount or 0) > 0
         ):

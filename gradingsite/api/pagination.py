@@ -50,22 +50,3 @@ class CountedWithThePage:
 
     def __getattr__(self, name):
         return getattr(self.queryset, name)
-
-
-class CountedBy:
-    """A list's rows from ``queryset``, its count from ``count_queryset``: the same rows without the
-    joins that only add names to them (a student's results count without joining their courses).
-    Everything else is ``queryset``'s."""
-
-    def __init__(self, queryset, count_queryset):
-        self.queryset = queryset
-        self.count_queryset = count_queryset
-
-    def count(self) -> int:
-        return self.count_queryset.count()
-
-    def __getitem__(self, key):
-        return self.queryset[key]
-
-    def __getattr__(self, name):
-        return getattr(self.queryset, name)
