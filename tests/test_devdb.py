@@ -9,11 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.workers import wait_until
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEADLINE = 120  # seconds: an embedded server's first start runs initdb
@@ -30,13 +31,6 @@ def devdb(data: Path, *command: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def wait_for(condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {DEADLINE} s for {what}"
-        time.sleep(0.05)
 
 
 def server_running(data: Path) -> bool:
@@ -74,7 +68,7 @@ def test_a_command_runs_on_the_embedded_server_which_stops_when_the_command_ends
 def test_a_run_killed_outright_leaves_the_server_to_the_next_run_which_stops_it(data, tmp_path):
     marker = tmp_path / "started"
     killed = devdb(data, "sh", "-c", f"touch {marker}; exec sleep 600")
-    wait_for(marker.exists, "the first command to start")
+    wait_until(marker.exists, timeout=DEADLINE, what="the first command to start")
     command = psutil.Process(killed.pid).children(recursive=True)
     killed.send_signal(signal.SIGKILL)
     killed.wait(timeout=DEADLINE)
