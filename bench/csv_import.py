@@ -34,7 +34,6 @@ import http.client
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gradebook as bench  # the gradebook benchmark's database and gunicorn helpers
+from revisions import export_tree
 
 ROOT = bench.ROOT
 MIB = 1024 * 1024
@@ -67,7 +67,7 @@ def main() -> int:
             course_id, token = bench._world(env)
             trees = {"this checkout": ROOT}
             if args.baseline:
-                trees = {args.baseline: _export_tree(args.baseline, Path(scratch)), **trees}
+                trees = {args.baseline: export_tree(args.baseline, Path(scratch) / "baseline"), **trees}
             for label, tree in trees.items():
                 process, port = bench._start(env, tree)
                 servers[label] = (process, port, bench._worker_pid(process.pid))
@@ -122,20 +122,6 @@ def _bodies(export: bytes) -> dict[str, bytes]:
         "commas": b"," * BODY_BYTES,
         "export": export,
     }
-
-
-def _export_tree(revision: str, scratch: Path) -> Path:
-    """The project's files at ``revision``, in a folder of their own (the .venv is this checkout's)."""
-    tree = scratch / "baseline"
-    tree.mkdir()
-    archive = subprocess.run(  # noqa: S603
-        ["git", "archive", revision],  # noqa: S607
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)  # noqa: S603, S607
-    return tree
 
 
 def _export(port: int, course_id: int, token: str) -> bytes:
