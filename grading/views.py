@@ -62,7 +62,7 @@ from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import MAX_ID, query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id, swagger_fake
 from gradingsite.errors import Invalid
-from gradingsite.sql import ModelSelect, fetch, fragment, json_decimal_as_float, json_time_text
+from gradingsite.sql import ModelSelect, Sql, SqlBool, fetch, fragment, json_decimal_as_float, json_text, json_time_text
 
 User = get_user_model()
 
@@ -215,31 +215,38 @@ def with_row_columns(queryset, max_score):
 # and written as the JSON of the same values read as floats (``85.0``, ``12.35``); the page's order is
 # ``with_row_columns``'s (``percent`` sorted as a float, as the ORM sorts it).
 _JSON_VALUES = {
-    "id": "p.id::text",
-    "test_id": "p.test_id::text",
-    "student_id": "p.student_id::text",
-    "grader_id": "COALESCE(p.grader_id::text, 'null')",
-    "score": json_decimal_as_float("p.score"),
-    "percent": json_decimal_as_float("p.percent_exact"),
-    "excused": "p.excused::text",
-    "entered_score": json_decimal_as_float("(p.score + p.late_deduction)"),
-    "late_deduction": json_decimal_as_float("p.late_deduction"),
-    "late_waived": "p.late_waived::text",
+    "id": Sql("p.id::text"),
+    "test_id": Sql("p.test_id::text"),
+    "student_id": Sql("p.student_id::text"),
+    "grader_id": Sql("COALESCE(p.grader_id::text, 'null')"),
+    "score": Sql(json_decimal_as_float("p.score")),
+    "percent": Sql(json_decimal_as_float("p.percent_exact")),
+    "excused": SqlBool("p.excused"),
+    "entered_score": Sql(json_decimal_as_float("(p.score + p.late_deduction)")),
+    "late_deduction": Sql(json_decimal_as_float("p.late_deduction")),
+    "late_waived": SqlBool("p.late_waived"),
     "created_at": json_time_text("p.created_at"),
     "updated_at": json_time_text("p.updated_at"),
-    "version": "p.version::text",
+    "version": Sql("p.version::text"),
 }
-_JSON_ROW = (
-    " || ".join(
-        f"'{'{' if i == 0 else ','}\"{key}\":' || {_JSON_VALUES[column]}"
-        for i, (key, column) in enumerate(zip(RESULT.keys, RESULT.columns, strict=True))
-    )
-    + " || '}'"
+_JSON_ROW = json_text(
+    [
+        *(
+            part
+            for i, (key, column) in enumerate(zip(RESULT.keys, RESULT.columns, strict=True))
+            for part in (f'{"{" if i == 0 else ","}"{key}":', _JSON_VALUES[column])
+        ),
+        "}",
+    ]
 )
-_RESULTS_PAGE = (
-    # The row's braces doubled: the text is a template for ``str.format`` (``{where}``, ``{order}``).
-    # string_agg takes the sorted page's rows in their order.
-    f"SELECT '[' || COALESCE(string_agg({_JSON_ROW.replace('{', '{{').replace('}', '}}')}, ','), '') || ']' FROM ("  # noqa: S608
+# The page's rows counted (``TestResultViewSet.list``'s ``count``) and the page's rows joined by
+# commas (``NULL`` for none: ``_page_json`` adds the brackets), in one statement. The page is
+# aggregated by the statement itself, not a subquery, and without the brackets: each is another copy
+# of the page's text in PostgreSQL. The row's braces doubled: the text is a template for
+# ``str.format`` (``{where}``, ``{order}``). string_agg takes the sorted page's rows in their order.
+_RESULTS_COUNT_AND_PAGE = (
+    f"SELECT (SELECT count(*) FROM {TestResult._meta.db_table} r WHERE r.test_id = %(test)s{{where}}), "  # noqa: S608
+    f"string_agg({_JSON_ROW.replace('{', '{{').replace('}', '}}')}, ',') FROM ("
     "SELECT r.id, r.test_id, r.student_id, r.grader_id, r.score, "
     "ROUND(r.score * 100 / %(max_score)s, 1) AS percent_exact, "
     "ROUND(r.score * 100 / %(max_score)s, 1)::double precision AS percent, "
@@ -247,11 +254,13 @@ _RESULTS_PAGE = (
     f"FROM {TestResult._meta.db_table} r WHERE r.test_id = %(test)s{{where}} "
     "ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) p"
 )
-# The page's rows counted (``TestResultViewSet.list``'s ``count``) and the page, in one statement.
-_RESULTS_COUNT_AND_PAGE = (
-    f"SELECT (SELECT count(*) FROM {TestResult._meta.db_table} r WHERE r.test_id = %(test)s{{where}}), "  # noqa: S608
-    f"({_RESULTS_PAGE})"
-)
+
+
+def _page_json(rows: str | None) -> str:
+    """``_RESULTS_COUNT_AND_PAGE``'s page as a JSON array."""
+    return f"[{rows}]" if rows is not None else "[]"
+
+
 # ``?ordering=`` fields (``TestResultViewSet.ordering_fields``) as the ORM orders by them.
 _RESULT_ORDER = {
     "id": "r.id",
@@ -276,7 +285,7 @@ _TEST_WITH_CALLER_ROLE = ModelSelect(
 
 
 def _results_where(filters: dict) -> tuple[str, dict]:
-    """``TestResultFilter``'s filters as SQL for ``_RESULTS_PAGE`` (after ``r.test_id = ...``)."""
+    """``TestResultFilter``'s filters as SQL for ``_RESULTS_COUNT_AND_PAGE`` (after ``r.test_id = ...``)."""
     unknown = set(filters) - {"student", "excused"}
     if unknown:
         raise ValueError(f"_results_where does not know the filters {sorted(unknown)}")
@@ -366,14 +375,14 @@ class TestResultViewSet(ApiViewSet):
             # A page far past the end: an offset PostgreSQL takes, and no rows (then a 404 below).
             "offset": min((page_number - 1) * page_size, MAX_ID),
         }
-        counted.known, page = fetch(sql, params, queryset.db)[0]
+        counted.known, rows = fetch(sql, params, queryset.db)[0]
         try:
             paginator.page = django_paginator.page(page_number)
         except InvalidPage as exc:
             message = paginator.invalid_page_message.format(page_number=page_number, message=str(exc))
             raise NotFound(message) from None
         paginator.request = self.request
-        return fragment(page)
+        return fragment(_page_json(rows))
 
     def create(self, request, pk):
         serializer = ResultCreateSerializer(data=request.data)

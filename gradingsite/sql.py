@@ -75,10 +75,65 @@ def json_decimal_as_float(sql: str) -> str:
     )
 
 
-def json_time_text(sql: str) -> str:
+class Sql(str):
+    """A value's JSON written by an SQL expression, in the parts ``json_text`` joins (a plain ``str``
+    there is literal text)."""
+
+
+class SqlBool(Sql):
+    """A ``boolean`` column's JSON (``true``, ``false``, ``null``): written by a ``CASE`` that takes
+    the literal text around it into its branches, so it costs no concatenation of its own."""
+
+
+def json_time_text(sql: str) -> list:
     """A ``timestamp with time zone`` as the JSON string orjson writes for it (``OPT_UTC_Z``):
-    ISO 8601 in UTC, microseconds only when there are some."""
-    return f"""'"' || replace(to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || 'Z"'"""
+    ISO 8601 in UTC, microseconds only when there are some; as parts for ``json_text`` (its quotes
+    join the literal text around it). ``to_char`` writes every field at a fixed width, whatever the
+    session's ``DateStyle``."""
+    iso = f"""to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
+    return ['"', Sql(f"replace({iso}, '.000000', '')"), 'Z"']
+
+
+def json_text(parts) -> str:
+    """SQL text concatenating ``parts`` (literal ``str``, ``Sql`` expressions, ``SqlBool`` columns,
+    or lists of them) into one text value: adjacent literal text is one SQL literal, and a boolean
+    takes the literal text on both sides into its ``CASE``. Each ``||`` copies what is written so far,
+    per row: the fewer, the cheaper a page of many rows."""
+    flat: list = []
+    for part in parts:
+        flat.extend(part if isinstance(part, list) else [part])
+    merged: list = []  # literal text (str) and expressions (Sql), alternating
+    for part in flat:
+        if merged and type(part) is str and type(merged[-1]) is str:
+            merged[-1] += part
+        else:
+            merged.append(part)
+    out: list[str] = []
+    i = 0
+    while i < len(merged):
+        part = merged[i]
+        if isinstance(part, SqlBool):
+            before = out.pop()[1] if out and out[-1][0] == "text" else ""
+            after = merged[i + 1] if i + 1 < len(merged) and type(merged[i + 1]) is str else ""
+            i += 1 if after else 0
+            branches = [before + word + after for word in ("true", "false", "null")]
+            out.append(
+                (
+                    "sql",
+                    f"CASE WHEN {part} THEN {_literal(branches[0])} WHEN NOT {part} THEN {_literal(branches[1])} "
+                    f"ELSE {_literal(branches[2])} END",
+                )
+            )
+        elif isinstance(part, Sql):
+            out.append(("sql", str(part)))
+        else:
+            out.append(("text", part))
+        i += 1
+    return " || ".join(_literal(text) if kind == "text" else text for kind, text in out)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def fragment(text: str | None) -> orjson.Fragment:

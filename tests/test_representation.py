@@ -3,11 +3,12 @@
 own ``serializer.data`` for the same object, read as a model instance or as a ``values_list()`` row."""
 
 import inspect
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
 import accounts.serializers
 import courses.serializers
@@ -19,7 +20,7 @@ from courses.models import Enrollment, Feedback, Role
 from grading import csv_io, grades, reports, services
 from grading.models import GradeCategory, GradeChange, Notice, NoticeRecipient, Test, TestResult, results_version
 from grading.notices import with_counts
-from grading.views import _RESULTS_PAGE
+from grading.views import _RESULTS_COUNT_AND_PAGE, _page_json
 from gradingsite.api.renderers import FastJSONRenderer
 from gradingsite.api.serializers import Output, ReportSerializer
 from gradingsite.sql import fetch
@@ -193,9 +194,9 @@ def test_fast_representation_renders_as_drf_serializes(name, request, db):
 
 
 def _page_text(test_, limit=10) -> bytes:
-    sql = _RESULTS_PAGE.format(where="", order="r.id")
-    (text,) = fetch(sql, {"test": test_.pk, "max_score": test_.max_score, "limit": limit, "offset": 0})[0]
-    return text.encode()
+    sql = _RESULTS_COUNT_AND_PAGE.format(where="", order="r.id")
+    (_, rows) = fetch(sql, {"test": test_.pk, "max_score": test_.max_score, "limit": limit, "offset": 0})[0]
+    return _page_json(rows).encode()
 
 
 def test_a_page_of_results_written_by_the_database_is_what_drf_serializes_byte_for_byte(
@@ -223,11 +224,22 @@ def test_every_score_and_time_on_the_results_page_is_written_as_drf_writes_it(te
     TestResult.objects.filter(pk=results[1].pk).update(late_deduction=Decimal("2.50"))
     TestResult.objects.filter(pk=results[2].pk).update(created_at=datetime(2027, 1, 1, 0, 0, 0, 100000, tzinfo=UTC))
     TestResult.objects.filter(pk=results[3].pk).update(updated_at=datetime(2026, 12, 31, 23, 59, 59, 10, tzinfo=UTC))
+    paris = timezone(timedelta(hours=2))
+    waived_at = datetime(2026, 7, 1, 1, 2, 3, tzinfo=paris)
+    TestResult.objects.filter(pk=results[4].pk).update(late_waived=True, created_at=waived_at)
+    old = datetime(1999, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    TestResult.objects.filter(pk=results[5].pk).update(grader=None, updated_at=old)
     expected = [TestResult.objects.select_related("test").get(pk=result.pk) for result in results]
 
     page = _page_text(test_, limit=100)
 
     assert page == render(grading.serializers.TestResultSerializer(expected, many=True).data)
+    assert b'"late_waived":true,"created_at":"2026-06-30T23:02:03Z",' in page
+    assert b'"updated_at":"1999-01-02T03:04:05.123456Z",' in page
+    with connection.cursor() as cursor:  # the session's own time zone and date style change nothing
+        cursor.execute("SET LOCAL TIME ZONE 'America/New_York'")
+        cursor.execute("SET LOCAL DateStyle = 'SQL, DMY'")
+        assert _page_text(test_, limit=100) == page
     assert b'"percent":1.3,' in page
     assert b'"score":0.5,"percent":1.3,"excused":false,"entered_score":3.0,"late_deduction":2.5,' in page
 
