@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, Round
 from django.http import Http404
 from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -57,7 +58,6 @@ from grading.serializers import (
     result_data,
 )
 from gradingsite.api import preconditions
-from gradingsite.api.pagination import CountedWithThePage
 from gradingsite.api.permissions import Rule
 from gradingsite.api.serializers import MAX_ID, query_flag
 from gradingsite.api.viewsets import ApiViewSet, VersionedWrites, get_or_404, path_id, swagger_fake
@@ -338,35 +338,30 @@ class TestResultViewSet(ApiViewSet):
         return self.test
 
     def list(self, request, pk):
-        # The queryset validates the filters and ordering (400s) and counts; the page's rows are read
-        # by the statement below.
-        queryset = self.filter_queryset(self.get_queryset())
-        return self.get_paginated_response(self._page(queryset))
+        """The requested page's rows as JSON text from the database, with the checks and answers of
+        DRF's own filtering and pagination.
 
-    def _page(self, queryset):
-        """The requested page's rows as JSON text from the database, with DRF's own page checks.
-
-        The same as ``paginate_queryset``, but the rows are counted and the page written by
-        PostgreSQL in one statement (``_RESULTS_COUNT_AND_PAGE``, SQL written once), and the page
-        passed through as it is (``gradingsite.sql.fragment``): no Python object per row or value.
-        Measured at one gunicorn worker on a page of 1,000 (bench/README.md): a quarter less of the
-        server's CPU per page, and more requests per second, for about as much more of the
-        database's. The page number (a positive integer: ``PageNumberPagination``) gives the
-        page's offset before the count is known; a page past the end is then a 404, as DRF's. The
-        cursor is Django's, so the query is logged and its errors translated like any other.
+        The rows are counted and the page written by PostgreSQL in one statement
+        (``_RESULTS_COUNT_AND_PAGE``, SQL written once), and the page passed through as it is
+        (``gradingsite.sql.fragment``): no Python object per row or value. Measured at one gunicorn
+        worker on a page of 1,000 (bench/README.md): a quarter less of the server's CPU per page, and
+        more requests per second, for about as much more of the database's. No queryset is built:
+        the filters are validated by the filterset's form (its 400s, as ``DjangoFilterBackend``'s),
+        once, and only when the query asks for one of them; the ordering is ``OrderingFilter``'s
+        (unknown fields dropped, ``ordering`` by default). The page number (a positive integer:
+        ``PageNumberPagination``) gives the page's offset before the count is known; a page past the
+        end is then a 404, as DRF's. The cursor is Django's, so the query is logged and its errors
+        translated like any other.
         """
-        paginator = self.paginator
-        page_size = paginator.get_page_size(self.request)
-        counted = CountedWithThePage(queryset)
-        django_paginator = paginator.django_paginator_class(counted, page_size)
-        page_number = int(paginator.get_page_number(self.request, django_paginator))
-        filters = self.filterset_class(self.request.query_params, queryset=queryset, request=self.request)
-        filters.is_valid()  # valid: filter_queryset has checked them
-        where, params = _results_where(filters.form.cleaned_data)
+        where, params = _results_where(self._filters(request))
         order = ", ".join(
             f"{_RESULT_ORDER[term.lstrip('-')]}{' DESC' if term.startswith('-') else ''}"
-            for term in OrderingFilter().get_ordering(self.request, queryset, self)
+            for term in OrderingFilter().get_ordering(request, None, self)
         )
+        paginator = self.paginator
+        page_size = paginator.get_page_size(request)
+        django_paginator = paginator.django_paginator_class([], page_size)
+        page_number = int(paginator.get_page_number(request, django_paginator))
         sql = _RESULTS_COUNT_AND_PAGE.format(where=where, order=order)
         params |= {
             "max_score": self.test.max_score,
@@ -375,14 +370,25 @@ class TestResultViewSet(ApiViewSet):
             # A page far past the end: an offset PostgreSQL takes, and no rows (then a 404 below).
             "offset": min((page_number - 1) * page_size, MAX_ID),
         }
-        counted.known, rows = fetch(sql, params, queryset.db)[0]
+        django_paginator.count, rows = fetch(sql, params, TestResult.objects.db)[0]  # known: no count query
         try:
             paginator.page = django_paginator.page(page_number)
         except InvalidPage as exc:
             message = paginator.invalid_page_message.format(page_number=page_number, message=str(exc))
             raise NotFound(message) from None
-        paginator.request = self.request
-        return fragment(_page_json(rows))
+        paginator.request = request
+        return self.get_paginated_response(fragment(_page_json(rows)))
+
+    def _filters(self, request) -> dict:
+        """``TestResultFilter``'s cleaned values, or its 400 as ``DjangoFilterBackend`` answers it;
+        none when the query names none of its filters (an absent filter is always valid)."""
+        filterset_class = self.filterset_class
+        if not any(name in request.query_params for name in filterset_class.base_filters):
+            return {}
+        filters = filterset_class(request.query_params, queryset=TestResult.objects.none(), request=request)
+        if not filters.is_valid():
+            raise translate_validation(filters.errors)
+        return filters.form.cleaned_data
 
     def create(self, request, pk):
         serializer = ResultCreateSerializer(data=request.data)

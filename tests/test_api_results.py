@@ -585,3 +585,35 @@ def test_teacher_deletes_a_result(client_for, teacher, result, test_, student):
 
 def test_post_on_a_single_result_is_405(client_for, teacher, result):
     assert client_for(teacher).post(result_url(result), {"score": 1}, format="json").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "body"),
+    [
+        ("excused=maybe", 400, {"excused": ["Select a valid choice. maybe is not one of the available choices."]}),
+        ("student=abc&excused=maybe&page_size=0", 400, None),  # the filters answer first, every one of them
+        ("student=abc&page=0", 400, {"student": ["Enter a whole number."]}),
+        ("page_size=0&page=0", 400, {"page_size": ["A positive integer is required."]}),
+        ("page=0", 404, {"detail": "Invalid page."}),
+        ("page=2", 404, {"detail": "Invalid page."}),
+        ("student=&excused=", 200, None),  # given empty: no filter
+        ("ordering=nonsense,-nonsense", 200, None),  # unknown fields: the default order
+        ("ordering=-nonsense,-student", 200, None),
+    ],
+)
+def test_results_list_answers_bad_filters_and_pages_as_drf_does(
+    client_for, teacher, test_, student, classmate, query, status, body
+):
+    TestResult.objects.create(test=test_, student=student, score=Decimal("10"))
+    TestResult.objects.create(test=test_, student=classmate, score=Decimal("20"))
+
+    response = client_for(teacher).get(f"{results_url(test_)}?{query}")
+
+    assert response.status_code == status
+    if body is not None:
+        assert response.json() == body
+    if query.startswith("student=abc&excused"):
+        assert sorted(response.json()) == ["excused", "student"]
+    if status == 200:
+        students = [r["student"] for r in response.json()["results"]]
+        assert students == ([classmate.pk, student.pk] if query.endswith("-student") else [student.pk, classmate.pk])

@@ -32,21 +32,3 @@ class PageNumberPagination(pagination.PageNumberPagination):
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
         return parameters
-
-
-class CountedWithThePage:
-    """``queryset`` for a paginator, whose count was read with the page, in the same statement
-    (``known``); counted by ``queryset`` while it isn't."""
-
-    def __init__(self, queryset):
-        self.queryset = queryset
-        self.known: int | None = None
-
-    def count(self) -> int:
-        return self.known if self.known is not None else self.queryset.count()
-
-    def __getitem__(self, key):
-        return self.queryset[key]
-
-    def __getattr__(self, name):
-        return getattr(self.queryset, name)
