@@ -370,7 +370,8 @@ class TestResultViewSet(ApiViewSet):
             # A page far past the end: an offset PostgreSQL takes, and no rows (then a 404 below).
             "offset": min((page_number - 1) * page_size, MAX_ID),
         }
-        django_paginator.count, rows = fetch(sql, params, TestResult.objects.db)[0]  # known: no count query
+        # Prepared: its planning was a tenth of its cost (gradingsite.sql.fetch).
+        django_paginator.count, rows = fetch(sql, params, TestResult.objects.db, prepare=True)[0]  # the count known
         try:
             paginator.page = django_paginator.page(page_number)
         except InvalidPage as exc:

@@ -167,11 +167,18 @@ def _database(url: str, **options) -> dict:
 
 _DIRECT_URL = env_str("DATABASE_URL", devdb.url(devdb.data_dir()))
 # PostgreSQL binds query parameters itself (server-side binding) on direct connections. Statements
-# are not prepared (Django's default): measured with bench/run.py at one worker, preparing every
-# statement a connection ran 5 times made the course page ~15% faster but a student's page of 20 of
-# 2,000 results ~18% and grading one student ~8% slower (PostgreSQL's generic plans, and a prepare
-# round trip for each new ORM statement text).
-_BINDING = {"server_side_binding": True} if env_bool("DATABASE_SERVER_SIDE_BINDING", True) else {}
+# are prepared only when the code asks (``gradingsite.sql.fetch(prepare=True)``): measured with
+# bench/run.py at one worker, preparing every statement a connection ran 5 times made the course
+# page ~15% faster but a student's page of 20 of 2,000 results ~18% and grading one student ~8%
+# slower (PostgreSQL's generic plans, and a prepare round trip for each new ORM statement text).
+# psycopg has no "only when asked" setting (a threshold of None refuses even those), so its
+# threshold is one no statement reaches.
+_PREPARE_WHEN_ASKED = 2**62
+_BINDING = (
+    {"server_side_binding": True, "prepare_threshold": _PREPARE_WHEN_ASKED}
+    if env_bool("DATABASE_SERVER_SIDE_BINDING", True)
+    else {}
+)
 DATABASE_CONNECTION_POOL_URL = env_str("DATABASE_CONNECTION_POOL_URL")
 DATABASES = {"direct": {**_database(_DIRECT_URL, **_BINDING), "TEST": {"MIRROR": "default"}}}
 if DATABASE_CONNECTION_POOL_URL:

@@ -141,23 +141,35 @@ def fragment(text: str | None) -> orjson.Fragment:
     return orjson.Fragment(text if text is not None else "[]")
 
 
-def cursor(connection, *, fast_times: bool = False):
+def cursor(connection, *, fast_times: bool = False, prepare: bool = False):
     """Django's cursor on ``connection`` (queries logged, errors translated, parameters bound by
     PostgreSQL as settings ask). With ``fast_times``, time stamps are read by psycopg's own loader,
     in C, instead of Django's, which is Python and called once per value: the same aware datetimes
-    in UTC (Django sets the session's time zone to UTC), for a read of many rows."""
+    in UTC (Django sets the session's time zone to UTC), for a read of many rows. With ``prepare``,
+    its statements are prepared where the connection allows it (``gradingsite.postgresql``,
+    ``prepare_threshold`` in settings)."""
     django_cursor = connection.cursor()
     if fast_times:
         from psycopg.types.datetime import TimestamptzLoader
 
         # psycopg's adapters of this cursor alone (its documented API); psycopg puts its C loader in place.
         django_cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+    if prepare:
+        django_cursor.cursor.prepare = True
     return django_cursor
 
 
-def fetch(sql: str, params, using: str = DEFAULT_DB_ALIAS, *, fast_times: bool = False) -> list[tuple]:
-    """The rows of one statement written as SQL text (``%s`` or ``%(name)s`` parameters)."""
-    with cursor(connections[using], fast_times=fast_times) as c:
+def fetch(
+    sql: str, params, using: str = DEFAULT_DB_ALIAS, *, fast_times: bool = False, prepare: bool = False
+) -> list[tuple]:
+    """The rows of one statement written as SQL text (``%s`` or ``%(name)s`` parameters).
+
+    ``prepare``: for a statement whose planning is a fair share of its cost, run often with the
+    same text. psycopg prepares it on the connection's first run (a round trip more, once), and
+    PostgreSQL plans it for its parameters' values five times, then, when that plan is no worse,
+    once for all (its generic plan): measure before asking for it.
+    """
+    with cursor(connections[using], fast_times=fast_times, prepare=prepare) as c:
         c.execute(sql, params)
         return c.fetchall()
 

@@ -179,3 +179,17 @@ def test_the_app_compiles_nothing_through_djangos_private_query_api():
     ]
 
     assert found == []
+
+
+def test_the_results_page_statement_is_the_one_prepared(client_for, teacher, test_, student):
+    if connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        pytest.skip("this connection prepares nothing (client-side binding)")
+    TestResult.objects.create(test=test_, student=student, score=Decimal("10"))
+    client = client_for(teacher)
+    for ordering in ("id", "-score"):
+        assert client.get(f"/api/tests/{test_.pk}/results/?ordering={ordering}").status_code == 200
+
+    statements = [row[0] for row in fetch("SELECT statement FROM pg_prepared_statements", [])]
+
+    assert len([s for s in statements if "string_agg" in s]) >= 2
+    assert all("string_agg" in s for s in statements), statements  # and nothing else

@@ -17,6 +17,11 @@ read to its end. So:
 After an error in a request Django asks again at its end (``close_if_unusable_or_obsolete``): the
 same answer holds there. A server that vanishes without a word (a host cut off the network) is not
 seen by either check: its first query fails, as ``SELECT 1`` would have.
+
+Its cursors also take psycopg's per-statement ``prepare`` from an attribute (``Preparing``), which
+``gradingsite.sql.fetch`` sets for a statement worth preparing: Django's cursor wrapper, which logs
+queries and translates errors, passes psycopg no such argument. psycopg prepares nothing on a
+connection whose ``prepare_threshold`` is None (a pooler's: settings), asked or not.
 """
 
 import select
@@ -24,7 +29,33 @@ import select
 from django.db.backends.postgresql import base
 
 
+class Preparing:
+    """A psycopg cursor that prepares what it executes while ``prepare`` is true (psycopg's
+    ``execute(prepare=True)``: a named statement on the server, planned once for all its runs)."""
+
+    prepare: bool | None = None
+
+    def execute(self, query, params=None, *, prepare=None, **kwargs):
+        return super().execute(query, params, prepare=self.prepare if prepare is None else prepare, **kwargs)
+
+
+class ServerBindingCursor(Preparing, base.ServerBindingCursor):
+    pass
+
+
+class Cursor(Preparing, base.Cursor):
+    pass
+
+
+_CURSORS = {base.ServerBindingCursor: ServerBindingCursor, base.Cursor: Cursor}
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        params["cursor_factory"] = _CURSORS.get(params.get("cursor_factory"), params.get("cursor_factory"))
+        return params
+
     def is_usable(self):
         connection = self.connection
         if connection is None or connection.closed:
