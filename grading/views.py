@@ -392,9 +392,7 @@ class TestResultViewSet(ApiViewSet):
         return filters.form.cleaned_data
 
     def create(self, request, pk):
-        serializer = ResultCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = ResultCreateSerializer.validated(request.data)
         result = services.result_record(
             test=self.test,
             # Only the id is needed: the service checks the enrollment, which also proves the user exists.

@@ -9,7 +9,7 @@ from rest_framework.renderers import JSONRenderer
 
 from courses.models import Enrollment, Role
 from grading.models import GradeChange, Test, TestResult
-from grading.serializers import TestResultSerializer
+from grading.serializers import SCORE_OR_EXCUSED, TestResultSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -617,3 +617,109 @@ def test_results_list_answers_bad_filters_and_pages_as_drf_does(
     if status == 200:
         students = [r["student"] for r in response.json()["results"]]
         assert students == ([classmate.pk, student.pk] if query.endswith("-student") else [student.pk, classmate.pk])
+
+
+# Grading one student: a plain valid body skips building the serializer (``ResultCreateSerializer.validated``);
+# the serializer must take the same bodies with the same data, and word every error as it always has.
+
+_GRADE_BODIES = [
+    {"student": 7, "score": 73.5},
+    {"student": 7, "score": 100},
+    {"student": 7, "score": 0},
+    {"student": 7, "score": 0.0},
+    {"student": 7, "score": -0.0},
+    {"student": 7, "score": 12.34},
+    {"student": 7, "score": 99999.99},
+    {"student": 7, "score": 100000},
+    {"student": 7, "score": 12.345},
+    {"student": 7, "score": 1e-05},
+    {"student": 7, "score": 1e16},
+    {"student": 7, "score": 10**30},
+    {"student": 7, "score": -1},
+    {"student": 7, "score": float("inf")},
+    {"student": 7, "score": float("nan")},
+    {"student": 7, "score": "5"},
+    {"student": 7, "score": True},
+    {"student": 7, "score": None},
+    {"student": 7, "score": None, "excused": True},
+    {"student": 7, "excused": True},
+    {"student": 7, "excused": True, "late_waived": False},
+    {"student": 7, "excused": False},
+    {"student": 7, "excused": False, "score": 5},
+    {"student": 7, "excused": True, "score": 5},
+    {"student": 7, "excused": 1, "score": 5},
+    {"student": 7, "score": 5, "late_waived": True},
+    {"student": 7, "score": 5, "late_waived": "true"},
+    {"student": 7, "score": 5, "late_waived": None},
+    {"student": 7},
+    {"score": 5},
+    {},
+    {"student": 7.0, "score": 5},
+    {"student": True, "score": 5},
+    {"student": "7", "score": 5},
+    {"student": 0, "score": 5},
+    {"student": 2**63 - 1, "score": 5},
+    {"student": 2**63, "score": 5},
+    {"student": None, "score": 5},
+    {"student": 7, "score": 5, "grader": 3},
+    {"student": 7, "score": 5, "id": 1},
+    {"student": 7, "score": 5, "points": 1},
+    [{"student": 7, "score": 5}],
+    "text",
+    None,
+]
+
+
+@pytest.mark.parametrize("body", _GRADE_BODIES, ids=repr)
+def test_a_plain_grade_body_is_validated_as_the_serializer_validates_it(body):
+    from grading.serializers import ResultCreateSerializer, _grade_body
+
+    fast = _grade_body(body)
+    serializer = ResultCreateSerializer(data=body)
+    if fast is None:
+        return  # the serializer answers it, whatever it says
+    assert serializer.is_valid(), serializer.errors
+    assert fast == dict(serializer.validated_data)
+    assert {k: str(v) for k, v in fast.items()} == {k: str(v) for k, v in serializer.validated_data.items()}
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({}, {"score": [SCORE_OR_EXCUSED], "student": ["This field is required."]}),
+        ({"student": 7}, {"score": [SCORE_OR_EXCUSED]}),
+        ({"student": 7, "excused": False}, {"score": [SCORE_OR_EXCUSED]}),
+        ({"student": 7, "score": None}, {"score": [SCORE_OR_EXCUSED]}),
+        ({"score": 5}, {"student": ["This field is required."]}),
+        ({"student": "7", "score": 5}, {"student": ["A valid integer is required."]}),
+        ({"student": 7.0, "score": 5}, {"student": ["A valid integer is required."]}),
+        ({"student": True, "score": 5}, {"student": ["A valid integer is required."]}),
+        ({"student": None, "score": 5}, {"student": ["This field may not be null."]}),
+        ({"student": 0, "score": 5}, {"student": ["Ensure this value is greater than or equal to 1."]}),
+        ({"student": 7, "score": "5"}, {"score": ["A valid number is required."]}),
+        ({"student": 7, "score": True}, {"score": ["A valid number is required."]}),
+        ({"student": 7, "score": -1}, {"score": ["Ensure this value is greater than or equal to 0."]}),
+        ({"student": 7, "score": 12.345}, {"score": ["Ensure that there are no more than 2 decimal places."]}),
+        (
+            {"student": 7, "score": 100000},
+            {"score": ["Ensure that there are no more than 5 digits before the decimal point."]},
+        ),
+        (
+            {"student": 7, "score": 101},
+            {"score": ["Ensure this value is less than or equal to the test's max_score (100.00)."]},
+        ),
+        (
+            {"student": 7, "excused": True, "score": 5},
+            {"excused": ["An excused result has no score: send one or the other."]},
+        ),
+        ({"student": 7, "excused": 1, "score": 5}, {"excused": ["Must be a valid boolean."]}),
+        ({"student": 7, "score": 5, "late_waived": "true"}, {"late_waived": ["Must be a valid boolean."]}),
+        ({"student": 7, "score": 5, "points": 1}, {"points": ["Unknown field."]}),
+        ([{"student": 7, "score": 5}], {"detail": "Invalid data. Expected a dictionary, but got list."}),
+    ],
+    ids=repr,
+)
+def test_grading_one_student_words_each_error_as_before(client_for, teacher, test_, body, errors):
+    response = client_for(teacher).post(results_url(test_), body, format="json")
+    assert (response.status_code, response.json()) == (400, errors)
+    assert not TestResult.objects.exists()
