@@ -7,7 +7,7 @@ from accounts.tokens import issued_before_revocation, token_user_id
 from gradingsite.sql import ModelSelect
 
 # Every authenticated request loads its user: SQL written once (gradingsite.sql.ModelSelect).
-_USER = ModelSelect(User, "id = %s")
+CALLER = ModelSelect(User, "id = %s")
 
 
 class JWTAuthentication(_SimpleJWTAuthentication):
@@ -17,7 +17,17 @@ class JWTAuthentication(_SimpleJWTAuthentication):
     issuer and audience). The user is loaded with one query, which is also what checks that the
     user still exists and is active, and that the token was issued after their last
     "log out everywhere" (``tokens_valid_after``); each failure is a 401.
+
+    A view may read its object in that same query (one round trip less): its ``load_caller(user_id)``
+    answers the caller's rows as ``CALLER.objects`` would (``[]``: no such user), having kept the object
+    its path names for itself, or None where it doesn't, and then the user is read alone.
     """
+
+    _view = None
+
+    def authenticate(self, request):
+        self._view = (getattr(request, "parser_context", None) or {}).get("view")
+        return super().authenticate(request)
 
     def get_raw_token(self, header: bytes):
         # The scheme name is case-insensitive (RFC 9110): "bearer" and "BEARER" are "Bearer".
@@ -31,7 +41,10 @@ class JWTAuthentication(_SimpleJWTAuthentication):
         if user_id is None:
             # Only a token signed with our key gets here, but it must still never become a 500.
             raise AuthenticationFailed(_("Token contained no recognizable user identification"), code="token_not_valid")
-        users = _USER.objects(user_id)
+        load_caller = getattr(self._view, "load_caller", None)
+        users = load_caller(user_id) if load_caller is not None else None
+        if users is None:
+            users = CALLER.objects(user_id)
         if not users:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         user = users[0]

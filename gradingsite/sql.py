@@ -191,23 +191,27 @@ class ModelSelect:
         columns = [f"{quote(model._meta.db_table)}.{quote(f.column)}" for f in fields]
         columns += [f"({sql}) AS {quote(name)}" for name, sql in (extra or {}).items()]
         self.model = model
-        self.sql = f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608
+        # The select list alone, for a statement that reads this model's row beside another's (``instance``).
+        self.columns = ", ".join(columns)
+        self.sql = f"SELECT {self.columns} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608
         self.names = [f.attname for f in fields]
         self.extra = tuple(extra or ())
+        self.width = len(columns)
         self.fields = fields
         self._converted = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
 
     def objects(self, *params, using: str = DEFAULT_DB_ALIAS) -> list:
-        connection = connections[using]
-        instances = []
+        return [self.instance(row, using) for row in fetch(self.sql, params, using)]
+
+    def instance(self, row, using: str = DEFAULT_DB_ALIAS):
+        """The instance of a row of ``columns`` (``width`` values), as ``objects`` makes it."""
         count = len(self.names)
-        for row in fetch(self.sql, params, using):
-            if self._converted:
-                row = list(row)
-                for i, field in self._converted:
-                    row[i] = field.from_db_value(row[i], None, connection)
-            instance = self.model.from_db(using, self.names, row[:count] if self.extra else row)
-            for name, value in zip(self.extra, row[count:], strict=True):
-                setattr(instance, name, value)
-            instances.append(instance)
-        return instances
+        if self._converted:
+            connection = connections[using]
+            row = list(row)
+            for i, field in self._converted:
+                row[i] = field.from_db_value(row[i], None, connection)
+        instance = self.model.from_db(using, self.names, row[:count] if self.extra else row)
+        for name, value in zip(self.extra, row[count:], strict=True):
+            setattr(instance, name, value)
+        return instance

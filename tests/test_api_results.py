@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.renderers import JSONRenderer
 
-from courses.models import Enrollment, Role
+from courses.models import Course, Enrollment, Role
 from grading.models import GradeChange, Test, TestResult
 from grading.serializers import SCORE_OR_EXCUSED, TestResultSerializer
 
@@ -723,3 +723,53 @@ def test_grading_one_student_words_each_error_as_before(client_for, teacher, tes
     response = client_for(teacher).post(results_url(test_), body, format="json")
     assert (response.status_code, response.json()) == (400, errors)
     assert not TestResult.objects.exists()
+
+
+# Grading one student reads the caller together with the test and the caller's role in it
+# (``TestResultViewSet.load_caller``): the caller is still checked first, then the test, then the role.
+
+
+@pytest.mark.parametrize("which", ["the test", "no such test"])
+@pytest.mark.parametrize("gone", ["inactive", "deleted", "logged out everywhere"])
+def test_a_grade_by_a_caller_whose_token_no_longer_holds_is_401(client_for, teacher, test_, student, gone, which):
+    client = client_for(teacher)
+    if gone == "inactive":
+        type(teacher).objects.filter(pk=teacher.pk).update(is_active=False)
+    elif gone == "deleted":
+        Enrollment.objects.filter(user=teacher).delete()
+        type(teacher).objects.filter(pk=teacher.pk).delete()
+    else:
+        assert client.post("/api/auth/logout-all/").status_code == 204
+    url = results_url(test_) if which == "the test" else "/api/tests/424242/results/"
+    response = client.post(url, {"student": student.pk, "score": 5}, format="json")
+    assert response.status_code == 401
+    assert not TestResult.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/api/tests/abc/results/", "/api/tests/0/results/", "/api/tests/424242/results/"])
+def test_grading_a_test_that_is_not_there_is_404_with_nothing_written(client_for, teacher, student, path):
+    response = client_for(teacher).post(path, {"student": student.pk, "score": 5}, format="json")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+    assert not TestResult.objects.exists()
+
+
+def test_a_teacher_of_another_course_grading_is_403_even_with_a_bad_body(client_for, other_teacher, test_, student):
+    client = client_for(other_teacher)
+    for body in ({"student": student.pk, "score": 5}, {"student": "x"}):
+        response = client.post(results_url(test_), body, format="json")
+        assert (response.status_code, response.json()) == (
+            403,
+            {"detail": "You do not have permission to perform this action."},
+        )
+    assert not TestResult.objects.exists()
+
+
+def test_a_teacher_grades_with_the_role_read_beside_the_caller(client_for, teacher, course, test_, student):
+    # The caller's role in the test's course, not in another: a student there, a teacher here.
+    other = Course.objects.create(name="Elsewhere")
+    Enrollment.objects.create(user=teacher, course=other, role=Role.STUDENT)
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": 5}, format="json")
+    assert response.status_code == 201, response.content
+    Enrollment.objects.filter(user=teacher, course=course).update(role=Role.STUDENT)
+    response = client_for(teacher).post(results_url(test_), {"student": student.pk, "score": 5}, format="json")
+    assert response.status_code == 403

@@ -83,15 +83,16 @@ def test_grading_one_student_is_one_statement_when_a_notice_is_open(
 ):
     url = f"/api/tests/{test_.pk}/results/"
     client = client_for(teacher)
-    # The first grade opens the notice: AUTH, the test with the caller's role, the one statement
+    # The first grade opens the notice: the caller read with the test and the caller's role in it
+    # (one statement: AUTH), the one statement
     # (which writes nothing while no notice is open), then the write step by step: SAVEPOINT, the
     # test's row share-locked together with "enrolled?" and "published?", INSERT the result (the
     # unique constraint answers "graded already?"), INSERT its history, the test's results version
     # moved, the notice opened (OPEN), RELEASE SAVEPOINT. (Outside a test's transaction the
     # savepoint pair is BEGIN/COMMIT.)
-    assert _count(client, "post", url, {"student": student.pk, "score": 5}) == AUTH + 8 + OPEN
-    # The next ones join it: AUTH, the test with the caller's role, the one statement.
-    assert _count(client, "post", url, {"student": classmate.pk, "score": 6}) == AUTH + 2
+    assert _count(client, "post", url, {"student": student.pk, "score": 5}) == AUTH + 7 + OPEN
+    # The next ones join it: the caller with the test (AUTH), the one statement.
+    assert _count(client, "post", url, {"student": classmate.pk, "score": 6}) == AUTH + 1
     assert Notice.objects.get(test=test_).recipients.count() == 2
 
 
@@ -99,8 +100,8 @@ def test_grades_of_a_hidden_test_open_no_notice(client_for, teacher, course, tes
     test_.results_published = False
     test_.save()
     url = f"/api/tests/{test_.pk}/results/"
-    # AUTH, the test with the caller's role, the one statement.
-    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 2
+    # The caller with the test and the caller's role (AUTH), the one statement.
+    assert _count(client_for(teacher), "post", url, {"student": student.pk, "score": 5}) == AUTH + 1
     assert not Notice.objects.exists()
 
 
@@ -112,8 +113,8 @@ def test_grading_one_student_is_two_round_trips_to_postgresql_the_commit_include
     """As the server runs it, outside any transaction. Django lists a transaction's ``BEGIN`` and
     ``COMMIT`` among the queries it captures, each a round trip to PostgreSQL (psycopg sends the
     ``BEGIN`` before the first statement); outside a transaction a statement commits as it ends, in
-    its own round trip. Besides the caller's load, which authentication does for every request:
-    the test with the caller's role, and the grade's one statement."""
+    its own round trip: the caller's load, which authentication does for every request, here with
+    the test and the caller's role in it; and the grade's one statement."""
     Test.objects.filter(pk=test_.pk).update(results_published=published)
     client = client_for(teacher)
     url = f"/api/tests/{test_.pk}/results/"
@@ -124,7 +125,7 @@ def test_grading_one_student_is_two_round_trips_to_postgresql_the_commit_include
 
     assert response.status_code == 201, response.content
     statements = [query["sql"].split(None, 1)[0].upper() for query in queries]
-    assert statements == ["SELECT", "SELECT", "WITH"]  # the caller, the test with the caller's role, the grade
+    assert statements == ["SELECT", "WITH"]  # the caller with the test and the caller's role, the grade
     result = TestResult.objects.get(test=test_, student=student)
     assert response.json()["id"] == result.pk and result.score == 5
     assert result.history.get().new_score == 5
