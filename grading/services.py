@@ -48,6 +48,7 @@ from grading.models import (
 )
 from gradingsite.errors import Conflict, Invalid, PreconditionFailed
 from gradingsite.services import model_update
+from gradingsite.sql import cursor as sql_cursor
 from gradingsite.versions import bump
 
 Via = GradeChange.Via
@@ -356,7 +357,7 @@ def _record_at_once(*, test: Test, student_id: int, entered, by, via, late_waive
         "via": via,
         "now": timezone.now(),
     }
-    with connection.cursor() as cursor:
+    with sql_cursor(connection, fast_times=True) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
