@@ -331,6 +331,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["gradingsite.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["gradingsite.api.renderers.FastJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "gradingsite.api.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "gradingsite.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
