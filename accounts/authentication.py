@@ -7,7 +7,8 @@ from accounts.tokens import issued_before_revocation, token_user_id
 from gradingsite.sql import ModelSelect
 
 # Every authenticated request loads its user: SQL written once (gradingsite.sql.ModelSelect).
-CALLER = ModelSelect(User, "id = %s")
+# Prepared (planned once per connection): every authenticated request runs it.
+CALLER = ModelSelect(User, "id = %s", prepare=True)
 
 
 class JWTAuthentication(_SimpleJWTAuthentication):

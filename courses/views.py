@@ -155,7 +155,8 @@ _LATE_POLICY = Course._meta.get_field("late_policy")
 
 def course_detail(user, pk: int) -> dict:
     """One course's representation: one query."""
-    rows = fetch(_COURSE_PAGE[policy.is_admin(user)], {"user": user.pk, "pk": pk})
+    # Prepared: planning its correlated subqueries cost twice what running them does.
+    rows = fetch(_COURSE_PAGE[policy.is_admin(user)], {"user": user.pk, "pk": pk}, prepare=True)
     if not rows:
         raise Course.DoesNotExist
     row = dict(zip(COURSE_FIELDS, rows[0], strict=True))

@@ -357,7 +357,8 @@ def _record_at_once(*, test: Test, student_id: int, entered, by, via, late_waive
         "via": via,
         "now": timezone.now(),
     }
-    with sql_cursor(connection, fast_times=True) as cursor:
+    # Prepared: planned once per connection, not on every grade.
+    with sql_cursor(connection, fast_times=True, prepare=True) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -283,6 +283,7 @@ _TEST_WITH_CALLER_ROLE = ModelSelect(
         "caller_role": f"SELECT e.role FROM {Enrollment._meta.db_table} e "  # noqa: S608
         f"WHERE e.user_id = %s AND e.course_id = {Test._meta.db_table}.course_id LIMIT 1"
     },
+    prepare=True,
 )
 
 
@@ -339,7 +340,7 @@ class TestResultViewSet(ApiViewSet):
             test_id = path_id(self.kwargs.get("pk"))
         except Http404:
             return None  # the caller first (a 401 before the 404)
-        rows = fetch(_CALLER_AND_TEST, [user_id, test_id, user_id], fast_times=True)
+        rows = fetch(_CALLER_AND_TEST, [user_id, test_id, user_id], fast_times=True, prepare=True)
         if not rows:
             return []
         user = CALLER.instance(rows[0][: CALLER.width])

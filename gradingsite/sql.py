@@ -183,10 +183,11 @@ class ModelSelect:
     conversions the ORM gives them (``Field.from_db_value``, JSON here; time stamps the same aware
     UTC datetimes, by psycopg's loader: ``fetch``'s ``fast_times``) and instances are made by
     ``Model.from_db``, as a queryset makes them. ``extra`` adds columns as an annotation would
-    (attribute name → SQL, selected after the fields; its ``%s`` parameters come first).
+    (attribute name → SQL, selected after the fields; its ``%s`` parameters come first). ``prepare``:
+    as ``fetch``'s.
     """
 
-    def __init__(self, model, where: str, *, extra: dict[str, str] | None = None):
+    def __init__(self, model, where: str, *, extra: dict[str, str] | None = None, prepare: bool = False):
         fields = [f for f in model._meta.get_fields() if f.concrete and not f.many_to_many]
         quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
         columns = [f"{quote(model._meta.db_table)}.{quote(f.column)}" for f in fields]
@@ -199,11 +200,12 @@ class ModelSelect:
         self.extra = tuple(extra or ())
         self.width = len(columns)
         self.fields = fields
+        self.prepare = prepare
         self._converted = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
 
     def objects(self, *params, using: str = DEFAULT_DB_ALIAS) -> list:
         # Django's loader of time stamps, in Python, was a tenth of the CPU of a grade's two statements.
-        return [self.instance(row, using) for row in fetch(self.sql, params, using, fast_times=True)]
+        return [self.instance(row, using) for row in fetch(self.sql, params, using, fast_times=True, prepare=self.prepare)]
 
     def instance(self, row, using: str = DEFAULT_DB_ALIAS):
         """The instance of a row of ``columns`` (``width`` values), as ``objects`` makes it."""
