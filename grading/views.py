@@ -649,7 +649,8 @@ class StudentResultViewSet(ApiViewSet):
         # A page far past the end: an offset PostgreSQL takes, and no rows (then a 404 below).
         offset = min((number - 1) * page_size, MAX_ID)
         params = {"student": student.pk, "limit": page_size, "offset": offset}
-        rows = fetch(sql, params, self.get_queryset().db, fast_times=True)
+        # Prepared: planning the joins and the count cost more than running them.
+        rows = fetch(sql, params, self.get_queryset().db, fast_times=True, prepare=True)
         if not rows and number > 1:
             message = paginator.invalid_page_message.format(page_number=number, message="That page contains no results")
             raise NotFound(message)

@@ -167,10 +167,10 @@ def _database(url: str, **options) -> dict:
 
 _DIRECT_URL = env_str("DATABASE_URL", devdb.url(devdb.data_dir()))
 # PostgreSQL binds query parameters itself (server-side binding) on direct connections. Statements
-# are prepared only when the code asks (``gradingsite.sql.fetch(prepare=True)``): measured with
-# bench/run.py at one worker, preparing every statement a connection ran 5 times made the course
-# page ~15% faster but a student's page of 20 of 2,000 results ~18% and grading one student ~8%
-# slower (PostgreSQL's generic plans, and a prepare round trip for each new ORM statement text).
+# are prepared only when the code asks (``gradingsite.sql.fetch(prepare=True)``: the statements of
+# the hot paths, written once as SQL; README "Speed" says which and why). Preparing every statement
+# a connection ran 5 times was slower overall (a prepare round trip for each new ORM statement text,
+# and PostgreSQL's generic plans of ORM queries).
 # psycopg has no "only when asked" setting (a threshold of None refuses even those), so its
 # threshold is one no statement reaches.
 _PREPARE_WHEN_ASKED = 2**62
