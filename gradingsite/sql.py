@@ -205,7 +205,8 @@ class ModelSelect:
 
     def objects(self, *params, using: str = DEFAULT_DB_ALIAS) -> list:
         # Django's loader of time stamps, in Python, was a tenth of the CPU of a grade's two statements.
-        return [self.instance(row, using) for row in fetch(self.sql, params, using, fast_times=True, prepare=self.prepare)]
+        rows = fetch(self.sql, params, using, fast_times=True, prepare=self.prepare)
+        return [self.instance(row, using) for row in rows]
 
     def instance(self, row, using: str = DEFAULT_DB_ALIAS):
         """The instance of a row of ``columns`` (``width`` values), as ``objects`` makes it."""
