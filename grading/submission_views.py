@@ -230,7 +230,13 @@ class TestUploadViewSet(_OfTest, ApiViewSet):
         serializer = UploadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         new = uploads.upload_create(test=self.test, student=request.user, request=request, **serializer.validated_data)
-        body = {"id": new.upload.pk, "upload_url": new.url, "upload_fields": new.fields, "expires_at": new.expires_at}
+        target = new.target
+        body = {
+            "id": new.upload.pk,
+            "upload_url": target.url,
+            "upload_fields": target.fields,
+            "expires_at": target.expires_at,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 

@@ -98,12 +98,10 @@ def check_size(size: int) -> None:
 
 @dataclass(frozen=True)
 class NewUpload:
-    """An upload asked for: its row, and where and how the client sends the file."""
+    """An upload asked for: its row, and where and how the client sends the file (the store's answer)."""
 
     upload: Upload
-    url: str
-    fields: dict[str, str]
-    expires_at: datetime
+    target: files.Upload
 
 
 @transaction.atomic
@@ -131,7 +129,7 @@ def upload_create(*, test: Test, student, name: str, size: int, content_type: st
     upload = Upload.objects.create(
         test=test, student_id=student.pk, key=key, name=shown, size=size, content_type=content_type, created_at=now
     )
-    return NewUpload(upload=upload, url=target.url, fields=target.fields, expires_at=target.expires_at)
+    return NewUpload(upload=upload, target=target)
 
 
 class Attachment:
