@@ -15,8 +15,7 @@ result (``/api/test-results/{id}/``, and its ``history``), a student's results
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage, Page
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Case, CharField, F, FloatField, Value, When
-from django.db.models.functions import Cast, Round
+from django.db.models import Case, CharField, Value, When
 from django.http import Http404
 from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
@@ -190,32 +189,11 @@ class TestViewSet(
 # Results.
 
 
-# ``TestResultSerializer``'s columns through the ORM (``with_row_columns``): the page's statement
-# below gives the same values.
-_ROW_COLUMNS = tuple(
-    {"score": "score_float", "late_deduction": "late_deduction_float"}.get(column, column) for column in RESULT.columns
-)
-
-
-def with_row_columns(queryset, max_score):
-    """Annotate what ``_ROW_COLUMNS`` reads besides fields: ``percent`` (100 · score / max_score,
-    1 decimal, half up) and the score, both as floats, which orjson writes without a Python call.
-    PostgreSQL computes ``percent`` exactly in ``numeric``.
-    """
-    percent = Round(F("score") * Value(100) / Value(max_score), 1)
-    return queryset.annotate(
-        percent=Cast(percent, FloatField()),
-        score_float=Cast("score", FloatField()),
-        entered_score=Cast(F("score") + F("late_deduction"), FloatField()),
-        late_deduction_float=Cast("late_deduction", FloatField()),
-    )
-
-
 # A test's results page written as JSON by PostgreSQL, one text per filter and order (``%(...)s`` are
 # parameters): each row as ``RESULT`` renders it, byte for byte, keys in the serializer's order.
 # ``percent`` (100 · score / max_score, 1 decimal, half up) and the scores are computed in ``numeric``
 # and written as the JSON of the same values read as floats (``85.0``, ``12.35``); the page's order is
-# ``with_row_columns``'s (``percent`` sorted as a float, as the ORM sorts it).
+# the ORM's over the same columns (``percent`` sorted as a float; tests/test_sql.py compares the two).
 _JSON_VALUES = {
     "id": Sql("p.id::text"),
     "test_id": Sql("p.test_id::text"),
@@ -364,7 +342,7 @@ class TestResultViewSet(ApiViewSet):
     def get_queryset(self):
         if swagger_fake(self):
             return TestResult.objects.none()
-        return with_row_columns(TestResult.objects.filter(test_id=self.test.pk), self.test.max_score)
+        return TestResult.objects.filter(test_id=self.test.pk)
 
     def get_object(self):
         # The object a PUT changes is the test's set of results; DRF's OPTIONS metadata asks for it.

@@ -9,6 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 from django.db import connection
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Cast, Round
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
@@ -16,8 +18,27 @@ from courses import views as course_views
 from courses.models import Enrollment, Role
 from courses.policy import with_caller_role
 from grading.models import Test, TestResult
-from grading.views import _ROW_COLUMNS, _TEST_WITH_CALLER_ROLE, with_row_columns
+from grading.serializers import RESULT
+from grading.views import _TEST_WITH_CALLER_ROLE
 from gradingsite.sql import ModelSelect, fetch
+
+# A test's results page through the ORM, the reference the page's SQL (grading.views) is checked
+# against: ``TestResultSerializer``'s columns, with ``percent`` (100 · score / max_score, 1 decimal,
+# half up, computed in ``numeric``) and the scores read as floats.
+_ROW_COLUMNS = tuple(
+    {"score": "score_float", "late_deduction": "late_deduction_float"}.get(column, column) for column in RESULT.columns
+)
+
+
+def with_row_columns(queryset, max_score):
+    percent = Round(F("score") * Value(100) / Value(max_score), 1)
+    return queryset.annotate(
+        percent=Cast(percent, FloatField()),
+        score_float=Cast("score", FloatField()),
+        entered_score=Cast(F("score") + F("late_deduction"), FloatField()),
+        late_deduction_float=Cast("late_deduction", FloatField()),
+    )
+
 
 pytestmark = pytest.mark.django_db
 
